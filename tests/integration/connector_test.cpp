@@ -1,0 +1,149 @@
+// The reconnecting connector: cancellation, logging of repeated failures, and when the
+// backoff is reset.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+#include "peers.hpp"
+#include "run_coro.hpp"
+#include "temp_dir.hpp"
+#include "vsocklib/connector.hpp"
+#include "vsocklib/listener.hpp"
+#include "vsocklib/log.hpp"
+
+namespace vsocklib {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::shared_ptr<spdlog::logger> capture_logger(std::ostringstream& out) {
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out);
+  auto l = std::make_shared<spdlog::logger>("captured", sink);
+  l->set_pattern("%l %v");
+  l->set_level(spdlog::level::info);
+  return l;
+}
+
+int count_lines(const std::string& text, const std::string& needle) {
+  int n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+asio::awaitable<void> connect_once(connector& c, error_code& ec) {
+  auto [e, s] = co_await c.async_connect();
+  ec = e;
+}
+
+TEST(Connector, CancelStopsItPromptly) {
+  asio::io_context io;
+  test::temp_dir dir;
+  std::ostringstream logs;
+  connector_options opt;
+  opt.backoff = {50ms, 200ms, 2.0, 0.0};
+  connector c(parse_address("unix:" + dir.file("nobody")), opt, capture_logger(logs), 1);
+  error_code ec;
+  bool done = false;
+  asio::cancellation_signal stop;
+  asio::co_spawn(io, connect_once(c, ec),
+                 asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
+                   done = true;
+                   if (e) std::rethrow_exception(e);
+                 }));
+  io.run_for(700ms);
+  EXPECT_FALSE(done);
+  EXPECT_GT(c.attempts(), 3u);
+  const auto t0 = std::chrono::steady_clock::now();
+  stop.emit(asio::cancellation_type::terminal);
+  io.run_for(2s);
+  ASSERT_TRUE(done);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);
+  EXPECT_EQ(ec, asio::error::operation_aborted);
+}
+
+asio::awaitable<void> fail_then_succeed(connector& c, listener*& l, address at,
+                                        std::shared_ptr<spdlog::logger> log, error_code& ec) {
+  using namespace asio::experimental::awaitable_operators;
+  auto open_later = [](listener*& l, address at,
+                       std::shared_ptr<spdlog::logger> log) -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer t(ex, 400ms);
+    co_await t.async_wait(use_tuple);
+    l = new listener(ex, at, {}, log);
+  };
+  co_await (open_later(l, at, log) && connect_once(c, ec));
+}
+
+TEST(Connector, RepeatedFailuresAreLoggedOnceWithACount) {
+  asio::io_context io;
+  test::temp_dir dir;
+  std::ostringstream logs;
+  connector_options opt;
+  opt.backoff = {10ms, 20ms, 2.0, 0.0};
+  const auto at = parse_address("unix:" + dir.file("late"));
+  connector c(at, opt, capture_logger(logs), 1);
+  listener* l = nullptr;
+  error_code ec;
+  test::run_with_deadline(io, fail_then_succeed(c, l, at, log::get("test"), ec));
+  std::unique_ptr<listener> owner(l);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_GE(c.failures(), 10u);
+  const auto text = logs.str();
+  EXPECT_EQ(count_lines(text, "warning connect to " + at.to_string() + " failed"), 2)
+      << "first failure and the reminder at 10, nothing per attempt:\n" << text;
+  EXPECT_EQ(count_lines(text, "repeated " + std::to_string(c.failures()) + " times"), 1) << text;
+}
+
+asio::awaitable<void> accept_forever(listener& l) {
+  for (;;) {
+    auto [ec, s, p] = co_await l.async_accept();
+    if (ec) co_return;
+  }
+}
+
+asio::awaitable<void> timed_connect(connector& c, std::chrono::steady_clock::duration& took) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto [ec, s] = co_await c.async_connect();
+  EXPECT_FALSE(ec) << ec.message();
+  took = std::chrono::steady_clock::now() - t0;
+}
+
+asio::awaitable<void> reconnect_scenario(connector& c, listener& l,
+                                         std::chrono::steady_clock::duration (&took)[3]) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, accept_forever(l), asio::detached);
+  co_await timed_connect(c, took[0]);  // first ever: at once
+  co_await timed_connect(c, took[1]);  // session not proven: waits a backoff delay
+  c.session_proven();
+  co_await timed_connect(c, took[2]);  // proven: at once again
+  l.close();
+}
+
+TEST(Connector, BackoffResetsOnlyAfterAProvenSession) {
+  asio::io_context io;
+  test::temp_dir dir;
+  listener l(io.get_executor(), parse_address("unix:" + dir.file("s")), {}, log::get("test"));
+  connector_options opt;
+  opt.backoff = {300ms, 1000ms, 2.0, 0.0};
+  connector c(l.local_address(), opt, log::get("test"), 1);
+  std::chrono::steady_clock::duration took[3];
+  test::run_with_deadline(io, reconnect_scenario(c, l, took));
+  EXPECT_LT(took[0], 250ms);
+  EXPECT_GE(took[1], 300ms) << "a peer that drops at once must not be hammered";
+  EXPECT_LT(took[2], 250ms);
+  EXPECT_EQ(c.successes(), 3u);
+}
+
+TEST(Connector, RejectsBadOptionsAndRecordAddresses) {
+  connector_options bad;
+  bad.backoff.jitter = 2;
+  EXPECT_THROW(connector(parse_address("unix:/x"), bad, log::get("test")), std::invalid_argument);
+  EXPECT_THROW(connector(parse_address("vsock-seqpacket:1:2"), {}, log::get("test")),
+               std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace vsocklib

@@ -1,0 +1,268 @@
+// The pump over real Unix socketpairs, with faults injected by faulty_stream.
+#include "vsocklib/pump.hpp"
+
+#include <gtest/gtest.h>
+
+#include "faulty_stream.hpp"
+#include "peers.hpp"
+#include "run_coro.hpp"
+
+namespace vsocklib {
+namespace {
+
+using namespace std::chrono_literals;
+using asio::local::stream_protocol;
+using test::faulty_stream;
+
+struct pair_of_pairs {
+  explicit pair_of_pairs(asio::io_context& io)
+      : client(io), pump_a(io), pump_b(io), server(io) {
+    asio::local::connect_pair(client, pump_a);
+    asio::local::connect_pair(pump_b, server);
+  }
+  stream_protocol::socket client, pump_a, pump_b, server;
+};
+
+template <typename A, typename B>
+asio::awaitable<void> run_pump(A& a, B& b, pump_options opt, pump_stats& out) {
+  out = co_await async_pump(a, b, opt);
+}
+
+// client <-> [pump] <-> echo server: everything comes back, both directions finish.
+asio::awaitable<void> echo_through_pump(pair_of_pairs& p, pump_options opt,
+                                        const std::vector<std::byte>& data,
+                                        std::vector<std::byte>& got, pump_stats& stats) {
+  using namespace asio::experimental::awaitable_operators;
+  error_code wec, rec;
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, test::echo_session(std::move(p.server)), asio::detached);
+  co_await (run_pump(p.pump_a, p.pump_b, opt, stats) &&
+            [](pair_of_pairs& p, const std::vector<std::byte>& data, std::vector<std::byte>& got,
+               error_code& wec, error_code& rec) -> asio::awaitable<void> {
+              got = co_await test::exchange(p.client, data, wec, rec);
+            }(p, data, got, wec, rec));
+  EXPECT_FALSE(wec) << wec.message();
+  EXPECT_FALSE(rec) << rec.message();
+}
+
+TEST(Pump, MovesEveryByteBothWaysAndFinishes) {
+  for (std::size_t chunk : {1u, 100u, 4096u, 65536u}) {
+    asio::io_context io;
+    pair_of_pairs p(io);
+    auto data = test::random_bytes(chunk == 1 ? 20000 : 1 << 20, chunk);
+    std::vector<std::byte> got;
+    pump_stats stats;
+    test::run_with_deadline(io, echo_through_pump(p, {chunk, 2}, data, got, stats));
+    EXPECT_EQ(got, data) << "chunk " << chunk;
+    EXPECT_EQ(stats.reason, pump_end::finished) << to_string(stats.reason);
+    EXPECT_EQ(stats.a_to_b_bytes, data.size());
+    EXPECT_EQ(stats.b_to_a_bytes, data.size());
+    EXPECT_GE(stats.a_to_b_chunks, data.size() / chunk);
+  }
+}
+
+// The server sees end of stream while it can still answer: half-close crosses the pump.
+asio::awaitable<void> half_close_server(stream_protocol::socket& s, std::size_t expect,
+                                        std::vector<std::byte> reply, bool& saw_eof) {
+  std::vector<std::byte> got;
+  error_code rec, wec;
+  co_await test::read_until_eof(s, got, rec);
+  saw_eof = !rec && got.size() == expect;
+  co_await test::write_all_then_shutdown(s, reply, 1000, wec);
+}
+
+asio::awaitable<void> half_close_scenario(pair_of_pairs& p, bool& server_saw_eof,
+                                          std::vector<std::byte>& client_got, pump_stats& stats) {
+  using namespace asio::experimental::awaitable_operators;
+  auto request = test::random_bytes(100000, 7);
+  auto reply = test::random_bytes(50000, 8);
+  error_code wec, rec;
+  co_await (run_pump(p.pump_a, p.pump_b, pump_options{}, stats) &&
+            half_close_server(p.server, request.size(), reply, server_saw_eof) &&
+            [](pair_of_pairs& p, std::vector<std::byte> request, std::vector<std::byte>& got,
+               error_code& wec, error_code& rec) -> asio::awaitable<void> {
+              got = co_await test::exchange(p.client, request, wec, rec);
+            }(p, request, client_got, wec, rec));
+  EXPECT_EQ(client_got, reply);
+}
+
+TEST(Pump, PropagatesHalfClose) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  bool saw_eof = false;
+  std::vector<std::byte> got;
+  pump_stats stats;
+  test::run_with_deadline(io, half_close_scenario(p, saw_eof, got, stats));
+  EXPECT_TRUE(saw_eof);
+  EXPECT_EQ(stats.reason, pump_end::finished);
+  EXPECT_EQ(stats.a_to_b_bytes, 100000u);
+  EXPECT_EQ(stats.b_to_a_bytes, 50000u);
+}
+
+// A slow reader behind B: the pump must not read from A more than it has buffer for.
+asio::awaitable<void> slow_reader(stream_protocol::socket& s, std::size_t& total) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  std::array<std::byte, 1024> buf;
+  for (;;) {
+    t.expires_after(200us);
+    co_await t.async_wait(use_tuple);
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), use_tuple);
+    total += n;
+    if (ec) co_return;
+  }
+}
+
+asio::awaitable<void> backpressure_scenario(pair_of_pairs& p, test::flow_meter& meter,
+                                            std::size_t& received, pump_stats& stats,
+                                            std::size_t& largest_read) {
+  using namespace asio::experimental::awaitable_operators;
+  faulty_stream a(p.pump_a);
+  faulty_stream b(p.pump_b);
+  a.meter_as_source = &meter;
+  b.meter_as_sink = &meter;
+  auto data = test::random_bytes(1 << 20, 3);
+  error_code wec;
+  co_await (run_pump(a, b, pump_options{4096, 3}, stats) &&
+            test::write_all_then_shutdown(p.client, data, 65536, wec) &&
+            slow_reader(p.server, received));
+  largest_read = a.largest_read;
+}
+
+TEST(Pump, BackpressureBoundsWhatIsReadAhead) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  // Small socket buffers, so the slow reader really pushes back on the pump.
+  p.pump_b.set_option(asio::socket_base::send_buffer_size(8192));
+  p.server.set_option(asio::socket_base::receive_buffer_size(8192));
+  test::flow_meter meter;
+  std::size_t received = 0, largest_read = 0;
+  pump_stats stats;
+  p.server.shutdown(asio::socket_base::shutdown_send);  // B -> A is empty from the start
+  test::run_with_deadline(io, backpressure_scenario(p, meter, received, stats, largest_read), 60s);
+  EXPECT_EQ(received, 1u << 20);
+  EXPECT_EQ(meter.read_from_source, 1u << 20);
+  EXPECT_LE(meter.max_ahead, 3u * 4096u) << "read further ahead than 3 chunks";
+  EXPECT_GT(meter.max_ahead, 0u);
+  EXPECT_LE(largest_read, 4096u);
+  EXPECT_EQ(stats.reason, pump_end::finished);
+}
+
+asio::awaitable<void> fault_scenario(pair_of_pairs& p, bool fail_a_read, pump_stats& stats) {
+  faulty_stream a(p.pump_a);
+  faulty_stream b(p.pump_b);
+  if (fail_a_read) {
+    a.fail_read_at = 5;
+  } else {
+    b.fail_write_at = 5;
+  }
+  auto ex = co_await asio::this_coro::executor;
+  // A client that keeps writing and an echo server: only the injected fault ends the pump.
+  asio::co_spawn(ex, test::echo_session(std::move(p.server)), asio::detached);
+  static const auto data = test::random_bytes(1 << 20, 4);
+  static error_code ignored;
+  asio::co_spawn(ex, test::write_all_then_shutdown(p.client, data, 4096, ignored), asio::detached);
+  stats = co_await async_pump(a, b, pump_options{});
+}
+
+TEST(Pump, FailedReadOnAEndsWithAFailed) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  pump_stats stats;
+  test::run_with_deadline(io, fault_scenario(p, true, stats));
+  EXPECT_EQ(stats.reason, pump_end::a_failed);
+  EXPECT_EQ(stats.error, asio::error::connection_reset);
+}
+
+TEST(Pump, FailedWriteOnBEndsWithBFailed) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  pump_stats stats;
+  test::run_with_deadline(io, fault_scenario(p, false, stats));
+  EXPECT_EQ(stats.reason, pump_end::b_failed);
+  EXPECT_EQ(stats.error, asio::error::connection_reset);
+  EXPECT_EQ(stats.a_to_b_chunks, 4u);
+}
+
+asio::awaitable<void> short_write_scenario(pair_of_pairs& p, std::vector<std::byte>& got,
+                                           const std::vector<std::byte>& data, pump_stats& stats) {
+  using namespace asio::experimental::awaitable_operators;
+  faulty_stream a(p.pump_a);
+  faulty_stream b(p.pump_b);
+  a.max_write = 100;
+  b.max_write = 77;
+  error_code wec, rec;
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, test::echo_session(std::move(p.server)), asio::detached);
+  co_await (run_pump(a, b, pump_options{}, stats) &&
+            [](pair_of_pairs& p, const std::vector<std::byte>& data, std::vector<std::byte>& got,
+               error_code& wec, error_code& rec) -> asio::awaitable<void> {
+              got = co_await test::exchange(p.client, data, wec, rec);
+            }(p, data, got, wec, rec));
+}
+
+TEST(Pump, ShortWritesLoseNothing) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  auto data = test::random_bytes(300000, 5);
+  std::vector<std::byte> got;
+  pump_stats stats;
+  test::run_with_deadline(io, short_write_scenario(p, got, data, stats));
+  EXPECT_EQ(got, data);
+  EXPECT_EQ(stats.reason, pump_end::finished);
+}
+
+TEST(Pump, PeerResetMidStreamEndsThePump) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  pump_stats stats;
+  // The server vanishes with unread data: writes towards it fail, the pump reports side B.
+  auto data = test::random_bytes(1 << 20, 6);
+  error_code ignored;
+  asio::co_spawn(io, test::write_all_then_shutdown(p.client, data, 65536, ignored), asio::detached);
+  asio::steady_timer t(io, 20ms);
+  t.async_wait([&](error_code) { p.server.close(); });
+  test::run_with_deadline(io, run_pump(p.pump_a, p.pump_b, pump_options{}, stats));
+  EXPECT_EQ(stats.reason, pump_end::b_failed) << to_string(stats.reason);
+  EXPECT_TRUE(stats.error == asio::error::broken_pipe ||
+              stats.error == asio::error::connection_reset)
+      << stats.error.message();
+}
+
+TEST(Pump, CancellationStopsPromptly) {
+  asio::io_context io;
+  pair_of_pairs p(io);  // idle peers: nothing would ever end this pump
+  pump_stats stats;
+  bool done = false;
+  asio::cancellation_signal stop;
+  asio::co_spawn(io, run_pump(p.pump_a, p.pump_b, pump_options{}, stats),
+                 asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
+                   done = true;
+                   if (e) std::rethrow_exception(e);
+                 }));
+  io.run_for(50ms);
+  EXPECT_FALSE(done);
+  const auto t0 = std::chrono::steady_clock::now();
+  stop.emit(asio::cancellation_type::terminal);
+  io.run_for(2s);
+  ASSERT_TRUE(done);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  EXPECT_EQ(stats.reason, pump_end::cancelled);
+}
+
+TEST(Pump, RejectsInvalidOptions) {
+  EXPECT_TRUE(pump_options{}.validate().empty());
+  EXPECT_NE(pump_options({0, 2}).validate().find("chunk size 0"), std::string::npos);
+  EXPECT_NE(pump_options({(1 << 20) + 1, 2}).validate().find("outside"), std::string::npos);
+  EXPECT_NE(pump_options({4096, 0}).validate().find("chunks in flight 0"), std::string::npos);
+  EXPECT_NE(pump_options({4096, 65}).validate().find("chunks in flight 65"), std::string::npos);
+
+  asio::io_context io;
+  pair_of_pairs p(io);
+  pump_stats stats;
+  test::run_with_deadline(io, run_pump(p.pump_a, p.pump_b, pump_options{0, 2}, stats));
+  EXPECT_EQ(stats.reason, pump_end::invalid_options);
+  EXPECT_EQ(stats.error, errc::invalid_option);
+}
+
+}  // namespace
+}  // namespace vsocklib

@@ -1,0 +1,52 @@
+// The one address syntax every tool and config file uses.
+//
+//   vsock:CID:PORT             AF_VSOCK stream; CID may be "any" when listening
+//   vsock-seqpacket:CID:PORT   AF_VSOCK SOCK_SEQPACKET (one record per send)
+//   hvsock:UDS_PATH:PORT       Firecracker / Cloud Hypervisor hybrid vsock. Connecting goes
+//                              to the multiplexer's Unix socket UDS_PATH and asks for PORT
+//                              with "CONNECT PORT\n"; listening binds UDS_PATH_PORT, where
+//                              the VMM delivers guest-initiated connections.
+//   unix:PATH                  Unix stream socket; "unix:@name" is the abstract namespace
+//   tcp:HOST:PORT              TCP; HOST may be a name, an IPv4 or a [bracketed] IPv6 address
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace vsocklib {
+
+enum class transport { vsock, vsock_seqpacket, hvsock, unix_socket, tcp };
+
+/// VMADDR_CID_ANY, spelled "any" in addresses.
+inline constexpr std::uint32_t kCidAny = 0xFFFFFFFFu;
+
+/// Thrown by parse_address; what() names the address and the part that is wrong.
+class address_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// A parsed address. Plain value type.
+struct address {
+  transport kind = transport::unix_socket;
+  std::uint32_t cid = 0;   ///< vsock, vsock_seqpacket
+  std::uint32_t port = 0;  ///< vsock, vsock_seqpacket, hvsock, tcp
+  std::string path;        ///< hvsock (the multiplexer's socket), unix
+  std::string host;        ///< tcp, without brackets
+
+  /// True for the transports that carry a byte stream (everything but vsock-seqpacket).
+  bool is_stream() const noexcept { return kind != transport::vsock_seqpacket; }
+
+  /// The canonical text form; parse_address(a.to_string()) == a.
+  std::string to_string() const;
+
+  friend bool operator==(const address&, const address&) = default;
+};
+
+/// Parses TEXT. Throws address_error naming the bad part, e.g.
+/// `bad address "vsock:x:5": CID "x" is not a number or "any"`.
+address parse_address(std::string_view text);
+
+}  // namespace vsocklib

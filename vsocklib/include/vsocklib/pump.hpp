@@ -1,0 +1,245 @@
+// The bounded bidirectional pump: moves bytes between two streams until both directions
+// have ended or one side fails.
+//
+// Memory is fixed when the pump starts: 2 directions x chunks_in_flight x chunk_size bytes
+// of buffer (16 KiB with the defaults), plus the coroutine frames. Nothing is allocated per
+// chunk: the buffers are reused and Asio's recycling allocator serves the operations.
+//
+// Backpressure: a direction reads a chunk only into a free buffer; buffers are freed when
+// their bytes are fully written. A slow writer therefore stops the reads on its source.
+//
+// Half-close: end of stream on one side is passed on as shutdown(send) to the other side
+// once every byte read before it has been written; the other direction keeps going.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "vsocklib/asio.hpp"
+#include "vsocklib/error.hpp"
+
+namespace vsocklib {
+
+struct pump_options {
+  /// Largest read and write, in bytes. 4 KiB keeps every vsock packet an order-0 page
+  /// allocation in the kernel (see docs/architecture.md).
+  std::size_t chunk_size = 4096;
+  /// Chunks buffered per direction. 2 lets one chunk be written while the next is read.
+  unsigned chunks_in_flight = 2;
+
+  static constexpr std::size_t kMinChunk = 1;
+  static constexpr std::size_t kMaxChunk = 1 << 20;
+  static constexpr unsigned kMaxChunksInFlight = 64;
+
+  /// Empty when valid, otherwise what is wrong.
+  std::string validate() const;
+};
+
+/// Why a pump ended.
+enum class pump_end {
+  finished,         ///< both directions saw end of stream and passed it on
+  a_failed,         ///< reading from or writing to side A failed (see error)
+  b_failed,         ///< reading from or writing to side B failed (see error)
+  cancelled,        ///< the awaiting coroutine was cancelled
+  invalid_options,  ///< options did not validate; nothing was moved
+};
+
+const char* to_string(pump_end e) noexcept;
+
+struct pump_stats {
+  std::uint64_t a_to_b_bytes = 0;
+  std::uint64_t b_to_a_bytes = 0;
+  std::uint64_t a_to_b_chunks = 0;
+  std::uint64_t b_to_a_chunks = 0;
+  std::chrono::steady_clock::duration duration{};
+  pump_end reason = pump_end::finished;
+  error_code error;  ///< the failure for a_failed / b_failed
+};
+
+namespace detail {
+
+// One direction's ring of chunk buffers, shared by its reader and writer coroutines. Both
+// run on the pump's executor, so plain fields suffice; the timers serve as events (waiting
+// on a timer that never expires, woken by cancel()).
+struct pump_direction {
+  pump_direction(const asio::any_io_executor& ex, std::span<std::byte> storage,
+                 std::size_t chunk, unsigned n)
+      : storage(storage), chunk(chunk), slots(n), reader_wake(ex), writer_wake(ex) {
+    reader_wake.expires_at(asio::steady_timer::time_point::max());
+    writer_wake.expires_at(asio::steady_timer::time_point::max());
+  }
+  std::span<std::byte> storage;
+  std::size_t chunk;
+  unsigned slots;
+  std::array<std::size_t, pump_options::kMaxChunksInFlight> length{};
+  unsigned head = 0;   // next slot to read into
+  unsigned tail = 0;   // next slot to write from
+  unsigned filled = 0;
+  bool source_ended = false;
+  bool done = false;
+  std::uint64_t bytes = 0;
+  std::uint64_t chunks = 0;
+  asio::steady_timer reader_wake;
+  asio::steady_timer writer_wake;
+
+  asio::mutable_buffer slot(unsigned i) { return {storage.data() + i * chunk, chunk}; }
+};
+
+struct pump_shared {
+  bool stopping = false;
+  pump_end reason = pump_end::finished;
+  error_code error;
+};
+
+template <typename S>
+void cancel_stream(S& s) {
+  error_code ignored;
+  s.cancel(ignored);
+}
+
+// Records the first reason only; later failures are consequences of the first.
+template <typename A, typename B>
+void pump_fail(pump_shared& sh, pump_direction& d1, pump_direction& d2, pump_end why,
+               error_code ec, A& a, B& b) {
+  if (!sh.stopping) {
+    sh.stopping = true;
+    sh.reason = why;
+    sh.error = ec;
+  }
+  for (auto* d : {&d1, &d2}) {
+    d->reader_wake.cancel();
+    d->writer_wake.cancel();
+  }
+  cancel_stream(a);
+  cancel_stream(b);
+}
+
+inline bool was_cancelled(const asio::cancellation_state& cs) {
+  return cs.cancelled() != asio::cancellation_type::none;
+}
+
+template <typename Src, typename A, typename B>
+asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& other,
+                                  pump_shared& sh, pump_end src_failed, A& a, B& b) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    while (d.filled == d.slots && !sh.stopping) {
+      co_await d.reader_wake.async_wait(use_tuple);
+      if (was_cancelled(co_await asio::this_coro::cancellation_state)) {
+        pump_fail(sh, d, other, pump_end::cancelled, {}, a, b);
+      }
+    }
+    if (sh.stopping) co_return;
+    auto [ec, n] = co_await src.async_read_some(d.slot(d.head), use_tuple);
+    if (was_cancelled(co_await asio::this_coro::cancellation_state)) {
+      pump_fail(sh, d, other, pump_end::cancelled, {}, a, b);
+      co_return;
+    }
+    if (sh.stopping) co_return;
+    if (ec == asio::error::eof) {
+      d.source_ended = true;
+      d.writer_wake.cancel();
+      co_return;
+    }
+    if (ec) {
+      pump_fail(sh, d, other, src_failed, ec, a, b);
+      co_return;
+    }
+    if (n == 0) continue;  // a zero-length read is not end of stream for every stream type
+    d.length[d.head] = n;
+    d.head = (d.head + 1) % d.slots;
+    ++d.filled;
+    d.writer_wake.cancel();
+  }
+}
+
+template <typename Dst, typename A, typename B>
+asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& other,
+                                  pump_shared& sh, pump_end dst_failed, A& a, B& b) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    while (d.filled == 0 && !d.source_ended && !sh.stopping) {
+      co_await d.writer_wake.async_wait(use_tuple);
+      if (was_cancelled(co_await asio::this_coro::cancellation_state)) {
+        pump_fail(sh, d, other, pump_end::cancelled, {}, a, b);
+      }
+    }
+    if (sh.stopping) co_return;
+    if (d.filled == 0) {  // source ended and everything before it is written
+      error_code ec;
+      dst.shutdown(asio::socket_base::shutdown_send, ec);
+      // ENOTCONN: the peer already went away entirely; the other direction will see it.
+      if (ec && ec != asio::error::not_connected) {
+        pump_fail(sh, d, other, dst_failed, ec, a, b);
+      }
+      d.done = true;
+      co_return;
+    }
+    auto [ec, n] =
+        co_await asio::async_write(dst, asio::buffer(d.slot(d.tail), d.length[d.tail]), use_tuple);
+    if (was_cancelled(co_await asio::this_coro::cancellation_state)) {
+      pump_fail(sh, d, other, pump_end::cancelled, {}, a, b);
+      co_return;
+    }
+    if (sh.stopping) co_return;
+    if (ec) {
+      pump_fail(sh, d, other, dst_failed, ec, a, b);
+      co_return;
+    }
+    d.bytes += n;
+    ++d.chunks;
+    d.tail = (d.tail + 1) % d.slots;
+    --d.filled;
+    d.reader_wake.cancel();
+  }
+}
+
+}  // namespace detail
+
+/// Pumps A <-> B until both directions have ended (pump_end::finished) or one fails.
+/// A and B are Asio-style streams: async_read_some, async_write_some, shutdown(what, ec)
+/// and cancel(ec). Both must be used from the awaiting coroutine's executor only, which must
+/// be single-threaded (a strand or a one-thread io_context). On failure both streams are
+/// cancelled but not closed: the caller owns them and decides. Cancelling the awaiting
+/// coroutine ends the pump promptly with pump_end::cancelled.
+template <typename A, typename B>
+asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
+  using namespace asio::experimental::awaitable_operators;
+  pump_stats stats;
+  if (!opt.validate().empty()) {
+    stats.reason = pump_end::invalid_options;
+    stats.error = errc::invalid_option;
+    co_return stats;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto ex = co_await asio::this_coro::executor;
+  const std::size_t per_direction = opt.chunk_size * opt.chunks_in_flight;
+  // One allocation for the connection's whole buffer budget.
+  auto storage = std::make_unique<std::byte[]>(2 * per_direction);
+  detail::pump_direction ab(ex, {storage.get(), per_direction}, opt.chunk_size,
+                            opt.chunks_in_flight);
+  detail::pump_direction ba(ex, {storage.get() + per_direction, per_direction}, opt.chunk_size,
+                            opt.chunks_in_flight);
+  detail::pump_shared sh;
+
+  co_await (detail::pump_reader(a, ab, ba, sh, pump_end::a_failed, a, b) &&
+            detail::pump_writer(b, ab, ba, sh, pump_end::b_failed, a, b) &&
+            detail::pump_reader(b, ba, ab, sh, pump_end::b_failed, a, b) &&
+            detail::pump_writer(a, ba, ab, sh, pump_end::a_failed, a, b));
+
+  stats.a_to_b_bytes = ab.bytes;
+  stats.b_to_a_bytes = ba.bytes;
+  stats.a_to_b_chunks = ab.chunks;
+  stats.b_to_a_chunks = ba.chunks;
+  stats.reason = sh.stopping ? sh.reason : pump_end::finished;
+  stats.error = sh.error;
+  stats.duration = std::chrono::steady_clock::now() - start;
+  co_return stats;
+}
+
+}  // namespace vsocklib

@@ -1,0 +1,109 @@
+#include "vsocklib/address.hpp"
+
+#include <charconv>
+#include <limits>
+
+namespace vsocklib {
+namespace {
+
+[[noreturn]] void fail(std::string_view text, const std::string& why) {
+  throw address_error("bad address \"" + std::string(text) + "\": " + why);
+}
+
+std::uint32_t parse_number(std::string_view text, std::string_view part, std::string_view what,
+                           std::uint64_t max) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+  if (part.empty() || ec != std::errc() || end != part.data() + part.size()) {
+    fail(text, std::string(what) + " \"" + std::string(part) + "\" is not a number");
+  }
+  if (v > max) {
+    fail(text, std::string(what) + " " + std::string(part) + " is out of range (max " +
+                   std::to_string(max) + ")");
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+// The port is whatever follows the last colon, so paths and IPv6 hosts may contain colons.
+std::pair<std::string_view, std::string_view> split_last(std::string_view text,
+                                                         std::string_view rest,
+                                                         std::string_view expected) {
+  auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos) {
+    fail(text, "expected " + std::string(expected));
+  }
+  return {rest.substr(0, colon), rest.substr(colon + 1)};
+}
+
+}  // namespace
+
+address parse_address(std::string_view text) {
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    fail(text, "missing transport prefix (vsock:, vsock-seqpacket:, hvsock:, unix:, tcp:)");
+  }
+  const std::string_view scheme = text.substr(0, colon);
+  const std::string_view rest = text.substr(colon + 1);
+  address a;
+
+  if (scheme == "vsock" || scheme == "vsock-seqpacket") {
+    a.kind = scheme == "vsock" ? transport::vsock : transport::vsock_seqpacket;
+    auto [cid, port] = split_last(text, rest, "CID:PORT");
+    if (cid == "any" || cid == "-1") {
+      a.cid = kCidAny;
+    } else {
+      // CID 0xFFFFFFFF is VMADDR_CID_ANY, spelled "any".
+      a.cid = parse_number(text, cid, "CID", 0xFFFFFFFEu);
+    }
+    a.port = parse_number(text, port, "port", 0xFFFFFFFEu);
+    return a;
+  }
+  if (scheme == "hvsock") {
+    a.kind = transport::hvsock;
+    auto [path, port] = split_last(text, rest, "UDS_PATH:PORT");
+    if (path.empty()) fail(text, "empty Unix socket path");
+    a.path = std::string(path);
+    a.port = parse_number(text, port, "port", 0xFFFFFFFEu);
+    return a;
+  }
+  if (scheme == "unix") {
+    a.kind = transport::unix_socket;
+    if (rest.empty()) fail(text, "empty Unix socket path");
+    // sun_path holds 108 bytes including the terminating NUL.
+    if (rest.size() > 107) fail(text, "Unix socket path longer than 107 bytes");
+    a.path = std::string(rest);
+    return a;
+  }
+  if (scheme == "tcp") {
+    a.kind = transport::tcp;
+    auto [host, port] = split_last(text, rest, "HOST:PORT");
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+      fail(text, "IPv6 host \"" + std::string(host) + "\" must be in brackets, e.g. [::1]");
+    }
+    if (host.empty()) fail(text, "empty host");
+    a.host = std::string(host);
+    a.port = parse_number(text, port, "port", 65535);
+    return a;
+  }
+  fail(text, "unknown transport \"" + std::string(scheme) +
+                 "\" (expected vsock, vsock-seqpacket, hvsock, unix or tcp)");
+}
+
+std::string address::to_string() const {
+  auto cid_text = [&] { return cid == kCidAny ? std::string("any") : std::to_string(cid); };
+  switch (kind) {
+    case transport::vsock: return "vsock:" + cid_text() + ":" + std::to_string(port);
+    case transport::vsock_seqpacket:
+      return "vsock-seqpacket:" + cid_text() + ":" + std::to_string(port);
+    case transport::hvsock: return "hvsock:" + path + ":" + std::to_string(port);
+    case transport::unix_socket: return "unix:" + path;
+    case transport::tcp:
+      return "tcp:" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+             std::to_string(port);
+  }
+  return "?";
+}
+
+}  // namespace vsocklib
