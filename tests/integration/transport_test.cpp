@@ -74,13 +74,15 @@ class Transport : public ::testing::TestWithParam<std::string> {
   std::shared_ptr<spdlog::logger> log_ = log::get("test");
 };
 
+// Serves one connection to its end (B must outlive it: the session is awaited, not detached).
 asio::awaitable<void> serve_echo(listener& l, bool hvsock, test::hvsock_behaviour& b) {
-  if (hvsock) {
-    co_await test::hvsock_mux(l, b);
-    co_return;
-  }
   auto [ec, s, peer] = co_await l.async_accept();
-  if (!ec) co_await test::echo_session(std::move(s));
+  if (ec) co_return;
+  if (hvsock) {
+    co_await test::hvsock_mux_session(std::move(s), b);
+  } else {
+    co_await test::echo_session(std::move(s));
+  }
 }
 
 asio::awaitable<void> relay_one(listener& front, address backend, pump_stats& stats) {

@@ -59,12 +59,11 @@ asio::awaitable<std::tuple<error_code, stream_socket>> connector::async_connect(
       if (!ec) {
         ++successes_;
         if (failures_log_.repeats() > 0) {
-          log_->info("connected to {} after {} failed attempts", to_.to_string(),
-                     failures_log_.repeats());
+          failures_log_.clear();  // logs how often the last failure repeated
+          log_->info("connected to {}", to_.to_string());
         } else {
           log_->debug("connected to {}", to_.to_string());
         }
-        failures_log_.clear();
         co_return std::tuple{ec, std::move(s)};
       }
       ++failures_;

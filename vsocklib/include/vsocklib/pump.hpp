@@ -119,29 +119,20 @@ void pump_fail(pump_shared& sh, pump_direction& d1, pump_direction& d2, pump_end
   cancel_stream(b);
 }
 
-// The pump's own operations carry no per-operation cancellation slot. With one, Asio
-// stores a cancellation handler per operation, and socket and timer operations need
-// handlers of different sizes: alternating them churns the heap on every chunk. The pump
-// stops its operations itself, through cancel() on the streams and timers, and learns of
-// outside cancellation through one handler per coroutine, installed when it starts.
-inline auto unslotted() { return asio::bind_cancellation_slot(asio::cancellation_slot(), use_tuple); }
-
+// The pump's operations are unslotted() (see there for why): it stops them itself, through
+// cancel() on the streams and timers, and hears of outside cancellation through one
+// handler per coroutine.
 template <typename A, typename B>
-asio::awaitable<void> on_outside_cancel(pump_shared& sh, pump_direction& d, pump_direction& other,
-                                        A& a, B& b) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  auto cs = co_await asio::this_coro::cancellation_state;
-  if (cs.slot().is_connected()) {
-    cs.slot().assign([&sh, &d, &other, &a, &b](asio::cancellation_type) {
-      pump_fail(sh, d, other, pump_end::cancelled, {}, a, b);
-    });
-  }
+asio::awaitable<void> stop_on_outside_cancel(pump_shared& sh, pump_direction& d,
+                                             pump_direction& other, A& a, B& b) {
+  co_await on_outside_cancel(
+      [&sh, &d, &other, &a, &b] { pump_fail(sh, d, other, pump_end::cancelled, {}, a, b); });
 }
 
 template <typename Src, typename A, typename B>
 asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& other,
                                   pump_shared& sh, pump_end src_failed, A& a, B& b) {
-  co_await on_outside_cancel(sh, d, other, a, b);
+  co_await stop_on_outside_cancel(sh, d, other, a, b);
   for (;;) {
     while (d.filled == d.slots && !sh.stopping) {
       co_await d.reader_wake.async_wait(unslotted());
@@ -169,7 +160,7 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
 template <typename Dst, typename A, typename B>
 asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& other,
                                   pump_shared& sh, pump_end dst_failed, A& a, B& b) {
-  co_await on_outside_cancel(sh, d, other, a, b);
+  co_await stop_on_outside_cancel(sh, d, other, a, b);
   for (;;) {
     while (d.filled == 0 && !d.source_ended && !sh.stopping) {
       co_await d.writer_wake.async_wait(unslotted());
