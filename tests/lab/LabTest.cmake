@@ -10,7 +10,11 @@
 #                         [LABELS <labels...>]   # added to "lab"
 #                         [WORKING_DIRECTORY <dir>])
 #
-# Without HOST the test is `run [--kernel K] --timeout T --rw ${CMAKE_BINARY_DIR}
+# The guest sees the host root read-only, except /tmp, which is the guest's own. So the
+# source and build trees are exported explicitly (a clone under /tmp, as CI may use, would
+# otherwise be invisible), the build tree writable so tests can leave results.
+#
+# Without HOST the test is `run [--kernel K] --timeout T --rw SOURCE --rw BUILD
 # RUN_ARGS -- COMMAND`: COMMAND runs in the guest, chrooted into the host root,
 # cwd preserved (default: the current binary dir), the build tree writable so
 # it can leave results; its exit status is the test's.  Generator expressions
@@ -25,6 +29,14 @@
 # boot deadline and a cold-cache kernel download.
 
 include_guard(GLOBAL)
+
+# The trees every lab test needs in the guest; the build tree is skipped when it lies
+# inside the source tree (one export covers both).
+set(VSOCKLIB_LAB_TREES "${CMAKE_SOURCE_DIR}")
+string(FIND "${CMAKE_BINARY_DIR}/" "${CMAKE_SOURCE_DIR}/" _vsocklib_build_in_source)
+if(NOT _vsocklib_build_in_source EQUAL 0)
+  list(APPEND VSOCKLIB_LAB_TREES "${CMAKE_BINARY_DIR}")
+endif()
 
 function(vsocklib_add_lab_test)
   # Found from this file, so the function works from any directory.
@@ -44,17 +56,21 @@ function(vsocklib_add_lab_test)
     set(LAB_WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}")
   endif()
 
+  string(REPLACE ";" ":" lab_trees_colon "${VSOCKLIB_LAB_TREES}")
   if(LAB_HOST)
     add_test(NAME ${LAB_NAME} COMMAND ${LAB_COMMAND}
              WORKING_DIRECTORY "${LAB_WORKING_DIRECTORY}")
     set(env "VSOCK_LAB_RUN=${VSOCKLIB_LAB_RUN}" "VSOCK_LAB_TIMEOUT=${LAB_TIMEOUT}"
-            "VSOCK_LAB_RW=${CMAKE_BINARY_DIR}")
+            "VSOCK_LAB_RW=${lab_trees_colon}")
     if(LAB_KERNEL)
       list(APPEND env "VSOCK_LAB_KERNEL=${LAB_KERNEL}")
     endif()
     set_property(TEST ${LAB_NAME} APPEND PROPERTY ENVIRONMENT ${env})
   else()
-    set(run_args --timeout ${LAB_TIMEOUT} --rw "${CMAKE_BINARY_DIR}")
+    set(run_args --timeout ${LAB_TIMEOUT})
+    foreach(tree IN LISTS VSOCKLIB_LAB_TREES)
+      list(APPEND run_args --rw "${tree}")
+    endforeach()
     if(LAB_KERNEL)
       list(APPEND run_args --kernel ${LAB_KERNEL})
     endif()
