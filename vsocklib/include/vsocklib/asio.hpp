@@ -57,23 +57,11 @@ inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 /// that stop their own operations (cancel() on the I/O objects) and run per chunk: with a
 /// slot, Asio stores a cancellation handler per operation, and operations of different
 /// kinds need handlers of different sizes, so alternating them allocates on the heap every
-/// time (docs/architecture.md, "The pump").
+/// time (docs/architecture.md, "The pump"). Pair it with run_stoppable (stoppable.hpp) so
+/// that outside cancellation still reaches the loop.
 inline auto unslotted() {
   return asio::bind_cancellation_slot(asio::cancellation_slot(), use_tuple);
 }
 
-/// Makes STOP run when the calling coroutine is cancelled from outside, for coroutines
-/// whose operations are unslotted(). Call it first thing in a coroutine of its own (e.g. an
-/// operand of awaitable_operators::&&, which co_spawns each operand): the handler occupies
-/// that coroutine's cancellation slot, which its unslotted operations leave alone. It also
-/// stops cancellation from turning into exceptions in that coroutine.
-template <typename Stop>
-asio::awaitable<void> on_outside_cancel(Stop stop) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  auto cs = co_await asio::this_coro::cancellation_state;
-  if (cs.slot().is_connected()) {
-    cs.slot().assign([stop](asio::cancellation_type) mutable { stop(); });
-  }
-}
 
 }  // namespace vsocklib

@@ -22,6 +22,7 @@
 
 #include "vsocklib/asio.hpp"
 #include "vsocklib/error.hpp"
+#include "vsocklib/stoppable.hpp"
 
 namespace vsocklib {
 
@@ -119,20 +120,11 @@ void pump_fail(pump_shared& sh, pump_direction& d1, pump_direction& d2, pump_end
   cancel_stream(b);
 }
 
-// The pump's operations are unslotted() (see there for why): it stops them itself, through
-// cancel() on the streams and timers, and hears of outside cancellation through one
-// handler per coroutine.
-template <typename A, typename B>
-asio::awaitable<void> stop_on_outside_cancel(pump_shared& sh, pump_direction& d,
-                                             pump_direction& other, A& a, B& b) {
-  co_await on_outside_cancel(
-      [&sh, &d, &other, &a, &b] { pump_fail(sh, d, other, pump_end::cancelled, {}, a, b); });
-}
-
 template <typename Src, typename A, typename B>
 asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& other,
                                   pump_shared& sh, pump_end src_failed, A& a, B& b) {
-  co_await stop_on_outside_cancel(sh, d, other, a, b);
+  // Outside cancellation arrives through run_stoppable in async_pump, not as exceptions.
+  co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
     while (d.filled == d.slots && !sh.stopping) {
       co_await d.reader_wake.async_wait(unslotted());
@@ -160,7 +152,8 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
 template <typename Dst, typename A, typename B>
 asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& other,
                                   pump_shared& sh, pump_end dst_failed, A& a, B& b) {
-  co_await stop_on_outside_cancel(sh, d, other, a, b);
+  // Outside cancellation arrives through run_stoppable in async_pump, not as exceptions.
+  co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
     while (d.filled == 0 && !d.source_ended && !sh.stopping) {
       co_await d.writer_wake.async_wait(unslotted());
@@ -219,10 +212,14 @@ asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
                             opt.chunks_in_flight);
   detail::pump_shared sh;
 
-  co_await (detail::pump_reader(a, ab, ba, sh, pump_end::a_failed, a, b) &&
-            detail::pump_writer(b, ab, ba, sh, pump_end::b_failed, a, b) &&
-            detail::pump_reader(b, ba, ab, sh, pump_end::b_failed, a, b) &&
-            detail::pump_writer(a, ba, ab, sh, pump_end::a_failed, a, b));
+  // The operations are unslotted() (no allocation per chunk); outside cancellation reaches
+  // them through run_stoppable, which then stops the pump the way a failure does.
+  co_await run_stoppable(
+      detail::pump_reader(a, ab, ba, sh, pump_end::a_failed, a, b) &&
+          detail::pump_writer(b, ab, ba, sh, pump_end::b_failed, a, b) &&
+          detail::pump_reader(b, ba, ab, sh, pump_end::b_failed, a, b) &&
+          detail::pump_writer(a, ba, ab, sh, pump_end::a_failed, a, b),
+      [&] { detail::pump_fail(sh, ab, ba, pump_end::cancelled, {}, a, b); });
 
   stats.a_to_b_bytes = ab.bytes;
   stats.b_to_a_bytes = ba.bytes;
