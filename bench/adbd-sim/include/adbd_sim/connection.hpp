@@ -1,0 +1,68 @@
+// One ADB connection as the device sees it: CNXN (and optionally AUTH) handshake, the
+// stream table with per-stream flow control, and the services behind OPEN.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "adb/protocol.hpp"
+#include "vsocklib/asio.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace adbd_sim {
+
+class rooted_fs;
+
+/// The features adbd-sim advertises in its banner. Only what it implements: SEND creates
+/// missing parent directories (so adb need not run "mkdir -p" through the shell first).
+/// No shell_v2, stat_v2, ls_v2 or delayed_ack: the host falls back to the original
+/// protocols, which is what a relay must carry anyway.
+inline constexpr const char* kFeatures = "fixed_push_mkdir";
+
+/// The CNXN banner: "device::ro.product.name=adbd-sim;...;features=<kFeatures>".
+std::string device_banner();
+
+struct connection_config {
+  /// Where sync: reads and writes files, and the shell's working directory. Required.
+  std::shared_ptr<const rooted_fs> files;
+  /// Require AUTH: send a token, answer every signature with a new token (adbd-sim cannot
+  /// verify RSA signatures), and accept the host's public key as a user tapping "Allow"
+  /// would. The full unknown-key flow of a real device.
+  bool auth = false;
+  /// The largest payload adbd-sim accepts and sends; the session uses min(this, host's).
+  std::uint32_t max_payload = vsocklib::adb::kMaxPayload;
+  /// Open streams per connection; further OPENs are refused with CLSE.
+  unsigned max_streams = 32;
+  std::shared_ptr<spdlog::logger> log;
+};
+
+/// How a connection ended.
+struct connection_summary {
+  bool online = false;           ///< the handshake completed at least once
+  bool protocol_error = false;   ///< the peer sent something invalid; we reset the connection
+  std::string reason;            ///< "peer closed", "read: Connection reset by peer", or the error
+  std::uint32_t version = 0;     ///< negotiated protocol version
+  std::uint32_t max_payload = 0; ///< negotiated maximum payload
+  std::uint64_t messages_in = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t streams_opened = 0;
+  std::uint64_t streams_refused = 0;
+};
+
+/// Serves one connection until the peer closes it, an I/O error, or a protocol error (which
+/// resets only this connection, logged with what was wrong). Returns after every service of
+/// the connection has finished (shell children are reaped). Must run on a single-threaded
+/// executor (a one-thread io_context or a strand); the connection's services run there too.
+///
+/// Memory bound (see docs/adbd-sim.md): 64 KiB read buffer + per open stream at most
+/// 2 x max_payload (one WRTE received, one being sent) + a queue of at most
+/// 4 x max_streams + 64 headers.
+vsocklib::asio::awaitable<connection_summary> async_serve_connection(
+    vsocklib::stream_socket socket, connection_config config, std::string peer);
+
+}  // namespace adbd_sim

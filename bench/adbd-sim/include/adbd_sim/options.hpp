@@ -1,0 +1,48 @@
+// adbd-sim's command line.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "adb/protocol.hpp"
+#include "vsocklib/address.hpp"
+#include "vsocklib/listener.hpp"
+
+namespace adbd_sim {
+
+struct options {
+  /// Where to listen; default vsock:any:5555, adbd's own port.
+  std::vector<vsocklib::address> listen;
+  /// sync: files and the shell's working directory; empty: a new temporary directory,
+  /// removed at exit.
+  std::string root;
+  bool auth = false;
+  std::uint32_t max_payload = vsocklib::adb::kMaxPayload;
+  unsigned max_streams = 32;
+  unsigned max_connections = 16;
+  /// One-thread io_contexts; connections are spread over them round-robin.
+  unsigned threads = 1;
+  vsocklib::peer_policy policy;
+  std::string log_level = "info";
+};
+
+/// Thrown by parse_command_line; what() says what is wrong.
+class usage_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+struct command_line {
+  enum class action { run, help, version } what = action::run;
+  options opt;
+};
+
+/// Parses ARGV. Throws usage_error naming the bad option or value.
+command_line parse_command_line(int argc, const char* const* argv);
+
+/// The --help text.
+extern const char* const kUsage;
+
+}  // namespace adbd_sim

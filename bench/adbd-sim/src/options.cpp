@@ -1,0 +1,122 @@
+#include "adbd_sim/options.hpp"
+
+#include <charconv>
+
+namespace adbd_sim {
+
+const char* const kUsage = R"(usage: adbd-sim [OPTIONS]
+
+A guest-side ADB device daemon for tests and soak runs: answers the real adb client (or a
+relay in front of it) with a CNXN handshake, streams with flow control, and the services
+below. Not a real adbd: no Android, no root, files live under --root.
+
+Options
+  --listen ADDRESS       where to listen (repeatable; default vsock:any:5555):
+                         vsock:any:PORT, vsock:CID:PORT, hvsock:UDS_PATH:PORT, unix:PATH
+                         (unix:@NAME is abstract), tcp:HOST:PORT (port 0 picks one; the
+                         log line "listening on ..." shows it)
+  --root DIR             directory for sync: (adb push/pull) and the shell's working
+                         directory; adb paths are resolved inside it and cannot leave it
+                         (default: a new temporary directory, removed at exit)
+  --auth                 require AUTH: send a token, treat every key as unknown, accept the
+                         host's public key (as a user tapping "Allow" would)
+  --max-payload BYTES    largest message payload accepted and sent; the session uses the
+                         smaller of this and the host's (default 1048576; 256..1048576)
+  --max-streams N        open streams per connection; more OPENs are refused (default 32)
+  --max-connections N    connections served at once; more wait in the backlog (default 16)
+  --threads N            threads serving connections, each connection on one (default 1)
+  --allow-cid CID        with vsock, accept only this peer CID (repeatable)
+  --allow-uid UID        with unix/hvsock, accept only this peer uid (repeatable)
+  --allow-remote-tcp     with tcp, accept peers that are not on loopback
+  --log-level LEVEL      trace, debug, info, warn, error, off (default info)
+  -h, --help             this text
+  --version              the version
+
+Services (the OPEN destinations adbd-sim answers)
+  shell:CMD              /bin/sh -c CMD in --root; stdin, stdout and stderr on the stream
+                         (raw, no pty, no exit code: the device offers no shell_v2);
+                         "shell:" alone reads commands from the stream
+  exec:CMD               the same (adb exec-out)
+  sync:                  adb push, pull, ls (sync protocol v1: STAT LIST SEND RECV QUIT)
+  sink:N                 reads and discards N bytes, then closes
+  source:N               sends N bytes (byte i is i % 251), then closes
+
+Examples
+  adbd-sim --listen vsock:any:5555                       as a guest's adbd
+  adbd-sim --listen tcp:127.0.0.1:5555 --root /tmp/dev   then: adb connect 127.0.0.1:5555
+
+Exit status: 0 after SIGINT/SIGTERM, 1 when a listener cannot be set up, 2 on usage errors.
+)";
+
+namespace {
+
+unsigned long long number(const std::string& option, const std::string& text,
+                          unsigned long long min, unsigned long long max) {
+  unsigned long long v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    throw usage_error(option + " needs a number, not \"" + text + "\"");
+  }
+  if (v < min || v > max) {
+    throw usage_error(option + " must be between " + std::to_string(min) + " and " +
+                      std::to_string(max) + ", not " + text);
+  }
+  return v;
+}
+
+}  // namespace
+
+command_line parse_command_line(int argc, const char* const* argv) {
+  command_line cl;
+  options& o = cl.opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      cl.what = command_line::action::help;
+      return cl;
+    } else if (a == "--version") {
+      cl.what = command_line::action::version;
+      return cl;
+    } else if (a == "--listen") {
+      try {
+        auto addr = vsocklib::parse_address(value());
+        if (!addr.is_stream()) throw usage_error("--listen needs a stream address, not " + addr.to_string());
+        o.listen.push_back(std::move(addr));
+      } catch (const vsocklib::address_error& e) {
+        throw usage_error(e.what());
+      }
+    } else if (a == "--root") {
+      o.root = value();
+      if (o.root.empty()) throw usage_error("--root needs a directory");
+    } else if (a == "--auth") {
+      o.auth = true;
+    } else if (a == "--max-payload") {
+      // 256: room for a sync DATA header and some data in every WRTE.
+      o.max_payload = static_cast<std::uint32_t>(number(a, value(), 256, vsocklib::adb::kMaxPayload));
+    } else if (a == "--max-streams") {
+      o.max_streams = static_cast<unsigned>(number(a, value(), 1, 4096));
+    } else if (a == "--max-connections") {
+      o.max_connections = static_cast<unsigned>(number(a, value(), 1, 4096));
+    } else if (a == "--threads") {
+      o.threads = static_cast<unsigned>(number(a, value(), 1, 256));
+    } else if (a == "--allow-cid") {
+      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, 0xffffffffu)));
+    } else if (a == "--allow-uid") {
+      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, 0xffffffffu)));
+    } else if (a == "--allow-remote-tcp") {
+      o.policy.allow_remote_tcp = true;
+    } else if (a == "--log-level") {
+      o.log_level = value();
+    } else {
+      throw usage_error("unknown option " + a);
+    }
+  }
+  if (o.listen.empty()) o.listen.push_back(vsocklib::parse_address("vsock:any:5555"));
+  return cl;
+}
+
+}  // namespace adbd_sim

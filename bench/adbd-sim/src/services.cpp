@@ -1,0 +1,155 @@
+// Service names, dispatch, and the throughput services sink:N and source:N.
+#include "services.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include <spdlog/logger.h>
+
+#include "adbd_sim/pattern.hpp"
+#include "adbd_sim/rooted_fs.hpp"
+
+namespace adbd_sim {
+
+void fill_pattern(std::span<std::byte> out, std::uint64_t offset) noexcept {
+  // Copying runs of a precomputed table is far faster than a modulo per byte, which would
+  // make source:N measure adbd-sim instead of the transport.
+  static const auto table = [] {
+    std::array<std::byte, kPatternPeriod * 64> t{};
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = pattern_byte(i);
+    return t;
+  }();
+  std::size_t phase = offset % kPatternPeriod;
+  while (!out.empty()) {
+    const std::size_t n = std::min(out.size(), table.size() - phase);
+    std::memcpy(out.data(), table.data() + phase, n);
+    out = out.subspan(n);
+    phase = (phase + n) % kPatternPeriod;
+  }
+}
+
+namespace detail {
+namespace {
+
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+asio::awaitable<void> run_source(adb_stream& s, std::uint64_t count) {
+  std::uint64_t sent = 0;
+  while (sent < count) {
+    auto room = co_await s.async_prepare(
+        static_cast<std::size_t>(std::min<std::uint64_t>(count - sent, s.max_payload())));
+    if (room.empty()) {
+      s.connection().log().debug("{}: source:{} closed by the host after {} bytes",
+                                 s.connection().peer(), count, sent);
+      co_return;
+    }
+    fill_pattern(room, sent);
+    s.commit(room.size());
+    sent += room.size();
+  }
+}
+
+asio::awaitable<void> run_sink(adb_stream& s, std::uint64_t count) {
+  std::uint64_t received = 0;
+  while (received < count) {
+    if (!co_await s.async_wait_readable()) {
+      s.connection().log().debug("{}: sink:{} closed by the host after {} bytes",
+                                 s.connection().peer(), count, received);
+      co_return;
+    }
+    auto a = s.available();
+    received += a.size();
+    s.consume(a.size());
+  }
+}
+
+}  // namespace
+
+std::optional<service_request> parse_service(std::string_view name, std::string& why) {
+  const auto colon = name.find(':');
+  if (colon == std::string_view::npos) {
+    why = "not a service name (no ':')";
+    return std::nullopt;
+  }
+  const std::string_view head = name.substr(0, colon);
+  const std::string_view arg = name.substr(colon + 1);
+  service_request r;
+
+  // shell[,ARG...]:COMMAND. Without shell_v2 in our features, adb sends plain "shell:";
+  // "raw" and "pty" are accepted (there is no pty: output is raw either way), TERM=...
+  // is ignored, and "v2" is refused because we do not speak the shell protocol.
+  if (head == "shell" || head.rfind("shell,", 0) == 0) {
+    std::string_view args = head.substr(5);
+    while (!args.empty()) {
+      args.remove_prefix(1);  // the ','
+      const auto next = args.find(',');
+      const std::string_view a = args.substr(0, next);
+      if (a == "v2") {
+        why = "shell protocol v2 is not offered (no shell_v2 feature)";
+        return std::nullopt;
+      }
+      if (a != "raw" && a != "pty" && a.rfind("TERM=", 0) != 0) {
+        why = "unknown shell argument \"" + std::string(a) + "\"";
+        return std::nullopt;
+      }
+      args = next == std::string_view::npos ? std::string_view{} : args.substr(next);
+    }
+    r.kind = service_kind::shell;
+    r.command = std::string(arg);
+    return r;
+  }
+  if (head == "exec") {  // adb exec-out: a raw shell that must have a command
+    if (arg.empty()) {
+      why = "exec: needs a command";
+      return std::nullopt;
+    }
+    r.kind = service_kind::shell;
+    r.command = std::string(arg);
+    return r;
+  }
+  if (head == "sync") {
+    r.kind = service_kind::sync;
+    return r;
+  }
+  if (head == "sink" || head == "source") {
+    auto n = parse_count(arg);
+    if (!n) {
+      why = std::string(head) + ": \"" + std::string(arg) + "\" is not a byte count";
+      return std::nullopt;
+    }
+    r.kind = head == "sink" ? service_kind::sink : service_kind::source;
+    r.count = *n;
+    return r;
+  }
+  why = "unknown service (adbd-sim offers shell:, exec:, sync:, sink:N, source:N)";
+  return std::nullopt;
+}
+
+asio::awaitable<void> run_service(std::shared_ptr<adb_stream> s, service_request req,
+                                  const connection_config& cfg) {
+  switch (req.kind) {
+    case service_kind::shell:
+      co_await run_shell(*s, req.command, *cfg.files);
+      break;
+    case service_kind::sync:
+      co_await run_sync(*s, *cfg.files);
+      break;
+    case service_kind::sink:
+      co_await run_sink(*s, req.count);
+      break;
+    case service_kind::source:
+      co_await run_source(*s, req.count);
+      break;
+  }
+  co_await s->async_close();
+}
+
+}  // namespace detail
+}  // namespace adbd_sim

@@ -1,0 +1,260 @@
+// sync: — adb's file sync protocol, version 1 (what adb uses when the device advertises
+// neither stat_v2 nor ls_v2): requests are "ID" + u32 length + path, answers are fixed
+// little-endian records. adb push: STAT of the target, then SEND path,mode / DATA... /
+// DONE mtime, answered by OKAY or FAIL. adb pull: STAT, then RECV path, answered by DATA...
+// DONE or FAIL. QUIT ends the service; adb then waits for our CLSE.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <spdlog/logger.h>
+
+#include "adb/protocol.hpp"
+#include "adbd_sim/rooted_fs.hpp"
+#include "services.hpp"
+
+namespace adbd_sim::detail {
+namespace {
+
+using vsocklib::adb::fourcc;
+using vsocklib::adb::load_le32;
+using vsocklib::adb::store_le32;
+
+constexpr std::uint32_t kStat = fourcc("STAT");  // ID_LSTAT_V1
+constexpr std::uint32_t kList = fourcc("LIST");
+constexpr std::uint32_t kSend = fourcc("SEND");
+constexpr std::uint32_t kRecv = fourcc("RECV");
+constexpr std::uint32_t kDent = fourcc("DENT");
+constexpr std::uint32_t kDone = fourcc("DONE");
+constexpr std::uint32_t kData = fourcc("DATA");
+constexpr std::uint32_t kOkay = fourcc("OKAY");
+constexpr std::uint32_t kFail = fourcc("FAIL");
+constexpr std::uint32_t kQuit = fourcc("QUIT");
+
+// SYNC_DATA_MAX: the largest DATA chunk; adb refuses bigger ones in both directions.
+constexpr std::uint32_t kSyncDataMax = 64 * 1024;
+// adb refuses request paths longer than this (SendRequest), and so does adbd.
+constexpr std::uint32_t kSyncMaxPath = 1024;
+
+std::string id_text(std::uint32_t id) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) {
+    const auto c = static_cast<unsigned char>(id >> (8 * i));
+    s.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+  }
+  return s;
+}
+
+std::span<const std::byte> bytes(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+// OKAY or FAIL with a message: "ID" + u32 length + text.
+asio::awaitable<bool> send_status(adb_stream& s, std::uint32_t id, std::string_view message) {
+  std::array<std::byte, 8> h;
+  store_le32(h.data(), id);
+  store_le32(h.data() + 4, static_cast<std::uint32_t>(message.size()));
+  // Two statements: GCC 12 miscompiles co_await inside && and ||.
+  if (!co_await s.async_write(h)) co_return false;
+  co_return co_await s.async_write(bytes(message));
+}
+
+asio::awaitable<bool> send_fail(adb_stream& s, const std::string& message) {
+  s.connection().log().debug("{}: sync: FAIL {}", s.connection().peer(), message);
+  co_return co_await send_status(s, kFail, message);
+}
+
+bool write_all(int fd, std::span<const std::byte> data, int& error) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errno;
+      return false;
+    }
+    data = data.subspan(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// STAT (lstat): mode, size, mtime as u32; all zero when the path does not exist, which is
+// how adb learns "no such file" in version 1.
+asio::awaitable<bool> do_stat(adb_stream& s, const rooted_fs& files, const std::string& path) {
+  struct stat st {};
+  const int err = files.lstat(path, st);
+  std::array<std::byte, 16> r{};
+  store_le32(r.data(), kStat);
+  if (err == 0) {
+    store_le32(r.data() + 4, st.st_mode);
+    store_le32(r.data() + 8, static_cast<std::uint32_t>(st.st_size));
+    store_le32(r.data() + 12, static_cast<std::uint32_t>(st.st_mtime));
+  }
+  co_return co_await s.async_write(r);
+}
+
+struct dir_closer {
+  void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+
+// LIST: one DENT (mode, size, mtime, name length, name) per entry, then DONE with zeros.
+asio::awaitable<bool> do_list(adb_stream& s, const rooted_fs& files, const std::string& path) {
+  auto fd = files.open(path, O_RDONLY | O_DIRECTORY);
+  std::unique_ptr<DIR, dir_closer> dir(fd ? ::fdopendir(fd.get()) : nullptr);
+  if (dir) fd.release();  // the DIR owns it now
+  while (dir) {
+    const dirent* e = ::readdir(dir.get());
+    if (!e) break;
+    struct stat st {};
+    if (::fstatat(::dirfd(dir.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    const std::string_view name(e->d_name);
+    std::array<std::byte, 20> d{};
+    store_le32(d.data(), kDent);
+    store_le32(d.data() + 4, st.st_mode);
+    store_le32(d.data() + 8, static_cast<std::uint32_t>(st.st_size));
+    store_le32(d.data() + 12, static_cast<std::uint32_t>(st.st_mtime));
+    store_le32(d.data() + 16, static_cast<std::uint32_t>(name.size()));
+    if (!co_await s.async_write(d)) co_return false;
+    if (!co_await s.async_write(bytes(name))) co_return false;
+  }
+  std::array<std::byte, 20> done{};
+  store_le32(done.data(), kDone);
+  co_return co_await s.async_write(done);
+}
+
+// SEND "path,mode": DATA chunks until DONE (whose length field is the mtime). After an
+// error the data is still read to DONE, so the host gets the FAIL where it waits for the
+// answer and the stream stays usable.
+asio::awaitable<bool> do_send(adb_stream& s, const rooted_fs& files, const std::string& spec) {
+  const auto comma = spec.rfind(',');
+  if (comma == std::string::npos) {
+    co_await send_fail(s, "missing , in SEND \"" + spec + "\"");
+    co_return false;  // adbd gives up on the connection here too
+  }
+  const std::string path = spec.substr(0, comma);
+  const auto mode = static_cast<mode_t>(std::strtoul(spec.c_str() + comma + 1, nullptr, 10));
+
+  std::string error;
+  fd_result fd;
+  if (S_ISLNK(mode)) {
+    error = "symlinks are not supported by adbd-sim";
+  } else if (int e = files.make_parents(path)) {
+    error = "cannot create the parent directories of " + path + ": " + rooted_fs::error_text(e);
+  } else {
+    const mode_t perms = mode & 07777 ? mode & 07777 : 0644;
+    fd = files.open(path, O_WRONLY | O_CREAT | O_TRUNC, perms);
+    if (!fd) error = "cannot open " + path + ": " + rooted_fs::error_text(fd.error());
+  }
+  const bool opened = static_cast<bool>(fd);
+
+  std::uint64_t total = 0;
+  std::uint32_t mtime = 0;
+  for (;;) {
+    std::array<std::byte, 8> h;
+    if (!co_await s.async_read_exact(h)) co_return false;
+    const std::uint32_t id = load_le32(h.data());
+    std::uint32_t size = load_le32(h.data() + 4);
+    if (id == kDone) {
+      mtime = size;
+      break;
+    }
+    if (id != kData) {
+      co_await send_fail(s, "invalid data message " + id_text(id) + " in SEND");
+      co_return false;
+    }
+    if (size > kSyncDataMax) {
+      co_await send_fail(s, "DATA chunk of " + std::to_string(size) + " bytes exceeds " +
+                                std::to_string(kSyncDataMax));
+      co_return false;
+    }
+    // Straight from the WRTE payload into the file: no copy of the data in between.
+    while (size > 0) {
+      if (!co_await s.async_wait_readable()) co_return false;
+      auto a = s.available();
+      const std::size_t n = std::min<std::size_t>(a.size(), size);
+      int werr = 0;
+      if (fd && error.empty() && !write_all(fd.get(), a.first(n), werr)) {
+        error = "write to " + path + ": " + std::strerror(werr);
+      }
+      s.consume(n);
+      size -= static_cast<std::uint32_t>(n);
+      total += n;
+    }
+  }
+  if (fd && error.empty()) {
+    const timespec times[2] = {{static_cast<time_t>(mtime), 0}, {static_cast<time_t>(mtime), 0}};
+    ::futimens(fd.get(), times);
+    if (::close(fd.release()) != 0) error = "close " + path + ": " + std::strerror(errno);
+  }
+  if (!error.empty()) {
+    if (opened) files.unlink(path);  // no partial file left behind
+    co_return co_await send_fail(s, error);
+  }
+  s.connection().log().debug("{}: sync: received {} ({} bytes)", s.connection().peer(), path, total);
+  co_return co_await send_status(s, kOkay, "");
+}
+
+// RECV path: the file as DATA chunks packed into WRTEs of up to max_payload, then DONE.
+asio::awaitable<bool> do_recv(adb_stream& s, const rooted_fs& files, const std::string& path) {
+  auto fd = files.open(path, O_RDONLY);
+  if (!fd) co_return co_await send_fail(s, "open failed: " + rooted_fs::error_text(fd.error()));
+  const std::size_t chunk = std::min<std::size_t>(kSyncDataMax, s.max_payload() - 8);
+  std::uint64_t total = 0;
+  for (;;) {
+    auto room = co_await s.async_prepare(8 + chunk);
+    if (room.empty()) co_return false;
+    ssize_t n;
+    do {
+      n = ::read(fd.get(), room.data() + 8, room.size() - 8);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) co_return co_await send_fail(s, "read failed: " + std::string(std::strerror(errno)));
+    if (n == 0) break;
+    store_le32(room.data(), kData);
+    store_le32(room.data() + 4, static_cast<std::uint32_t>(n));
+    s.commit(8 + static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+  }
+  std::array<std::byte, 8> done{};
+  store_le32(done.data(), kDone);
+  s.connection().log().debug("{}: sync: sent {} ({} bytes)", s.connection().peer(), path, total);
+  co_return co_await s.async_write(done);
+}
+
+}  // namespace
+
+asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files) {
+  for (;;) {
+    std::array<std::byte, 8> req;
+    if (!co_await s.async_read_exact(req)) co_return;
+    const std::uint32_t id = load_le32(req.data());
+    const std::uint32_t len = load_le32(req.data() + 4);
+    if (id == kQuit) co_return;  // run_service closes the stream, which adb waits for
+    if (id != kStat && id != kList && id != kSend && id != kRecv) {
+      co_await send_fail(s, "unknown sync command " + id_text(id));
+      co_return;
+    }
+    if (len > kSyncMaxPath) {
+      co_await send_fail(s, "path too long: " + std::to_string(len) + " bytes");
+      co_return;
+    }
+    std::string path(len, '\0');
+    if (!co_await s.async_read_exact(std::as_writable_bytes(std::span<char>(path.data(), len)))) {
+      co_return;
+    }
+    bool ok = false;
+    switch (id) {
+      case kStat: ok = co_await do_stat(s, files, path); break;
+      case kList: ok = co_await do_list(s, files, path); break;
+      case kSend: ok = co_await do_send(s, files, path); break;
+      case kRecv: ok = co_await do_recv(s, files, path); break;
+    }
+    if (!ok) co_return;
+  }
+}
+
+}  // namespace adbd_sim::detail

@@ -1,0 +1,160 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <set>
+
+namespace adbd_relay {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+struct line_context {
+  const std::string& source;
+  int line;
+  [[noreturn]] void fail(const std::string& what) const {
+    throw config_error(source + ":" + std::to_string(line) + ": " + what);
+  }
+};
+
+unsigned long parse_number(const line_context& at, std::string_view key, std::string_view v,
+                           unsigned long max) {
+  int base = 10;
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+    base = 16;
+    v.remove_prefix(2);
+  }
+  unsigned long n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n, base);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
+    at.fail(std::string(key) + " needs a number, not \"" + std::string(v) + "\"");
+  }
+  if (n > max) at.fail(std::string(key) + " " + std::string(v) + " is above " + std::to_string(max));
+  return n;
+}
+
+}  // namespace
+
+guest_config default_guest(const std::string& name, vsocklib::address address) {
+  guest_config g;
+  g.name = name;
+  g.address = std::move(address);
+  g.gadget.name = "adbd-relay-" + name;
+  g.gadget.serial = name;
+  return g;
+}
+
+void parse_config(std::string_view text, const std::string& source, config& cfg) {
+  enum class section { none, relay, guest } current = section::none;
+  guest_config* guest = nullptr;
+  bool guest_has_address = false;
+  auto finish_guest = [&](const line_context& at) {
+    if (guest && !guest_has_address) at.fail("[guest " + guest->name + "] has no address");
+  };
+  int line_no = 0;
+  line_context at{source, 0};
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    at.line = ++line_no;
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[') {
+      if (line.back() != ']') at.fail("section header without ']'");
+      finish_guest(at);
+      auto name = trim(line.substr(1, line.size() - 2));
+      if (name == "relay") {
+        current = section::relay;
+        guest = nullptr;
+      } else if (name.substr(0, 6) == "guest ") {
+        auto gname = std::string(trim(name.substr(6)));
+        if (gname.empty()) at.fail("[guest] needs a name, e.g. [guest android]");
+        for (const auto& g : cfg.guests) {
+          if (g.name == gname) at.fail("guest \"" + gname + "\" is defined twice");
+        }
+        cfg.guests.push_back(default_guest(gname, {}));
+        guest = &cfg.guests.back();
+        guest_has_address = false;
+        current = section::guest;
+      } else {
+        at.fail("unknown section [" + std::string(name) + "] (expected [relay] or [guest NAME])");
+      }
+      continue;
+    }
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) at.fail("expected key = value");
+    auto key = trim(line.substr(0, eq));
+    auto value = trim(line.substr(eq + 1));
+    std::string v(value);
+    if (current == section::relay) {
+      if (key == "log_level") cfg.log_level = v;
+      else if (key == "control_socket") cfg.control_socket = v;
+      else if (key == "chunk_size") {
+        cfg.session.chunk_size = parse_number(at, key, value, 1 << 20);
+        if (cfg.session.chunk_size < 512 || cfg.session.chunk_size % 512 != 0) {
+          at.fail("chunk_size must be a multiple of 512 (the high-speed packet size), at least 512");
+        }
+      } else if (key == "connect_timeout_ms") {
+        cfg.connect.connect_timeout = std::chrono::milliseconds(parse_number(at, key, value, 600000));
+      } else if (key == "backoff_initial_ms") {
+        cfg.connect.backoff.initial = std::chrono::milliseconds(parse_number(at, key, value, 600000));
+      } else if (key == "backoff_max_ms") {
+        cfg.connect.backoff.max = std::chrono::milliseconds(parse_number(at, key, value, 3600000));
+      } else {
+        at.fail("unknown key \"" + std::string(key) + "\" in [relay]");
+      }
+    } else if (current == section::guest) {
+      auto& g = *guest;
+      if (key == "address") {
+        try {
+          g.address = vsocklib::parse_address(value);
+        } catch (const vsocklib::address_error& e) {
+          at.fail(e.what());
+        }
+        if (!g.address.is_stream()) at.fail("address must be a stream address (vsock:CID:PORT, ...)");
+        guest_has_address = true;
+      } else if (key == "udc") g.gadget.udc = v;
+      else if (key == "serial") g.gadget.serial = v;
+      else if (key == "gadget") g.gadget.name = v;
+      else if (key == "function") g.gadget.function = v;
+      else if (key == "ffs_dir") g.gadget.ffs_dir = v;
+      else if (key == "manufacturer") g.gadget.manufacturer = v;
+      else if (key == "product") g.gadget.product = v;
+      else if (key == "vendor_id") g.gadget.vendor_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
+      else if (key == "product_id") g.gadget.product_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
+      else at.fail("unknown key \"" + std::string(key) + "\" in [guest " + g.name + "]");
+    } else {
+      at.fail("\"" + std::string(key) + "\" outside a section ([relay] or [guest NAME])");
+    }
+  }
+  finish_guest(at);
+}
+
+void validate(const config& cfg) {
+  if (cfg.guests.empty()) throw config_error("no guest configured (a [guest NAME] section or --guest)");
+  std::set<std::string> gadgets, udcs;
+  for (const auto& g : cfg.guests) {
+    if (!gadgets.insert(g.gadget.name).second) {
+      throw config_error("guests share the gadget name \"" + g.gadget.name + "\"");
+    }
+    // One gadget per UDC: a second guest needs a second UDC (adb takes one ADB interface
+    // per device).
+    if (!g.gadget.udc.empty() && !udcs.insert(g.gadget.udc).second) {
+      throw config_error("guests share the UDC \"" + g.gadget.udc + "\"; each guest needs its own");
+    }
+  }
+  if (cfg.guests.size() > 1) {
+    for (const auto& g : cfg.guests) {
+      if (g.gadget.udc.empty()) {
+        throw config_error("guest \"" + g.name + "\" needs udc = ... when several guests are configured");
+      }
+    }
+  }
+  if (auto why = cfg.connect.backoff.validate(); !why.empty()) throw config_error(why);
+}
+
+}  // namespace adbd_relay

@@ -1,0 +1,60 @@
+// The ADB function on a FunctionFS instance: descriptors and strings on ep0, ep0 events,
+// and the bulk endpoints ep1 (OUT) and ep2 (IN).
+//
+// FunctionFS facts that shape this (docs/adbd-relay.md has the sources):
+//  - descriptors and strings must be written to ep0 before the gadget can bind to a UDC;
+//  - ep0 can be polled (Asio waits for its events); ep1/ep2 cannot, and a transfer blocks
+//    until the host completes it, so they are served by threads (ffs_endpoint);
+//  - closing every FunctionFS file unbinds the gadget: the PC sees the device leave.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "usb_endpoint.hpp"
+
+namespace adbd_relay {
+
+/// ep0 events (linux/usb/functionfs.h).
+enum class ffs_event { bind, unbind, enable, disable, setup, suspend, resume, unknown };
+const char* to_string(ffs_event e) noexcept;
+
+/// The descriptor blob adbd writes: V2 header, full/high/super speed (interface
+/// 0xff/0x42/0x01, bulk OUT 1 and bulk IN 2 with equal wMaxPacketSize per speed: the adb
+/// host aborts if they differ) and, with MS_OS, the WinUSB compatible ID and the
+/// DeviceInterfaceGUID Windows' adb driver looks for.
+std::string adb_descriptors(bool ms_os);
+/// The strings blob: en-US "ADB Interface".
+std::string adb_strings();
+
+/// An opened FunctionFS instance (the directory it is mounted on). Not thread-safe: one
+/// strand.
+class ffs_function {
+ public:
+  /// Opens DIR/ep0 and writes the descriptors (falling back to no MS OS descriptors on
+  /// kernels that refuse them) and strings. Throws std::system_error naming the file.
+  ffs_function(asio::any_io_executor ex, const std::string& dir);
+  ~ffs_function();
+  ffs_function(const ffs_function&) = delete;
+  ffs_function& operator=(const ffs_function&) = delete;
+
+  /// The next ep0 event. SETUP requests are answered (stalled) here, as adbd does; they
+  /// are still reported.
+  asio::awaitable<std::tuple<error_code, ffs_event>> async_next_event();
+
+  /// Opens ep1/ep2 (after ENABLE). The endpoint is valid until close().
+  usb_endpoint& open_endpoints();
+
+  /// Closes the endpoints and ep0. With every file closed the gadget unbinds from its UDC.
+  void close();
+
+  bool ms_os_descriptors() const noexcept { return ms_os_; }
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+  bool ms_os_ = false;
+};
+
+}  // namespace adbd_relay

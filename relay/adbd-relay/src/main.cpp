@@ -1,0 +1,255 @@
+// adbd-relay: shows a USB ADB function to the PC and bridges it to a guest's adbd over
+// vsock. Everything is in the library; this file reads options and runs it.
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <list>
+#include <sstream>
+
+#include <spdlog/logger.h>
+
+#include "config.hpp"
+#include "control.hpp"
+#include "guest_relay.hpp"
+#include "vsocklib/connect.hpp"
+#include "vsocklib/log.hpp"
+
+#ifndef VSOCKLIB_VERSION
+#define VSOCKLIB_VERSION "unknown"
+#endif
+
+namespace {
+
+namespace asio = adbd_relay::asio;
+using adbd_relay::error_code;
+using namespace std::chrono_literals;
+
+constexpr const char* kUsage = R"(usage: adbd-relay [OPTIONS]
+
+Shows a USB ADB function (configfs gadget + FunctionFS) to the PC and bridges it to a guest's
+adbd over vsock. The function is visible only while the guest's adbd answers; when either side
+goes away, both are reset, so the PC's adb sees the device leave and come back.
+
+Options
+  -c, --config FILE      configuration file (see docs/adbd-relay.md; default: none)
+  --guest ADDRESS        bridge to the adbd at ADDRESS (e.g. vsock:3:5555); repeatable, each
+                         adds a guest named guest0, guest1, ... (options below apply to the
+                         last one given)
+  --udc NAME             USB device controller for the last guest (default: the first in
+                         /sys/class/udc)
+  --serial SERIAL        USB serial number of the last guest (what `adb devices` lists)
+  --control PATH         status socket (default /run/adbd-relay/control)
+  --log-level LEVEL      trace, debug, info, warn, error, off (default info)
+  --status [PATH]        print the running relay's status (JSON) and exit
+  --check                read the configuration, report what is wrong, and exit
+  -h, --help             this text
+  --version              the version
+
+Guest side: adbd listens on vsock when service.adb.listen_addrs=vsock:5555 is set.
+Exit status: 0 on SIGTERM/SIGINT, 1 on a start-up error, 2 on a usage or configuration error.
+)";
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::cerr << "adbd-relay: " << what << "\n(try adbd-relay --help)\n";
+  std::exit(2);
+}
+
+struct cli {
+  adbd_relay::config cfg;
+  std::string status_path;
+  bool status = false;
+  bool check = false;
+  std::string log_level_override;
+  std::string control_override;
+};
+
+cli parse(int argc, char** argv) {
+  cli c;
+  std::vector<adbd_relay::guest_config> cli_guests;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    auto last_guest = [&]() -> adbd_relay::guest_config& {
+      if (cli_guests.empty()) usage_error(a + " applies to a --guest; give --guest first");
+      return cli_guests.back();
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (a == "--version") {
+      std::cout << "adbd-relay " << VSOCKLIB_VERSION << "\n";
+      std::exit(0);
+    } else if (a == "-c" || a == "--config") {
+      const std::string path = value();
+      std::ifstream f(path);
+      if (!f) usage_error("cannot read configuration file " + path);
+      std::stringstream text;
+      text << f.rdbuf();
+      try {
+        adbd_relay::parse_config(text.str(), path, c.cfg);
+      } catch (const adbd_relay::config_error& e) {
+        usage_error(e.what());
+      }
+    } else if (a == "--guest") {
+      const std::string text = value();
+      try {
+        auto addr = vsocklib::parse_address(text);
+        if (!addr.is_stream()) usage_error("--guest needs a stream address, not " + text);
+        cli_guests.push_back(
+            adbd_relay::default_guest("guest" + std::to_string(cli_guests.size()), addr));
+      } catch (const vsocklib::address_error& e) {
+        usage_error(e.what());
+      }
+    } else if (a == "--udc") {
+      last_guest().gadget.udc = value();
+    } else if (a == "--serial") {
+      last_guest().gadget.serial = value();
+    } else if (a == "--control") {
+      c.control_override = value();
+    } else if (a == "--log-level") {
+      c.log_level_override = value();
+    } else if (a == "--status") {
+      c.status = true;
+      if (i + 1 < argc && argv[i + 1][0] != '-') c.status_path = argv[++i];
+    } else if (a == "--check") {
+      c.check = true;
+    } else {
+      usage_error("unknown option " + a);
+    }
+  }
+  for (auto& g : cli_guests) c.cfg.guests.push_back(std::move(g));
+  if (!c.log_level_override.empty()) c.cfg.log_level = c.log_level_override;
+  if (!c.control_override.empty()) c.cfg.control_socket = c.control_override;
+  if (c.status_path.empty()) c.status_path = c.cfg.control_socket;
+  return c;
+}
+
+int print_status(const std::string& path) {
+  asio::io_context io;
+  int rc = 1;
+  auto query = [](std::string path, int& rc) -> asio::awaitable<void> {
+    auto [ec, s] = co_await vsocklib::async_connect(vsocklib::parse_address("unix:" + path), 2s);
+    if (ec) {
+      std::cerr << "adbd-relay: no relay answers on " << path << ": " << ec.message() << "\n";
+      co_return;
+    }
+    std::string text;
+    std::array<char, 4096> buf;
+    for (;;) {
+      auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), vsocklib::use_tuple);
+      text.append(buf.data(), n);
+      if (rec) break;
+    }
+    std::cout << text;
+    rc = 0;
+  };
+  asio::co_spawn(io, query(path, rc), asio::detached);
+  io.run();
+  return rc;
+}
+
+asio::awaitable<void> watchdog(std::chrono::microseconds every) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  for (;;) {
+    adbd_relay::sd_notify("WATCHDOG=1");
+    t.expires_after(every);
+    auto [ec] = co_await t.async_wait(vsocklib::use_tuple);
+    if (ec) co_return;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto c = parse(argc, argv);
+  if (c.status) return print_status(c.status_path);
+  try {
+    adbd_relay::validate(c.cfg);
+    vsocklib::log::setup(c.cfg.log_level);
+  } catch (const std::exception& e) {
+    usage_error(e.what());
+  }
+  if (c.check) {
+    std::cout << "configuration ok: " << c.cfg.guests.size() << " guest(s)\n";
+    return 0;
+  }
+  auto log = vsocklib::log::get("adbd-relay");
+  asio::io_context io(1);
+
+  std::list<adbd_relay::guest_relay> relays;
+  std::vector<const adbd_relay::guest_status*> statuses;
+  for (const auto& g : c.cfg.guests) {
+    relays.emplace_back(g, c.cfg.session, c.cfg.connect);
+    statuses.push_back(&relays.back().status());
+  }
+
+  std::optional<vsocklib::listener> control;
+  try {
+    std::filesystem::create_directories(std::filesystem::path(c.cfg.control_socket).parent_path());
+    vsocklib::peer_policy root_only;
+    root_only.allowed_uids = {0, ::geteuid()};
+    control.emplace(io.get_executor(), vsocklib::parse_address("unix:" + c.cfg.control_socket),
+                    root_only, log);
+  } catch (const std::exception& e) {
+    log->error("status socket: {}", e.what());
+    return 1;
+  }
+
+  int rc = 0;
+  asio::cancellation_signal stop_control;
+  std::list<asio::cancellation_signal> stops;
+  unsigned running = 0;
+  for (auto& r : relays) {
+    ++running;
+    auto& stop = stops.emplace_back();
+    asio::co_spawn(io, r.run(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const boost::system::system_error& ex) {
+          // Cancelled by SIGTERM/SIGINT: Asio reports it as operation_aborted.
+          if (ex.code() != asio::error::operation_aborted) {
+            log->error("[{}] {}", r.status().name, ex.what());
+            rc = 1;
+            io.stop();  // a start-up error (no configfs, no UDC) ends the daemon
+          }
+        } catch (const std::exception& ex) {
+          log->error("[{}] {}", r.status().name, ex.what());
+          rc = 1;
+          io.stop();
+        }
+      }
+      if (--running == 0) io.stop();
+    }));
+  }
+  asio::co_spawn(io, adbd_relay::serve_control(*control, [&] { return adbd_relay::status_json(statuses); }),
+                 asio::bind_cancellation_slot(stop_control.slot(), asio::detached));
+  asio::cancellation_signal stop_watchdog;
+  if (auto every = adbd_relay::watchdog_interval(); every.count() > 0) {
+    asio::co_spawn(io, watchdog(every), asio::bind_cancellation_slot(stop_watchdog.slot(), asio::detached));
+  }
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](error_code ec, int sig) {
+    if (ec) return;
+    log->info("signal {}: stopping", sig);
+    adbd_relay::sd_notify("STOPPING=1");
+    for (auto& s : stops) s.emit(asio::cancellation_type::terminal);
+    stop_control.emit(asio::cancellation_type::terminal);
+    stop_watchdog.emit(asio::cancellation_type::terminal);
+  });
+  asio::post(io, [&] {
+    adbd_relay::sd_notify("READY=1\nSTATUS=bridging " + std::to_string(relays.size()) + " guest(s)");
+    log->info("adbd-relay {} started: {} guest(s), status on {}", VSOCKLIB_VERSION, relays.size(),
+              c.cfg.control_socket);
+  });
+  io.run();
+  control.reset();
+  return rc;
+}

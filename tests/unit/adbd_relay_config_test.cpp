@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include "config.hpp"
+
+namespace adbd_relay {
+namespace {
+
+config parse(const std::string& text) {
+  config c;
+  parse_config(text, "test.conf", c);
+  return c;
+}
+
+void expect_error(const std::string& text, const std::string& needle) {
+  try {
+    auto c = parse(text);
+    validate(c);
+    ADD_FAILURE() << "accepted:\n" << text;
+  } catch (const config_error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(RelayConfig, ParsesRelayAndGuests) {
+  auto c = parse(R"(
+# comment
+[relay]
+log_level = debug
+control_socket = /run/x/control
+chunk_size = 8192
+backoff_max_ms = 2000
+
+[guest android0]
+address = vsock:3:5555
+udc = dummy_udc.0
+serial = android0-serial
+vendor_id = 0x18d1
+product_id = 0x4EE7
+
+[guest android1]
+address = vsock:4:5555
+udc = dummy_udc.1
+)");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.control_socket, "/run/x/control");
+  EXPECT_EQ(c.session.chunk_size, 8192u);
+  EXPECT_EQ(c.connect.backoff.max.count(), 2000);
+  ASSERT_EQ(c.guests.size(), 2u);
+  EXPECT_EQ(c.guests[0].address.to_string(), "vsock:3:5555");
+  EXPECT_EQ(c.guests[0].gadget.serial, "android0-serial");
+  EXPECT_EQ(c.guests[0].gadget.product_id, 0x4ee7);
+  EXPECT_EQ(c.guests[1].gadget.name, "adbd-relay-android1");
+  EXPECT_EQ(c.guests[1].gadget.serial, "android1");  // default: the guest's name
+  EXPECT_NO_THROW(validate(c));
+}
+
+TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
+  expect_error("[guest a]\nadress = vsock:3:5555\n", "test.conf:2: unknown key \"adress\" in [guest a]");
+  expect_error("[guest a]\naddress = vsock:x:5555\n", "test.conf:2: bad address \"vsock:x:5555\"");
+  expect_error("[guest a]\n", "[guest a] has no address");
+  expect_error("[relay]\nchunk_size = 1000\n", "multiple of 512");
+  expect_error("[relay]\nchunk_size = lots\n", "test.conf:2: chunk_size needs a number");
+  expect_error("[gest a]\n", "unknown section [gest a]");
+  expect_error("address = vsock:3:5555\n", "outside a section");
+  expect_error("[relay]\n", "no guest configured");
+  expect_error("[guest a]\naddress = vsock:3:1\nudc = u\n[guest b]\naddress = vsock:4:1\nudc = u\n",
+               "share the UDC \"u\"");
+  expect_error("[guest a]\naddress = vsock:3:1\n[guest b]\naddress = vsock:4:1\n", "needs udc");
+  expect_error("[guest a]\naddress = vsock:3:1\n[guest a]\naddress = vsock:4:1\n", "defined twice");
+  expect_error("[guest a]\naddress = vsock-seqpacket:3:1\n", "stream address");
+}
+
+}  // namespace
+}  // namespace adbd_relay

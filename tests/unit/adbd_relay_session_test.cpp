@@ -1,0 +1,272 @@
+// The relay's ADB framing between USB transfers and the vsock byte stream. The USB side is
+// a SOCK_SEQPACKET socketpair (one send = one transfer), the guest side a stream
+// socketpair; the test plays the PC and the guest's adbd.
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include "adb/protocol.hpp"
+#include "peers.hpp"
+#include "run_coro.hpp"
+#include "session.hpp"
+#include "socket_usb_endpoint.hpp"
+#include "vsocklib/log.hpp"
+
+namespace adbd_relay {
+namespace {
+
+namespace adb = vsocklib::adb;
+using vsocklib::use_tuple;
+using namespace std::chrono_literals;
+using seqpacket = asio::generic::seq_packet_protocol;
+
+std::vector<std::byte> message(std::uint32_t cmd, std::uint32_t a0, std::uint32_t a1,
+                               const std::vector<std::byte>& payload) {
+  std::vector<std::byte> out(adb::kHeaderSize);
+  adb::encode(adb::make_header(cmd, a0, a1, payload, false),
+              std::span<std::byte, adb::kHeaderSize>(out.data(), adb::kHeaderSize));
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+std::vector<std::byte> header_only(adb::message_header h) {
+  std::vector<std::byte> out(adb::kHeaderSize);
+  adb::encode(h, std::span<std::byte, adb::kHeaderSize>(out.data(), adb::kHeaderSize));
+  return out;
+}
+
+struct rig {
+  explicit rig(asio::io_context& io, std::size_t max_packet = 512)
+      : pc(io), guest(io), relay_vsock(io), usb(make_usb(io, max_packet)) {
+    asio::local::stream_protocol::socket a(io), b(io);
+    asio::local::connect_pair(a, b);
+    guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM),
+                                    a.release());
+    relay_vsock = vsocklib::stream_socket(
+        io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), b.release());
+  }
+
+  socket_usb_endpoint make_usb(asio::io_context& io, std::size_t max_packet) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) throw std::runtime_error("socketpair");
+    pc = seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]);
+    return socket_usb_endpoint(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[1]),
+                               max_packet);
+  }
+
+  seqpacket::socket pc;
+  vsocklib::stream_socket guest;
+  vsocklib::stream_socket relay_vsock;
+  socket_usb_endpoint usb;
+  session_stats stats;
+};
+
+asio::awaitable<void> relay(rig& r) {
+  co_await run_session(r.usb, r.relay_vsock, {}, vsocklib::log::get("test"), r.stats);
+}
+
+// The PC's view: transfer sizes and bytes, until the relay drops the USB side.
+asio::awaitable<void> pc_receive(rig& r, std::size_t transfers, std::vector<std::size_t>& sizes,
+                                 std::vector<std::byte>& bytes) {
+  std::vector<std::byte> buf(1 << 20);
+  for (std::size_t i = 0; i < transfers; ++i) {
+    asio::socket_base::message_flags flags = 0;
+    auto [ec, n] = co_await r.pc.async_receive(asio::buffer(buf), flags, use_tuple);
+    if (ec) co_return;
+    sizes.push_back(n);
+    bytes.insert(bytes.end(), buf.begin(), buf.begin() + n);
+  }
+}
+
+asio::awaitable<void> guest_to_pc(rig& r, std::vector<std::byte> stream, std::size_t transfers,
+                                  std::vector<std::size_t>& sizes, std::vector<std::byte>& bytes) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await asio::async_write(r.guest, asio::buffer(stream), use_tuple);
+  co_await pc_receive(r, transfers, sizes, bytes);
+  r.guest.close();  // ends the session
+}
+
+TEST(RelaySession, GuestMessagesReachThePcAsHeaderThenWholePackets) {
+  asio::io_context io;
+  rig r(io, 512);
+  auto banner = vsocklib::test::random_bytes(100, 1);
+  auto data = vsocklib::test::random_bytes(10000, 2);
+  auto cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, banner);
+  auto wrte = message(adb::kWrte, 1, 2, data);
+  std::vector<std::byte> stream = cnxn;
+  stream.insert(stream.end(), wrte.begin(), wrte.end());  // one write: no hint of framing
+
+  std::vector<std::size_t> sizes;
+  std::vector<std::byte> bytes;
+  using namespace asio::experimental::awaitable_operators;
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> s,
+                                           std::vector<std::size_t>& sizes,
+                                           std::vector<std::byte>& bytes) -> asio::awaitable<void> {
+    co_await (relay(r) && guest_to_pc(r, std::move(s), 6, sizes, bytes));
+  }(r, stream, sizes, bytes));
+  // Header alone; payload in 4 KiB pieces (multiples of 512) and a short last one; no ZLP.
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 100, 24, 4096, 4096, 1808}));
+  EXPECT_EQ(bytes, stream);
+  EXPECT_EQ(r.stats.vsock_to_usb_messages, 2u);
+  EXPECT_EQ(r.stats.vsock_to_usb_bytes, stream.size());
+  EXPECT_EQ(r.stats.reason, session_end::vsock_failed);
+  EXPECT_EQ(r.stats.error, asio::error::eof);
+}
+
+// The PC's transfers, as adb's libusb backend sends them.
+asio::awaitable<void> pc_send(rig& r, std::vector<std::vector<std::byte>> transfers) {
+  for (auto& t : transfers) co_await r.pc.async_send(asio::buffer(t), 0, use_tuple);
+}
+
+asio::awaitable<void> guest_read(rig& r, std::size_t n, std::vector<std::byte>& got) {
+  got.resize(n);
+  co_await asio::async_read(r.guest, asio::buffer(got), use_tuple);
+  r.pc.close();
+}
+
+TEST(RelaySession, PcTransfersReachTheGuestAsOneStream) {
+  asio::io_context io;
+  rig r(io, 512);
+  auto d1 = vsocklib::test::random_bytes(5000, 3);
+  auto d2 = vsocklib::test::random_bytes(4096, 4);
+  auto h1 = header_only(adb::make_header(adb::kWrte, 1, 2, d1, false));
+  auto h2 = header_only(adb::make_header(adb::kOkay, 1, 2, {}, false));
+  auto h3 = header_only(adb::make_header(adb::kWrte, 1, 2, d2, false));
+  std::vector<std::vector<std::byte>> transfers{
+      h1, {d1.begin(), d1.begin() + 4096}, {d1.begin() + 4096, d1.end()},  // header, 2 reads
+      h2,                                                                 // no payload
+      h3, d2, {}};  // a payload of whole packets is followed by a zero-length packet
+  std::vector<std::byte> expected;
+  for (auto* part : {&h1, &d1, &h2, &h3, &d2}) expected.insert(expected.end(), part->begin(), part->end());
+
+  std::vector<std::byte> got;
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::vector<std::byte>> t,
+                                           std::size_t n, std::vector<std::byte>& got)
+                                            -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (relay(r) && pc_send(r, std::move(t)) && guest_read(r, n, got));
+  }(r, transfers, expected.size(), got));
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(r.stats.usb_to_vsock_messages, 3u);
+  EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason);
+}
+
+asio::awaitable<void> guest_sends(rig& r, std::vector<std::byte> bytes) {
+  co_await asio::async_write(r.guest, asio::buffer(bytes), use_tuple);
+}
+
+session_stats run_guest_bytes(std::vector<std::byte> bytes) {
+  asio::io_context io;
+  rig r(io);
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> b) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (relay(r) && guest_sends(r, std::move(b)));
+  }(r, std::move(bytes)));
+  return r.stats;
+}
+
+TEST(RelaySession, BadMagicFromTheGuestEndsTheSessionNamingIt) {
+  auto h = adb::make_header(adb::kWrte, 1, 2, {}, false);
+  h.magic = 0x12345678;
+  auto stats = run_guest_bytes(header_only(h));
+  EXPECT_EQ(stats.reason, session_end::vsock_protocol);
+  EXPECT_NE(stats.detail.find("from the guest"), std::string::npos) << stats.detail;
+  EXPECT_NE(stats.detail.find("0x12345678"), std::string::npos) << stats.detail;
+}
+
+TEST(RelaySession, StlsFromTheGuestNeverReachesUsb) {
+  auto stats = run_guest_bytes(message(adb::kStls, 0x01000000, 0, {}));
+  EXPECT_EQ(stats.reason, session_end::vsock_protocol);
+  EXPECT_NE(stats.detail.find("STLS"), std::string::npos) << stats.detail;
+  EXPECT_EQ(stats.vsock_to_usb_bytes, 0u);
+}
+
+TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
+  asio::io_context io;
+  rig r(io);
+  // PC accepts 4096, the guest 1 MiB: the session's limit is 4096.
+  auto pc_cnxn = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(10, 5));
+  auto guest_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload,
+                            vsocklib::test::random_bytes(10, 6));
+  auto big = header_only(adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(8192, 7), false));
+  std::vector<std::vector<std::byte>> transfers{
+      {pc_cnxn.begin(), pc_cnxn.begin() + 24}, {pc_cnxn.begin() + 24, pc_cnxn.end()}};
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::vector<std::byte>> t,
+                                           std::vector<std::byte> guest_cnxn,
+                                           std::vector<std::byte> big) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto pc = [](rig& r, std::vector<std::vector<std::byte>> t,
+                 std::vector<std::byte> big) -> asio::awaitable<void> {
+      co_await pc_send(r, std::move(t));
+      // Wait for the guest's CNXN (header + banner) before sending the oversized message.
+      std::vector<std::size_t> sizes;
+      std::vector<std::byte> bytes;
+      co_await pc_receive(r, 2, sizes, bytes);
+      co_await r.pc.async_send(asio::buffer(big), 0, use_tuple);
+    };
+    // The guest answers the PC's CNXN (34 bytes) with its own, as adbd does.
+    auto guest = [](rig& r, std::vector<std::byte> cnxn) -> asio::awaitable<void> {
+      std::vector<std::byte> pc_cnxn(34);
+      co_await asio::async_read(r.guest, asio::buffer(pc_cnxn), use_tuple);
+      co_await guest_sends(r, std::move(cnxn));
+    };
+    co_await (relay(r) && guest(r, std::move(guest_cnxn)) && pc(r, std::move(t), std::move(big)));
+  }(r, transfers, guest_cnxn, big));
+  EXPECT_EQ(r.stats.reason, session_end::usb_protocol) << to_string(r.stats.reason);
+  EXPECT_NE(r.stats.detail.find("8192"), std::string::npos) << r.stats.detail;
+  EXPECT_EQ(r.stats.max_payload, 4096u);
+}
+
+TEST(RelaySession, HeaderThatIsNotItsOwnTransferIsAProtocolError) {
+  asio::io_context io;
+  rig r(io);
+  auto msg = message(adb::kOkay, 1, 2, {});
+  msg.resize(30);  // 24 header bytes and 6 more in one transfer
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> m) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    std::vector<std::vector<std::byte>> transfers{std::move(m)};
+    co_await (relay(r) && pc_send(r, std::move(transfers)));
+  }(r, msg));
+  EXPECT_EQ(r.stats.reason, session_end::usb_protocol);
+  EXPECT_NE(r.stats.detail.find("24-byte header"), std::string::npos) << r.stats.detail;
+}
+
+}  // namespace
+}  // namespace adbd_relay
+
+namespace adbd_relay {
+namespace {
+
+asio::awaitable<void> forever() {
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
+  co_await t.async_wait(use_tuple);
+}
+
+asio::awaitable<void> session_or_forever(rig& r) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (run_session(r.usb, r.relay_vsock, {}, vsocklib::log::get("test"), r.stats) || forever());
+}
+
+TEST(RelaySession, CancellationEndsAnIdleSessionPromptly) {
+  asio::io_context io;
+  rig r(io);  // neither the PC nor the guest sends anything
+  bool done = false;
+  asio::cancellation_signal stop;
+  asio::co_spawn(io, session_or_forever(r), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr) { done = true; }));
+  // Some traffic first, so the transfers have run at least once.
+  auto okay = header_only(adb::make_header(adb::kOkay, 1, 2, {}, false));
+  r.pc.send(asio::buffer(okay), 0);
+  asio::write(r.guest, asio::buffer(okay));
+  io.run_for(50ms);
+  std::vector<std::byte> got(24);
+  asio::read(r.guest, asio::buffer(got));
+  EXPECT_EQ(got, okay);
+  ASSERT_FALSE(done);
+  stop.emit(asio::cancellation_type::terminal);
+  io.run_for(1s);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(r.stats.reason, session_end::cancelled);
+}
+
+}  // namespace
+}  // namespace adbd_relay
