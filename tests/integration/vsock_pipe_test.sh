@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-socat UNIX-LISTEN:"$work/echo.sock",fork EXEC:cat &
+socat -t 30 UNIX-LISTEN:"$work/echo.sock",fork EXEC:cat &
 pids+=($!)
 
 case $transport in

@@ -1,3 +1,6 @@
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "config.hpp"
@@ -68,6 +71,19 @@ TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
   expect_error("[guest a]\naddress = vsock:3:1\n[guest b]\naddress = vsock:4:1\n", "needs udc");
   expect_error("[guest a]\naddress = vsock:3:1\n[guest a]\naddress = vsock:4:1\n", "defined twice");
   expect_error("[guest a]\naddress = vsock-seqpacket:3:1\n", "stream address");
+}
+
+TEST(RelayConfig, ShippedExampleParses) {
+  std::ifstream f(ADBD_RELAY_EXAMPLE_CONF);
+  ASSERT_TRUE(f) << ADBD_RELAY_EXAMPLE_CONF;
+  std::stringstream text;
+  text << f.rdbuf();
+  config c;
+  parse_config(text.str(), ADBD_RELAY_EXAMPLE_CONF, c);
+  EXPECT_NO_THROW(validate(c));
+  ASSERT_EQ(c.guests.size(), 1u);
+  EXPECT_EQ(c.guests[0].address.to_string(), "vsock:3:5555");
+  EXPECT_EQ(c.connect.backoff.max.count(), 500);
 }
 
 }  // namespace

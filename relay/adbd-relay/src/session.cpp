@@ -66,7 +66,7 @@ asio::awaitable<void> usb_to_vsock(usb_endpoint& usb, vsocklib::stream_socket& v
     std::copy_n(buf.begin(), adb::kHeaderSize, header_bytes.begin());
     const auto h = adb::decode(header_bytes);
     if (auto check = adb::validate(h, st.limit()); !check) {
-      co_return st.end(session_end::usb_protocol, {}, "from the PC: " + check.message);
+      co_return st.end(session_end::usb_protocol, {}, check.message);
     }
     if (h.command == adb::kCnxn) {
       // A new CNXN starts a new session (e.g. the PC's adb server restarted): the limit is
@@ -94,7 +94,7 @@ asio::awaitable<void> usb_to_vsock(usb_endpoint& usb, vsocklib::stream_socket& v
       if (got == 0) continue;
       if (got > remaining) {
         co_return st.end(session_end::usb_protocol, {},
-                         "from the PC: payload transfer of " + std::to_string(got) +
+                         "payload transfer of " + std::to_string(got) +
                              " bytes, but only " + std::to_string(remaining) + " were left of " +
                              adb::to_string(h));
       }
@@ -122,12 +122,12 @@ asio::awaitable<void> vsock_to_usb(usb_endpoint& usb, vsocklib::stream_socket& v
     if (ec) co_return st.end(session_end::vsock_failed, ec);
     const auto h = adb::decode(header_bytes);
     if (auto check = adb::validate(h, st.limit()); !check) {
-      co_return st.end(session_end::vsock_protocol, {}, "from the guest: " + check.message);
+      co_return st.end(session_end::vsock_protocol, {}, check.message);
     }
     if (h.command == adb::kStls) {
       // A USB host adb aborts on STLS ("tls not supported"): never let one through.
       co_return st.end(session_end::vsock_protocol, {},
-                       "from the guest: STLS, which adb does not support over USB");
+                       "STLS, which adb does not support over USB");
     }
     if (h.command == adb::kCnxn) st.device_max = h.arg1;
     ++st.stats.vsock_to_usb_messages;
