@@ -30,15 +30,16 @@
 
 include_guard(GLOBAL)
 
-# The trees every lab test needs in the guest; the build tree is skipped when it lies
-# inside the source tree (one export covers both).
-set(VSOCKLIB_LAB_TREES "${CMAKE_SOURCE_DIR}")
-string(FIND "${CMAKE_BINARY_DIR}/" "${CMAKE_SOURCE_DIR}/" _vsocklib_build_in_source)
-if(NOT _vsocklib_build_in_source EQUAL 0)
-  list(APPEND VSOCKLIB_LAB_TREES "${CMAKE_BINARY_DIR}")
-endif()
-
 function(vsocklib_add_lab_test)
+  # The trees every lab test needs in the guest; the build tree is skipped when it lies
+  # inside the source tree (one export covers both). Computed here, not at include time:
+  # include_guard(GLOBAL) would leave a variable set at include time in one directory only.
+  set(VSOCKLIB_LAB_TREES "${CMAKE_SOURCE_DIR}")
+  string(FIND "${CMAKE_BINARY_DIR}/" "${CMAKE_SOURCE_DIR}/" build_in_source)
+  if(NOT build_in_source EQUAL 0)
+    list(APPEND VSOCKLIB_LAB_TREES "${CMAKE_BINARY_DIR}")
+  endif()
+
   # Found from this file, so the function works from any directory.
   set(VSOCKLIB_LAB_RUN "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/run")
   cmake_parse_arguments(PARSE_ARGV 0 LAB "HOST" "NAME;KERNEL;TIMEOUT;WORKING_DIRECTORY"
