@@ -112,7 +112,7 @@ void append_ms_os(std::string& out) {
   append(out, kWindowsInterfaceGuid, data_len);
 }
 
-std::runtime_error ffs_error(const std::string& what, int err) {
+std::system_error ffs_error(const std::string& what, int err) {
   return std::system_error(err, std::generic_category(), what);
 }
 

@@ -82,7 +82,6 @@ struct pump_direction {
   unsigned tail = 0;   // next slot to write from
   unsigned filled = 0;
   bool source_ended = false;
-  bool done = false;
   std::uint64_t bytes = 0;
   std::uint64_t chunks = 0;
   asio::steady_timer reader_wake;
@@ -166,7 +165,6 @@ asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& o
       if (ec && ec != asio::error::not_connected) {
         pump_fail(sh, d, other, dst_failed, ec, a, b);
       }
-      d.done = true;
       co_return;
     }
     auto [ec, n] = co_await asio::async_write(
