@@ -7,29 +7,16 @@
 #
 # Shows: adb devices lists the relay's serial; shell echo; a 20 MB push + pull round trip
 # with equal checksums; adbd-sim killed -> the device leaves; adbd-sim restarted -> the
-# device is back within 2 s and works; a malformed message from the guest resets only
-# that session, logged. Prints timings for docs/benchmarks.md.
+# device is back within 2 s and works. Prints timings for docs/benchmarks.md. (Two guests and
+# a malformed guest: adbd_relay_guests_lab.sh.)
 # usage (in the lab): adbd_relay_lab.sh ADBD_RELAY ADBD_SIM
 set -euo pipefail
 relay=$1
 sim=$2
-[[ ${VSOCK_LAB:-} == 1 ]] || { echo "run me in the lab: tests/lab/run -- $0 ..."; exit 2; }
-
-work=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/adb_lab_lib.sh"
 port=5555
 serial=relay-lab
-export ADB_SERVER_SOCKET=tcp:localhost:15037  # a private adb server, never the user's 5037
-export HOME=$work                               # adb keeps its keys in ~/.android
-pids=()
-cleanup() {
-  adb kill-server >/dev/null 2>&1 || true
-  for p in "${pids[@]}" ${sim_pid:+"$sim_pid"}; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- relay log"; sed "s/^/relay: /" "$work/relay.log"; echo "--- sim log"; sed "s/^/sim: /" "$work/sim.log"; exit 1; }
-now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+logs+=("$work/relay.log" "$work/sim.log")
 
 start_sim() {
   "$sim" --listen "vsock:any:$port" --root "$work/root" >>"$work/sim.log" 2>&1 &
@@ -39,23 +26,8 @@ mkdir -p "$work/root"
 start_sim
 "$relay" --guest "vsock:1:$port" --serial "$serial" --control "$work/control" \
   --log-level debug >"$work/relay.log" 2>&1 &
-relay_pid=$!
-pids+=("$relay_pid")
 
-adb start-server >/dev/null 2>&1
-wait_state() {  # wait_state STATE SECONDS: until `adb devices` shows SERIAL in STATE
-  local want=$1 deadline=$(( $(now_ms) + $2 * 1000 ))
-  while (( $(now_ms) < deadline )); do
-    local state
-    state=$(adb devices | awk -v s="$serial" '$1 == s { print $2 }')
-    [[ $want == gone && -z $state ]] && return 0
-    [[ $state == "$want" ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-wait_state device 30 || fail "adb devices never listed $serial: $(adb devices)"
+wait_state "$serial" device 30 || fail "adb devices never listed $serial: $(adb devices)"
 echo "adb devices: $(adb devices | grep "$serial")"
 
 out=$(adb -s "$serial" shell echo ok)
@@ -75,7 +47,7 @@ echo "push+pull 20 MiB: equal sha256 ${sum_in:0:16}...; push $((t1 - t0)) ms, pu
 
 # The guest's adbd goes away: the device must leave; when it is back, so is the device.
 kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true
-wait_state gone 10 || fail "device still listed after adbd-sim was killed: $(adb devices)"
+wait_state "$serial" gone 10 || fail "device still listed after adbd-sim was killed: $(adb devices)"
 echo "adbd-sim killed: device left"
 listening=$(grep -c 'listening on' "$work/sim.log")
 start_sim
@@ -92,7 +64,7 @@ until lsusb -d 18d1:4ee7 >/dev/null 2>&1; do
   sleep 0.02
 done
 t_usb=$(now_ms)
-wait_state device 10 || fail "adb did not list the device again after adbd-sim restarted"
+wait_state "$serial" device 10 || fail "adb did not list the device again after adbd-sim restarted"
 t_adb=$(now_ms)
 out=$(adb -s "$serial" shell echo again)
 [[ $out == again ]] || fail "shell after restart printed '$out'"

@@ -2,21 +2,19 @@
 
 #include <endian.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/aio_abi.h>
 #include <linux/usb/ch9.h>
 #include <linux/usb/functionfs.h>
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
+#include <vector>
 #include <system_error>
-#include <thread>
 
 namespace adbd_relay {
 namespace {
@@ -116,140 +114,200 @@ std::system_error ffs_error(const std::string& what, int err) {
   return std::system_error(err, std::generic_category(), what);
 }
 
-// ---------------------------------------------------------------- endpoint threads
+// ---------------------------------------------------------------- endpoint queues
 
-// A no-op handler installed without SA_RESTART: a signal then ends a blocking FunctionFS
-// transfer with EINTR, which is how a cancelled transfer's thread is woken.
-constexpr int kWakeSignal = SIGUSR1;
-void install_wake_signal() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction sa {};
-    sa.sa_handler = [](int) {};
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    ::sigaction(kWakeSignal, &sa, nullptr);
-  });
+// Linux AIO, called directly: glibc has no wrappers, and libaio would be a dependency for
+// five system calls.
+long sys_io_setup(unsigned n, aio_context_t* ctx) { return ::syscall(SYS_io_setup, n, ctx); }
+long sys_io_destroy(aio_context_t ctx) { return ::syscall(SYS_io_destroy, ctx); }
+long sys_io_submit(aio_context_t ctx, long n, iocb** cbs) { return ::syscall(SYS_io_submit, ctx, n, cbs); }
+long sys_io_cancel(aio_context_t ctx, iocb* cb, io_event* ev) { return ::syscall(SYS_io_cancel, ctx, cb, ev); }
+long sys_io_getevents(aio_context_t ctx, long min, long max, io_event* ev, timespec* t) {
+  return ::syscall(SYS_io_getevents, ctx, min, max, ev, t);
 }
 
-// One thread that performs one blocking read or write at a time for the strand. The
-// state is shared with the thread and with completions posted to the strand, so neither
-// outlives what it touches.
-class transfer_thread {
+// Up to DEPTH transfers of at most SLOT bytes queued on one FunctionFS endpoint, with Linux
+// AIO completing into an eventfd that Asio waits on (adbd does the same). ep1/ep2 cannot be
+// polled, and a blocking transfer leaves the UDC without a request between one transfer's
+// completion and the next submission: with one transfer in flight, every 4 KiB waits a
+// round trip through user space (measured: docs/benchmarks.md). Slots form a ring in
+// submission order, and the UDC completes requests in order, so data keeps its order.
+//
+// OUT (ep1): every slot is a read kept submitted; async_read hands out the oldest
+// completed one and resubmits it (read-ahead bounded by DEPTH x SLOT).
+// IN (ep2): async_write copies into a free slot, submits, and returns; it waits only when
+// all slots are in flight. A failed write is reported by the next async_write: the session
+// ends either way, and nothing after a failed transfer is sent.
+class aio_queue {
  public:
-  transfer_thread(asio::any_io_executor ex, int fd, bool write)
-      : st_(std::make_shared<state>(ex, fd, write)) {
-    install_wake_signal();
-    st_->thread = std::thread([st = st_] { st->loop(); });
+  // io_event arrays live on the stack; the queue depth is small by design.
+  static constexpr std::size_t kMaxDepth = 64;
+
+  // Owns FD from here on, also when it throws.
+  aio_queue(asio::any_io_executor ex, int fd, bool in, std::size_t slot, std::size_t depth)
+      : fd_(fd), in_(in), slot_size_(slot), storage_(slot * depth), slots_(depth), event_(ex) {
+    int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw ffs_error("eventfd for USB transfers", err);
+    }
+    event_.assign(efd);
+    if (sys_io_setup(static_cast<unsigned>(depth), &ctx_) < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw ffs_error("io_setup for " + std::to_string(depth) + " USB transfers", err);
+    }
   }
-  ~transfer_thread() {
-    {
-      std::lock_guard lock(st_->m);
-      st_->stop = true;
+  ~aio_queue() {
+    cancel();
+    // Waits for every transfer still in the kernel, which may be writing into storage_.
+    sys_io_destroy(ctx_);
+    ::close(fd_);
+  }
+  aio_queue(const aio_queue&) = delete;
+  aio_queue& operator=(const aio_queue&) = delete;
+
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) {
+    if (used_ == 0) {  // first read: fill the queue
+      for (std::size_t i = 0; i < slots_.size(); ++i) {
+        if (auto ec = submit(i, slot_size_)) co_return std::tuple{ec, std::size_t{0}};
+      }
     }
-    st_->cv.notify_one();
-    // A transfer may be blocked in the kernel: signal until the thread is out.
-    while (!st_->exited.load()) {
-      ::pthread_kill(st_->thread.native_handle(), kWakeSignal);
-      std::this_thread::sleep_for(1ms);
+    if (auto ec = co_await wait_oldest()) co_return std::tuple{ec, std::size_t{0}};
+    const std::size_t i = head_;
+    slot& s = slots_[i];
+    const long r = s.result;
+    std::size_t n = 0;
+    if (r >= 0) {
+      n = std::min(static_cast<std::size_t>(r), buf.size());
+      std::memcpy(buf.data(), data(i), n);
     }
-    st_->thread.join();
-    ::close(st_->fd);
+    // Resubmitted at the tail, which in a full ring is this slot's own place.
+    --used_;
+    head_ = (head_ + 1) % slots_.size();
+    if (auto ec = submit(i, slot_size_)) co_return std::tuple{ec, std::size_t{0}};
+    if (r < 0) co_return std::tuple{error_code(static_cast<int>(-r), asio::error::get_system_category()), std::size_t{0}};
+    co_return std::tuple{error_code{}, n};
   }
 
-  asio::awaitable<std::tuple<error_code, std::size_t>> run(void* data, std::size_t len) {
-    auto& s = *st_;
-    if (s.cancelled) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
-    s.completed = false;
-    {
-      std::lock_guard lock(s.m);
-      s.data = data;
-      s.len = len;
-      s.pending = true;
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) {
+    if (buf.size() > slot_size_) co_return std::tuple{error_code(asio::error::message_size), std::size_t{0}};
+    for (;;) {
+      if (failed_) co_return std::tuple{failed_, std::size_t{0}};
+      reap();
+      if (used_ < slots_.size()) break;
+      if (auto ec = co_await wait_oldest()) co_return std::tuple{ec, std::size_t{0}};
+      reap();
     }
-    s.cv.notify_one();
-    while (!s.completed) {
-      // Once cancelled, keep signalling: a signal that arrives before the thread enters the
-      // kernel is lost, the next one is not.
-      s.done.expires_after(s.cancelled ? std::chrono::steady_clock::duration(10ms)
-                                       : std::chrono::hours(24 * 365));
-      co_await s.done.async_wait(vsocklib::unslotted());
-      if (!s.completed && s.cancelled) ::pthread_kill(s.thread.native_handle(), kWakeSignal);
-    }
-    if (s.cancelled) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
-    if (s.result < 0) co_return std::tuple{error_code(s.error, asio::error::get_system_category()), std::size_t{0}};
-    co_return std::tuple{error_code{}, static_cast<std::size_t>(s.result)};
+    const std::size_t i = (head_ + used_) % slots_.size();
+    std::memcpy(data(i), buf.data(), buf.size());
+    if (auto ec = submit(i, buf.size())) co_return std::tuple{ec, std::size_t{0}};
+    co_return std::tuple{error_code{}, buf.size()};
   }
 
   void cancel() {
-    st_->cancelled = true;
-    st_->cancelled_flag = true;
-    st_->done.cancel();
+    if (cancelled_) return;
+    cancelled_ = true;
+    for (auto& s : slots_) {
+      io_event ev{};
+      if (s.in_flight) sys_io_cancel(ctx_, &s.cb, &ev);
+    }
+    error_code ignored;
+    event_.cancel(ignored);
   }
 
  private:
-  struct state : std::enable_shared_from_this<state> {
-    state(asio::any_io_executor ex, int fd, bool write) : ex(ex), fd(fd), write(write), done(ex) {}
-    asio::any_io_executor ex;
-    int fd;
-    bool write;
-    std::thread thread;
-    std::mutex m;
-    std::condition_variable cv;
-    void* data = nullptr;
-    std::size_t len = 0;
-    bool pending = false;
-    bool stop = false;
-    std::atomic<bool> exited{false};
-    // Strand side.
-    asio::steady_timer done;
-    bool completed = false;
-    bool cancelled = false;
-    ssize_t result = 0;
-    int error = 0;
-
-    void loop() {
-      for (;;) {
-        std::unique_lock lock(m);
-        cv.wait(lock, [&] { return pending || stop; });
-        if (stop) break;
-        void* d = data;
-        std::size_t n = len;
-        pending = false;
-        lock.unlock();
-        ssize_t r;
-        do {
-          r = write ? ::write(fd, d, n) : ::read(fd, d, n);
-        } while (r < 0 && errno == EINTR && !stop_requested());
-        const int err = r < 0 ? errno : 0;
-        // The completion holds the state, so it stays valid even if the endpoint is
-        // destroyed while this completion is still queued.
-        asio::post(ex, [self = shared_from_this(), r, err] {
-          self->result = r;
-          self->error = err;
-          self->completed = true;
-          self->done.cancel();
-        });
-      }
-      exited = true;
-    }
-    bool stop_requested() {
-      std::lock_guard lock(m);
-      return stop || cancelled_flag.load();
-    }
-    std::atomic<bool> cancelled_flag{false};
+  struct slot {
+    iocb cb{};
+    bool in_flight = false;
+    long result = 0;
   };
-  std::shared_ptr<state> st_;
+
+  std::byte* data(std::size_t i) { return storage_.data() + i * slot_size_; }
+
+  error_code submit(std::size_t i, std::size_t len) {
+    if (cancelled_) return asio::error::operation_aborted;
+    slot& s = slots_[i];
+    s.cb = {};
+    s.cb.aio_data = i;
+    s.cb.aio_lio_opcode = in_ ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+    s.cb.aio_fildes = static_cast<std::uint32_t>(fd_);
+    s.cb.aio_buf = reinterpret_cast<std::uint64_t>(data(i));
+    s.cb.aio_nbytes = len;
+    s.cb.aio_flags = IOCB_FLAG_RESFD;
+    s.cb.aio_resfd = static_cast<std::uint32_t>(event_.native_handle());
+    iocb* list[1] = {&s.cb};
+    if (sys_io_submit(ctx_, 1, list) != 1) return error_code(errno, asio::error::get_system_category());
+    s.in_flight = true;
+    ++used_;
+    return {};
+  }
+
+  // Collects finished transfers without waiting.
+  void collect() {
+    io_event events[kMaxDepth];
+    timespec now{};
+    for (;;) {
+      const long n = sys_io_getevents(ctx_, 0, static_cast<long>(slots_.size()), events, &now);
+      if (n <= 0) return;
+      for (long k = 0; k < n; ++k) {
+        slot& s = slots_[events[k].data];
+        s.in_flight = false;
+        s.result = static_cast<long>(events[k].res);
+      }
+    }
+  }
+
+  // Until the oldest transfer has finished. operation_aborted once cancelled.
+  asio::awaitable<error_code> wait_oldest() {
+    for (;;) {
+      if (cancelled_) co_return asio::error::operation_aborted;
+      collect();
+      if (used_ > 0 && !slots_[head_].in_flight) co_return error_code{};
+      std::uint64_t count = 0;
+      auto [ec, n] = co_await event_.async_read_some(asio::buffer(&count, sizeof count), vsocklib::unslotted());
+      if (cancelled_) co_return asio::error::operation_aborted;
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
+    }
+  }
+
+  // IN: retires finished writes from the head; the first failure sticks.
+  void reap() {
+    collect();
+    while (used_ > 0 && !slots_[head_].in_flight) {
+      const long r = slots_[head_].result;
+      if (r < 0 && !failed_) failed_ = error_code(static_cast<int>(-r), asio::error::get_system_category());
+      --used_;
+      head_ = (head_ + 1) % slots_.size();
+    }
+  }
+
+ private:
+  int fd_;
+  bool in_;
+  std::size_t slot_size_;
+  std::vector<std::byte> storage_;
+  std::vector<slot> slots_;
+  std::size_t head_ = 0;  // oldest submitted slot
+  std::size_t used_ = 0;  // slots submitted (OUT: and not yet handed out)
+  aio_context_t ctx_ = 0;
+  asio::posix::stream_descriptor event_;
+  bool cancelled_ = false;
+  error_code failed_;
 };
 
 class ffs_endpoint final : public usb_endpoint {
  public:
-  ffs_endpoint(asio::any_io_executor ex, int out_fd, int in_fd, std::size_t max_packet)
-      : out_(ex, out_fd, false), in_(ex, in_fd, true), max_packet_(max_packet) {}
+  ffs_endpoint(asio::any_io_executor ex, int out_fd, int in_fd, std::size_t max_packet,
+               std::size_t transfer_size, std::size_t depth)
+      : out_(ex, out_fd, false, transfer_size, depth),
+        in_(ex, in_fd, true, transfer_size, depth),
+        max_packet_(max_packet) {}
 
   asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override {
     for (;;) {
-      auto [ec, n] = co_await out_.run(buf.data(), buf.size());
+      auto [ec, n] = co_await out_.async_read(buf);
       // The PC's adb clears a halt on both endpoints when it opens the device (after its
       // server restarted): FunctionFS reports that as EPIPE. Before any data it is a
       // resynchronisation, not an error; adbd resubmits too.
@@ -260,7 +318,7 @@ class ffs_endpoint final : public usb_endpoint {
   }
 
   asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override {
-    co_return co_await in_.run(const_cast<void*>(buf.data()), buf.size());
+    co_return co_await in_.async_write(buf);
   }
 
   void cancel() override {
@@ -271,8 +329,8 @@ class ffs_endpoint final : public usb_endpoint {
   std::size_t max_packet_size() const override { return max_packet_; }
 
  private:
-  transfer_thread out_;
-  transfer_thread in_;
+  aio_queue out_;
+  aio_queue in_;
   std::size_t max_packet_;
   bool seen_data_ = false;
 };
@@ -397,7 +455,7 @@ asio::awaitable<std::tuple<error_code, ffs_event>> ffs_function::async_next_even
   co_return std::tuple{error_code{}, e};
 }
 
-usb_endpoint& ffs_function::open_endpoints() {
+usb_endpoint& ffs_function::open_endpoints(std::size_t transfer_size, std::size_t depth) {
   if (impl_->endpoints) return *impl_->endpoints;
   const std::string out_path = impl_->dir + "/ep1", in_path = impl_->dir + "/ep2";
   int out_fd = ::open(out_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -414,7 +472,12 @@ usb_endpoint& ffs_function::open_endpoints() {
   if (::ioctl(out_fd, FUNCTIONFS_ENDPOINT_DESC, &desc) == 0 && desc.wMaxPacketSize != 0) {
     max_packet = le16toh(desc.wMaxPacketSize);
   }
-  impl_->endpoints = std::make_unique<ffs_endpoint>(impl_->ex, out_fd, in_fd, max_packet);
+  if (depth == 0 || depth > aio_queue::kMaxDepth) {
+    ::close(out_fd);
+    ::close(in_fd);
+    throw std::invalid_argument("USB transfers in flight must be 1.." + std::to_string(aio_queue::kMaxDepth));
+  }
+  impl_->endpoints = std::make_unique<ffs_endpoint>(impl_->ex, out_fd, in_fd, max_packet, transfer_size, depth);
   return *impl_->endpoints;
 }
 

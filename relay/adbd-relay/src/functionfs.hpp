@@ -3,8 +3,8 @@
 //
 // FunctionFS facts that shape this (docs/adbd-relay.md has the sources):
 //  - descriptors and strings must be written to ep0 before the gadget can bind to a UDC;
-//  - ep0 can be polled (Asio waits for its events); ep1/ep2 cannot, and a transfer blocks
-//    until the host completes it, so they are served by threads (ffs_endpoint);
+//  - ep0 can be polled (Asio waits for its events); ep1/ep2 cannot, so their transfers go
+//    through Linux AIO, completing into an eventfd that Asio waits on (ffs_endpoint);
 //  - closing every FunctionFS file unbinds the gadget: the PC sees the device leave.
 #pragma once
 
@@ -43,8 +43,10 @@ class ffs_function {
   /// are still reported.
   asio::awaitable<std::tuple<error_code, ffs_event>> async_next_event();
 
-  /// Opens ep1/ep2 (after ENABLE). The endpoint is valid until close().
-  usb_endpoint& open_endpoints();
+  /// Opens ep1/ep2 (after ENABLE) with up to DEPTH transfers of at most TRANSFER_SIZE
+  /// bytes queued per direction (memory: 2 x DEPTH x TRANSFER_SIZE). The endpoint is valid
+  /// until close(). Throws std::system_error naming the file.
+  usb_endpoint& open_endpoints(std::size_t transfer_size, std::size_t depth);
 
   /// Closes the endpoints and ep0. With every file closed the gadget unbinds from its UDC.
   void close();

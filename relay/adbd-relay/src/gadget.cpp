@@ -62,6 +62,7 @@ gadget::gadget(gadget_options opt) : opt_(std::move(opt)) {
   }
   if (opt_.udc.empty()) opt_.udc = first_udc();
   if (opt_.ffs_dir.empty()) opt_.ffs_dir = "/run/adbd-relay/" + opt_.name;
+  if (opt_.function.empty()) opt_.function = opt_.name;
   dir_ = opt_.configfs + "/" + opt_.name;
   try {
     make_dir(dir_);
@@ -77,7 +78,14 @@ gadget::gadget(gadget_options opt) : opt_(std::move(opt)) {
     make_dir(dir_ + "/configs/c.1/strings/0x409");
     write_file(dir_ + "/configs/c.1/strings/0x409/configuration", "adb");
     const std::string function = dir_ + "/functions/ffs." + opt_.function;
-    make_dir(function);
+    if (::mkdir(function.c_str(), 0755) != 0 && errno != EEXIST) {
+      const int err = errno;
+      fail("cannot create " + function +
+               (err == EBUSY ? ": FunctionFS instance \"" + opt_.function +
+                                   "\" is taken by another gadget (instance names are system-wide)"
+                             : std::string()),
+           err);
+    }
     const std::string link = dir_ + "/configs/c.1/ffs." + opt_.function;
     if (::symlink(function.c_str(), link.c_str()) != 0 && errno != EEXIST) {
       fail("cannot link " + function + " into " + link, errno);

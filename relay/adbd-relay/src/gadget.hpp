@@ -10,7 +10,9 @@ namespace adbd_relay {
 struct gadget_options {
   std::string configfs = "/sys/kernel/config/usb_gadget";
   std::string name = "adbd-relay";  ///< the gadget's directory under configfs
-  std::string function = "adb";     ///< FunctionFS instance: functions/ffs.<function>
+  /// FunctionFS instance: functions/ffs.<function>. Instance names are system-wide (a
+  /// second gadget asking for the same one gets EBUSY); empty: the gadget's name.
+  std::string function;
   /// Google's vendor id and its adb product id: what host udev rules and drivers expect
   /// of an ADB device (adb itself matches the interface class, not the ids).
   std::uint16_t vendor_id = 0x18d1;

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <optional>
+
 #include <spdlog/logger.h>
 
 #include "functionfs.hpp"
@@ -63,12 +65,32 @@ guest_relay::guest_relay(guest_config cfg, session_options session,
 
 asio::awaitable<void> guest_relay::run() {
   auto ex = co_await asio::this_coro::executor;
-  gadget g(cfg_.gadget);
-  status_.udc = g.udc();
   vsocklib::connector c(cfg_.address, connect_, log_);
   asio::steady_timer pause(ex);
+  // Set up in the loop, not once: a gadget that cannot be created (configfs busy, no UDC
+  // yet) is retried while the other guests keep being served.
+  std::optional<gadget> gadget_storage;
 
   for (;;) {
+    if (!gadget_storage) {
+      std::string failure;
+      try {
+        gadget_storage.emplace(cfg_.gadget);
+        status_.udc = gadget_storage->udc();
+      } catch (const std::system_error& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        status_.state = "cannot create the USB gadget";
+        status_.last_error = failure;
+        log_->error("[{}] {}; retrying in 5 s", cfg_.name, failure);
+        pause.expires_after(5s);
+        auto [pec] = co_await pause.async_wait(use_tuple);
+        if (pec) co_return;  // cancelled
+        continue;
+      }
+    }
+    gadget& g = *gadget_storage;
     status_.state = "connecting to the guest's adbd";
     auto [ec, vsock] = co_await c.async_connect();
     status_.connect_failures = c.failures();
@@ -113,7 +135,7 @@ asio::awaitable<void> guest_relay::run() {
     ++status_.sessions;
     usb_endpoint* usb = nullptr;
     try {
-      usb = &f->open_endpoints();
+      usb = &f->open_endpoints(session_.chunk_size, session_.usb_transfers_in_flight);
     } catch (const std::system_error& e) {
       status_.last_error = e.what();
       log_->error("[{}] {}", cfg_.name, e.what());

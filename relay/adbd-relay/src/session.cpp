@@ -185,8 +185,9 @@ asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& vs
   log->trace("session: both directions returned");
   st.stats.max_payload = st.host_max && st.device_max ? st.limit() : adb::kMaxPayloadV1;
   st.stats.duration = std::chrono::steady_clock::now() - start;
-  log->debug("session ended: {} {} {}", to_string(st.stats.reason), st.stats.error.message(),
-             st.stats.detail);
+  log->debug("session ended: {}{}{}{}", to_string(st.stats.reason),
+             st.stats.error ? ": " + st.stats.error.message() : std::string(),
+             st.stats.detail.empty() ? "" : ": ", st.stats.detail);
 }
 
 }  // namespace adbd_relay

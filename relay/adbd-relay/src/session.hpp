@@ -27,6 +27,9 @@ struct session_options {
   /// Largest USB transfer and vsock read. 4 KiB is a multiple of every wMaxPacketSize
   /// (64, 512, 1024), so every piece but a payload's last is a whole number of packets.
   std::size_t chunk_size = 4096;
+  /// USB transfers kept queued per direction (FunctionFS AIO). One leaves the UDC idle
+  /// between a transfer's completion and the next submission; adbd keeps several.
+  std::size_t usb_transfers_in_flight = 8;
 };
 
 enum class session_end {

@@ -1,0 +1,44 @@
+# Shared by the adb lab tests (sourced, after `set -euo pipefail`): a work directory, a
+# private adb server, the logs shown on failure, and waiting for devices.
+#   work      temporary directory, removed on exit with every background job killed
+#   logs      files printed (prefixed with their names) by fail
+#   fail MSG  prints MSG and the logs, exits 1
+#   now_ms, rss_kib PID, adb_state SERIAL, wait_state SERIAL STATE|gone SECONDS
+[[ ${VSOCK_LAB:-} == 1 ]] || { echo "run me in the lab: tests/lab/run -- $0 ..."; exit 2; }
+
+work=$(mktemp -d)
+export ADB_SERVER_SOCKET=tcp:localhost:15037  # a private adb server, never the user's 5037
+export HOME=$work                               # adb keeps its keys in ~/.android
+logs=()
+lab_cleanup() {
+  adb kill-server >/dev/null 2>&1 || true
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap lab_cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  local l
+  for l in "${logs[@]}"; do
+    echo "--- $l"
+    sed "s|^|${l##*/}: |" "$l"
+  done
+  exit 1
+}
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+adb_state() { adb devices | awk -v s="$1" '$1 == s { print $2 }'; }
+wait_state() {  # wait_state SERIAL STATE|gone SECONDS
+  local serial=$1 want=$2 deadline=$(($(now_ms) + $3 * 1000)) state
+  while (($(now_ms) < deadline)); do
+    state=$(adb_state "$serial")
+    [[ $want == gone && -z $state ]] && return 0
+    [[ $state == "$want" ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+adb start-server >/dev/null 2>&1
