@@ -108,15 +108,18 @@ asio::awaitable<error_code> async_hvsock_handshake(stream_socket& s, std::uint32
     if (line.size() >= kMaxHandshakeLine) co_return make_error_code(errc::hvsock_reply_too_long);
     line.push_back(c);
   }
+  co_return parse_hvsock_reply(line, host_port);
+}
+
+error_code parse_hvsock_reply(std::string_view line, std::uint32_t& host_port) {
   // Lenient: "OK" then blanks then a decimal number; a trailing '\r' or text is tolerated.
-  std::string_view v(line);
-  if (v.substr(0, 2) != "OK") co_return make_error_code(errc::hvsock_refused);
-  v.remove_prefix(2);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  if (line.substr(0, 2) != "OK") return make_error_code(errc::hvsock_refused);
+  line.remove_prefix(2);
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
   std::uint32_t n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), n);
   host_port = ec == std::errc() ? n : 0;
-  co_return error_code{};
+  return {};
 }
 
 asio::awaitable<std::tuple<error_code, stream_socket>> async_connect(

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <string_view>
 #include <tuple>
 
 #include "vsocklib/address.hpp"
@@ -30,5 +32,11 @@ asio::awaitable<std::tuple<error_code, seqpacket_socket>> async_connect_seqpacke
 /// always the requested port. No deadline of its own: async_connect bounds it.
 asio::awaitable<error_code> async_hvsock_handshake(stream_socket& s, std::uint32_t port,
                                                    std::uint32_t& host_port);
+
+/// The multiplexer's answer LINE to "CONNECT PORT" (without its newline), read leniently:
+/// "OK", blanks, a decimal number; a trailing '\r' or text is tolerated. On success
+/// HOST_PORT is that number, or 0 when there is none. errc::hvsock_refused when LINE does
+/// not start with "OK". Pure: what async_hvsock_handshake uses, and what the fuzzer feeds.
+error_code parse_hvsock_reply(std::string_view line, std::uint32_t& host_port);
 
 }  // namespace vsocklib

@@ -1,0 +1,110 @@
+#include "vsocklib/control_socket.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "vsocklib/connect.hpp"
+
+namespace vsocklib {
+namespace {
+
+address control_address(const std::string& path) { return parse_address("unix:" + path); }
+
+peer_policy owner_only() {
+  peer_policy p;
+  p.allowed_uids = {0, ::geteuid()};
+  return p;
+}
+
+listener make_listener(asio::any_io_executor ex, const std::string& path,
+                       std::shared_ptr<spdlog::logger> log) {
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  return listener(std::move(ex), control_address(path), owner_only(), std::move(log));
+}
+
+asio::awaitable<void> answer(stream_socket s, std::string text) {
+  co_await asio::async_write(s, asio::buffer(text), use_tuple);
+}
+
+}  // namespace
+
+control_socket::control_socket(asio::any_io_executor ex, const std::string& path,
+                               std::shared_ptr<spdlog::logger> log)
+    : listener_(make_listener(std::move(ex), path, std::move(log))) {}
+
+asio::awaitable<void> control_socket::serve(std::function<std::string()> document) {
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    auto [ec, s, peer] = co_await listener_.async_accept();
+    if (ec) co_return;
+    asio::co_spawn(ex, answer(std::move(s), document()), asio::detached);
+  }
+}
+
+asio::awaitable<std::tuple<error_code, std::string>> async_query_control(
+    const std::string& path, std::chrono::milliseconds timeout) {
+  auto [ec, s] = co_await async_connect(control_address(path), timeout);
+  std::string text;
+  if (ec) co_return std::tuple{ec, text};
+  std::array<char, 4096> buf;
+  for (;;) {
+    auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), use_tuple);
+    text.append(buf.data(), n);
+    if (rec == asio::error::eof) break;
+    if (rec) co_return std::tuple{rec, text};
+  }
+  co_return std::tuple{error_code{}, text};
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+bool sd_notify(const std::string& message) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::size_t len = std::strlen(path);
+  if (len >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, path, len);
+  if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const auto sent = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+                             reinterpret_cast<sockaddr*>(&addr),
+                             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+  ::close(fd);
+  return sent == static_cast<ssize_t>(message.size());
+}
+
+std::chrono::microseconds watchdog_interval() {
+  const char* usec = std::getenv("WATCHDOG_USEC");
+  if (!usec) return {};
+  const long long v = std::atoll(usec);
+  return std::chrono::microseconds(v > 0 ? v / 2 : 0);
+}
+
+}  // namespace vsocklib
