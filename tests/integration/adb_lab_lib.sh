@@ -4,6 +4,8 @@
 #   logs      files printed (prefixed with their names) by fail
 #   fail MSG  prints MSG and the logs, exits 1
 #   now_ms, rss_kib PID, adb_state SERIAL, wait_state SERIAL STATE|gone SECONDS
+# A test may define lab_cleanup_hook (run first on exit). The adb server is the test's to
+# start (adb start-server), so a test can start it where it must not see USB.
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "run me in the lab: tests/lab/run -- $0 ..."; exit 2; }
 
 work=$(mktemp -d)
@@ -11,6 +13,7 @@ export ADB_SERVER_SOCKET=tcp:localhost:15037  # a private adb server, never the 
 export HOME=$work                               # adb keeps its keys in ~/.android
 logs=()
 lab_cleanup() {
+  [[ $(type -t lab_cleanup_hook) != function ]] || lab_cleanup_hook
   adb kill-server >/dev/null 2>&1 || true
   local p
   for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
@@ -23,6 +26,7 @@ fail() {
   echo "FAIL: $*"
   local l
   for l in "${logs[@]}"; do
+    [[ -f $l ]] || continue
     echo "--- $l"
     sed "s|^|${l##*/}: |" "$l"
   done
@@ -41,4 +45,3 @@ wait_state() {  # wait_state SERIAL STATE|gone SECONDS
   done
   return 1
 }
-adb start-server >/dev/null 2>&1

@@ -14,6 +14,7 @@ set -euo pipefail
 relay=$1
 sim=$2
 . "$(dirname "${BASH_SOURCE[0]}")/adb_lab_lib.sh"
+adb start-server >/dev/null 2>&1
 logs+=("$work/relay.log" "$work/sim.log" "$work/bad.log")
 
 [[ -e /sys/class/udc/dummy_udc.1 ]] || fail "no second UDC (run the lab with --module-option 'dummy_hcd num=2')"

@@ -14,6 +14,7 @@ set -euo pipefail
 relay=$1
 sim=$2
 . "$(dirname "${BASH_SOURCE[0]}")/adb_lab_lib.sh"
+adb start-server >/dev/null 2>&1
 port=5555
 serial=relay-lab
 logs+=("$work/relay.log" "$work/sim.log")

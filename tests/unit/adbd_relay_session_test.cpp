@@ -62,7 +62,7 @@ struct rig {
 };
 
 asio::awaitable<void> relay(rig& r) {
-  co_await run_session(r.usb, r.relay_vsock, {}, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats);
 }
 
 // The PC's view: transfer sizes and bytes, until the relay drops the USB side.
@@ -107,9 +107,9 @@ TEST(RelaySession, GuestMessagesReachThePcAsHeaderThenWholePackets) {
   // Header alone; payload in 4 KiB pieces (multiples of 512) and a short last one; no ZLP.
   EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 100, 24, 4096, 4096, 1808}));
   EXPECT_EQ(bytes, stream);
-  EXPECT_EQ(r.stats.vsock_to_usb_messages, 2u);
-  EXPECT_EQ(r.stats.vsock_to_usb_bytes, stream.size());
-  EXPECT_EQ(r.stats.reason, session_end::vsock_failed);
+  EXPECT_EQ(r.stats.stream_to_usb_messages, 2u);
+  EXPECT_EQ(r.stats.stream_to_usb_bytes, stream.size());
+  EXPECT_EQ(r.stats.reason, session_end::stream_failed);
   EXPECT_EQ(r.stats.error, asio::error::eof);
 }
 
@@ -147,8 +147,8 @@ TEST(RelaySession, PcTransfersReachTheGuestAsOneStream) {
     co_await (relay(r) && pc_send(r, std::move(t)) && guest_read(r, n, got));
   }(r, transfers, expected.size(), got));
   EXPECT_EQ(got, expected);
-  EXPECT_EQ(r.stats.usb_to_vsock_messages, 3u);
-  EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason);
+  EXPECT_EQ(r.stats.usb_to_stream_messages, 3u);
+  EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason, usb_role::device);
 }
 
 asio::awaitable<void> guest_sends(rig& r, std::vector<std::byte> bytes) {
@@ -169,16 +169,16 @@ TEST(RelaySession, BadMagicFromTheGuestEndsTheSessionNamingIt) {
   auto h = adb::make_header(adb::kWrte, 1, 2, {}, false);
   h.magic = 0x12345678;
   auto stats = run_guest_bytes(header_only(h));
-  EXPECT_EQ(stats.reason, session_end::vsock_protocol);
-  EXPECT_STREQ(to_string(stats.reason), "protocol error from the guest");
+  EXPECT_EQ(stats.reason, session_end::stream_protocol);
+  EXPECT_STREQ(to_string(stats.reason, usb_role::device), "protocol error from the guest");
   EXPECT_NE(stats.detail.find("0x12345678"), std::string::npos) << stats.detail;
 }
 
 TEST(RelaySession, StlsFromTheGuestNeverReachesUsb) {
   auto stats = run_guest_bytes(message(adb::kStls, 0x01000000, 0, {}));
-  EXPECT_EQ(stats.reason, session_end::vsock_protocol);
+  EXPECT_EQ(stats.reason, session_end::stream_protocol);
   EXPECT_NE(stats.detail.find("STLS"), std::string::npos) << stats.detail;
-  EXPECT_EQ(stats.vsock_to_usb_bytes, 0u);
+  EXPECT_EQ(stats.stream_to_usb_bytes, 0u);
 }
 
 TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
@@ -212,7 +212,7 @@ TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
     };
     co_await (relay(r) && guest(r, std::move(guest_cnxn)) && pc(r, std::move(t), std::move(big)));
   }(r, transfers, guest_cnxn, big));
-  EXPECT_EQ(r.stats.reason, session_end::usb_protocol) << to_string(r.stats.reason);
+  EXPECT_EQ(r.stats.reason, session_end::usb_protocol) << to_string(r.stats.reason, usb_role::device);
   EXPECT_NE(r.stats.detail.find("8192"), std::string::npos) << r.stats.detail;
   EXPECT_EQ(r.stats.max_payload, 4096u);
 }
@@ -244,7 +244,7 @@ asio::awaitable<void> forever() {
 
 asio::awaitable<void> session_or_forever(rig& r) {
   using namespace asio::experimental::awaitable_operators;
-  co_await (run_session(r.usb, r.relay_vsock, {}, vsocklib::log::get("test"), r.stats) || forever());
+  co_await (run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats) || forever());
 }
 
 TEST(RelaySession, CancellationEndsAnIdleSessionPromptly) {

@@ -36,7 +36,34 @@ unsigned long parse_number(const line_context& at, std::string_view key, std::st
   return n;
 }
 
+// "3, 4" -> {3, 4}
+template <typename T>
+std::vector<T> parse_list(const line_context& at, std::string_view key, std::string_view v,
+                          unsigned long max) {
+  std::vector<T> out;
+  while (!v.empty()) {
+    auto comma = v.find(',');
+    auto item = trim(v.substr(0, comma));
+    out.push_back(static_cast<T>(parse_number(at, key, item, max)));
+    v.remove_prefix(comma == std::string_view::npos ? v.size() : comma + 1);
+  }
+  return out;
+}
+
+bool parse_bool(const line_context& at, std::string_view key, std::string_view v) {
+  if (v == "true" || v == "yes" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "0") return false;
+  at.fail(std::string(key) + " needs true or false, not \"" + std::string(v) + "\"");
+}
+
 }  // namespace
+
+host_config default_host(const std::string& name, vsocklib::address listen) {
+  host_config h;
+  h.name = name;
+  h.listen = std::move(listen);
+  return h;
+}
 
 guest_config default_guest(const std::string& name, vsocklib::address address) {
   guest_config g;
@@ -48,11 +75,14 @@ guest_config default_guest(const std::string& name, vsocklib::address address) {
 }
 
 void parse_config(std::string_view text, const std::string& source, config& cfg) {
-  enum class section { none, relay, guest } current = section::none;
+  enum class section { none, relay, guest, host } current = section::none;
   guest_config* guest = nullptr;
   bool guest_has_address = false;
+  host_config* host = nullptr;
+  bool host_has_listen = false;
   auto finish_guest = [&](const line_context& at) {
     if (guest && !guest_has_address) at.fail("[guest " + guest->name + "] has no address");
+    if (host && !host_has_listen) at.fail("[host " + host->name + "] has no listen address");
   };
   int line_no = 0;
   line_context at{source, 0};
@@ -67,9 +97,20 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
       if (line.back() != ']') at.fail("section header without ']'");
       finish_guest(at);
       auto name = trim(line.substr(1, line.size() - 2));
+      guest = nullptr;
+      host = nullptr;
       if (name == "relay") {
         current = section::relay;
-        guest = nullptr;
+      } else if (name.substr(0, 5) == "host ") {
+        auto hname = std::string(trim(name.substr(5)));
+        if (hname.empty()) at.fail("[host] needs a name, e.g. [host phone]");
+        for (const auto& h : cfg.hosts) {
+          if (h.name == hname) at.fail("host \"" + hname + "\" is defined twice");
+        }
+        cfg.hosts.push_back(default_host(hname, {}));
+        host = &cfg.hosts.back();
+        host_has_listen = false;
+        current = section::host;
       } else if (name.substr(0, 6) == "guest ") {
         auto gname = std::string(trim(name.substr(6)));
         if (gname.empty()) at.fail("[guest] needs a name, e.g. [guest android]");
@@ -81,7 +122,8 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
         guest_has_address = false;
         current = section::guest;
       } else {
-        at.fail("unknown section [" + std::string(name) + "] (expected [relay] or [guest NAME])");
+        at.fail("unknown section [" + std::string(name) +
+                "] (expected [relay], [guest NAME] or [host NAME])");
       }
       continue;
     }
@@ -93,7 +135,10 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
     if (current == section::relay) {
       if (key == "log_level") cfg.log_level = v;
       else if (key == "control_socket") cfg.control_socket = v;
-      else if (key == "chunk_size") {
+      else if (key == "usb_transfers_in_flight") {
+        cfg.session.usb_transfers_in_flight = parse_number(at, key, value, 64);
+        if (cfg.session.usb_transfers_in_flight == 0) at.fail("usb_transfers_in_flight must be 1..64");
+      } else if (key == "chunk_size") {
         cfg.session.chunk_size = parse_number(at, key, value, 1 << 20);
         if (cfg.session.chunk_size < 512 || cfg.session.chunk_size % 512 != 0) {
           at.fail("chunk_size must be a multiple of 512 (the high-speed packet size), at least 512");
@@ -104,6 +149,9 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
         cfg.connect.backoff.initial = std::chrono::milliseconds(parse_number(at, key, value, 600000));
       } else if (key == "backoff_max_ms") {
         cfg.connect.backoff.max = std::chrono::milliseconds(parse_number(at, key, value, 3600000));
+      } else if (key == "host_rescan_ms") {
+        cfg.host_rescan = std::chrono::milliseconds(parse_number(at, key, value, 600000));
+        if (cfg.host_rescan.count() < 10) at.fail("host_rescan_ms must be at least 10");
       } else {
         at.fail("unknown key \"" + std::string(key) + "\" in [relay]");
       }
@@ -127,15 +175,45 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
       else if (key == "vendor_id") g.gadget.vendor_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
       else if (key == "product_id") g.gadget.product_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
       else at.fail("unknown key \"" + std::string(key) + "\" in [guest " + g.name + "]");
+    } else if (current == section::host) {
+      auto& h = *host;
+      if (key == "listen") {
+        try {
+          h.listen = vsocklib::parse_address(value);
+        } catch (const vsocklib::address_error& e) {
+          at.fail(e.what());
+        }
+        if (!h.listen.is_stream()) at.fail("listen must be a stream address (vsock:any:PORT, tcp:..., unix:...)");
+        host_has_listen = true;
+      } else if (key == "serial") h.serial = v;
+      else if (key == "path") h.path = v;
+      else if (key == "allowed_cids") h.peers.allowed_cids = parse_list<std::uint32_t>(at, key, value, 0xffffffff);
+      else if (key == "allowed_uids") h.peers.allowed_uids = parse_list<uid_t>(at, key, value, 0xfffffffe);
+      else if (key == "allow_remote_tcp") h.peers.allow_remote_tcp = parse_bool(at, key, value);
+      else at.fail("unknown key \"" + std::string(key) + "\" in [host " + h.name + "]");
     } else {
-      at.fail("\"" + std::string(key) + "\" outside a section ([relay] or [guest NAME])");
+      at.fail("\"" + std::string(key) + "\" outside a section ([relay], [guest NAME] or [host NAME])");
     }
   }
   finish_guest(at);
 }
 
 void validate(const config& cfg) {
-  if (cfg.guests.empty()) throw config_error("no guest configured (a [guest NAME] section or --guest)");
+  if (cfg.guests.empty() && cfg.hosts.empty()) {
+    throw config_error(
+        "nothing to serve: no guest configured ([guest NAME] or --guest) and no host-mode "
+        "listener ([host NAME] or --host-listen)");
+  }
+  // Two sections that both take "the first ADB device" would fight over it.
+  const host_config* any = nullptr;
+  for (const auto& h : cfg.hosts) {
+    if (!h.matches_any_device()) continue;
+    if (any) {
+      throw config_error("hosts \"" + any->name + "\" and \"" + h.name +
+                         "\" both take the first ADB device; give one a serial or path");
+    }
+    any = &h;
+  }
   std::set<std::string> gadgets, udcs;
   for (const auto& g : cfg.guests) {
     if (!gadgets.insert(g.gadget.name).second) {

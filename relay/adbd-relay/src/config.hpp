@@ -11,6 +11,7 @@
 #include "session.hpp"
 #include "vsocklib/address.hpp"
 #include "vsocklib/connector.hpp"
+#include "vsocklib/listener.hpp"
 
 namespace adbd_relay {
 
@@ -19,6 +20,19 @@ struct guest_config {
   std::string name;
   vsocklib::address address;
   gadget_options gadget;
+};
+
+/// Host mode: an ADB device attached to this machine, served to adb servers (a guest's
+/// `adb connect vsock:2:PORT`) on a listener. A device is matched by serial and/or bus path;
+/// with neither, the section takes the first ADB device no other section names.
+struct host_config {
+  std::string name;
+  vsocklib::address listen;
+  vsocklib::peer_policy peers;  ///< e.g. the guest CIDs allowed on a vsock listener
+  std::string serial;           ///< match the device's serial; empty: any
+  std::string path;             ///< match the kernel's bus path, e.g. "1-1.2"; empty: any
+
+  bool matches_any_device() const noexcept { return serial.empty() && path.empty(); }
 };
 
 struct config {
@@ -30,6 +44,10 @@ struct config {
   vsocklib::connector_options connect{{std::chrono::milliseconds(100), std::chrono::milliseconds(500), 2.0, 0.2},
                                       std::chrono::milliseconds(2000)};
   std::vector<guest_config> guests;
+  std::vector<host_config> hosts;
+  /// Without udevd, libusb reports no hotplug events and host mode rescans sysfs this
+  /// often; a connection always rescans before it is refused for want of a device.
+  std::chrono::milliseconds host_rescan{1000};
 };
 
 /// A configuration error; what() says "FILE:LINE: what is wrong".
@@ -45,8 +63,12 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
 /// A guest with the defaults for NAME (gadget "adbd-relay-NAME", serial NAME).
 guest_config default_guest(const std::string& name, vsocklib::address address);
 
-/// Checks what the parser cannot check line by line (at least one guest, distinct gadget
-/// names and UDCs). Throws config_error.
+/// A host-mode listener named NAME on LISTEN that takes the first ADB device.
+host_config default_host(const std::string& name, vsocklib::address listen);
+
+/// Checks what the parser cannot check line by line (a guest or a host to serve, distinct
+/// gadget names and UDCs, at most one host section without a device match). Throws
+/// config_error.
 void validate(const config& cfg);
 
 }  // namespace adbd_relay

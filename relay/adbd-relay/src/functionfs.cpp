@@ -220,6 +220,7 @@ class aio_queue {
  private:
   struct slot {
     iocb cb{};
+    std::size_t length = 0;
     bool in_flight = false;
     long result = 0;
   };
@@ -235,6 +236,7 @@ class aio_queue {
     s.cb.aio_fildes = static_cast<std::uint32_t>(fd_);
     s.cb.aio_buf = reinterpret_cast<std::uint64_t>(data(i));
     s.cb.aio_nbytes = len;
+    s.length = len;
     s.cb.aio_flags = IOCB_FLAG_RESFD;
     s.cb.aio_resfd = static_cast<std::uint32_t>(event_.native_handle());
     iocb* list[1] = {&s.cb};
@@ -276,8 +278,10 @@ class aio_queue {
   void reap() {
     collect();
     while (used_ > 0 && !slots_[head_].in_flight) {
-      const long r = slots_[head_].result;
-      if (r < 0 && !failed_) failed_ = error_code(static_cast<int>(-r), asio::error::get_system_category());
+      const slot& s = slots_[head_];
+      if (!failed_ && s.result < 0) failed_ = error_code(static_cast<int>(-s.result), asio::error::get_system_category());
+      // A short transfer cannot be completed by another: report it like a failure.
+      if (!failed_ && static_cast<std::size_t>(s.result) != s.length) failed_ = error_code(EIO, asio::error::get_system_category());
       --used_;
       head_ = (head_ + 1) % slots_.size();
     }

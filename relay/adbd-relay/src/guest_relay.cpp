@@ -144,7 +144,7 @@ asio::awaitable<void> guest_relay::run() {
       continue;
     }
     auto& stats = status_.current;
-    auto ended = co_await (run_session(*usb, vsock, session_, log_, stats) ||
+    auto ended = co_await (run_session(*usb, vsock, usb_role::device, session_, log_, stats) ||
                            wait_for_disable(*f, *log_));
 
     std::string why;
@@ -155,25 +155,22 @@ asio::awaitable<void> guest_relay::run() {
         default: why = "relay stopping"; break;
       }
     } else {
-      why = to_string(stats.reason);
+      why = to_string(stats.reason, usb_role::device);
       if (stats.error) why += ": " + stats.error.message();
       if (!stats.detail.empty()) why += ": " + stats.detail;
-      if (stats.reason == session_end::usb_protocol || stats.reason == session_end::vsock_protocol) {
+      if (is_protocol_error(stats.reason)) {
         ++status_.protocol_errors;
         status_.last_error = why;
       }
     }
-    const auto level = stats.reason == session_end::usb_protocol ||
-                               stats.reason == session_end::vsock_protocol
-                           ? spdlog::level::warn
-                           : spdlog::level::info;
+    const auto level = is_protocol_error(stats.reason) ? spdlog::level::warn : spdlog::level::info;
     log_->log(level, "[{}] session ended ({}); {} messages / {} bytes PC->guest, {} / {} guest->PC",
-              cfg_.name, why, stats.usb_to_vsock_messages, stats.usb_to_vsock_bytes,
-              stats.vsock_to_usb_messages, stats.vsock_to_usb_bytes);
+              cfg_.name, why, stats.usb_to_stream_messages, stats.usb_to_stream_bytes,
+              stats.stream_to_usb_messages, stats.stream_to_usb_bytes);
     // A guest that answered the PC's CNXN is a working adbd: reconnect at once next time.
-    if (stats.vsock_to_usb_messages > 0) c.session_proven();
-    status_.usb_to_vsock_bytes += stats.usb_to_vsock_bytes;
-    status_.vsock_to_usb_bytes += stats.vsock_to_usb_bytes;
+    if (stats.stream_to_usb_messages > 0) c.session_proven();
+    status_.usb_to_vsock_bytes += stats.usb_to_stream_bytes;
+    status_.vsock_to_usb_bytes += stats.stream_to_usb_bytes;
     stats = {};
 
     // Reset both sides: the PC sees the device leave (and come back once the guest answers

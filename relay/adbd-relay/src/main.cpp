@@ -13,7 +13,10 @@
 
 #include "config.hpp"
 #include "control.hpp"
+#include "vsocklib/control_socket.hpp"
 #include "guest_relay.hpp"
+#include "host_relay.hpp"
+#include "host_usb.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/log.hpp"
 
@@ -29,9 +32,11 @@ using namespace std::chrono_literals;
 
 constexpr const char* kUsage = R"(usage: adbd-relay [OPTIONS]
 
-Shows a USB ADB function (configfs gadget + FunctionFS) to the PC and bridges it to a guest's
-adbd over vsock. The function is visible only while the guest's adbd answers; when either side
-goes away, both are reset, so the PC's adb sees the device leave and come back.
+Gadget mode: shows a USB ADB function (configfs gadget + FunctionFS) to the PC and bridges it
+to a guest's adbd over vsock. The function is visible only while the guest's adbd answers; when
+either side goes away, both are reset, so the PC's adb sees the device leave and come back.
+Host mode: serves an ADB device attached to this machine's USB on a listener, so a guest's
+`adb connect vsock:2:PORT` reaches it. Both modes can run in one relay.
 
 Options
   -c, --config FILE      configuration file (see docs/adbd-relay.md; default: none)
@@ -41,6 +46,14 @@ Options
   --udc NAME             USB device controller for the last guest (default: the first in
                          /sys/class/udc)
   --serial SERIAL        USB serial number of the last guest (what `adb devices` lists)
+  --host-listen ADDRESS  host mode: serve an attached ADB device on ADDRESS (e.g.
+                         vsock:any:5555, for a guest's `adb connect vsock:2:5555`); repeatable,
+                         each adds a listener named host0, host1, ... (the options below
+                         apply to the last one given; without them it takes the first ADB
+                         device)
+  --host-serial SERIAL   the last listener serves the device with this serial
+  --host-path PATH       the last listener serves the device at this bus path (e.g. 1-1.2)
+  --host-allow-cid CID   vsock peers allowed on the last listener (repeatable; default: all)
   --control PATH         status socket (default /run/adbd-relay/control)
   --log-level LEVEL      trace, debug, info, warn, error, off (default info)
   --status [PATH]        print the running relay's status (JSON) and exit
@@ -48,7 +61,8 @@ Options
   -h, --help             this text
   --version              the version
 
-Guest side: adbd listens on vsock when service.adb.listen_addrs=vsock:5555 is set.
+Guest side: adbd listens on vsock when service.adb.listen_addrs=vsock:5555 is set; in host
+mode the guest runs `adb connect vsock:2:PORT`.
 Exit status: 0 on SIGTERM/SIGINT, 1 on a start-up error, 2 on a usage or configuration error.
 )";
 
@@ -69,6 +83,7 @@ struct cli {
 cli parse(int argc, char** argv) {
   cli c;
   std::vector<adbd_relay::guest_config> cli_guests;
+  std::vector<adbd_relay::host_config> cli_hosts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -78,6 +93,10 @@ cli parse(int argc, char** argv) {
     auto last_guest = [&]() -> adbd_relay::guest_config& {
       if (cli_guests.empty()) usage_error(a + " applies to a --guest; give --guest first");
       return cli_guests.back();
+    };
+    auto last_host = [&]() -> adbd_relay::host_config& {
+      if (cli_hosts.empty()) usage_error(a + " applies to a --host-listen; give --host-listen first");
+      return cli_hosts.back();
     };
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;
@@ -106,6 +125,26 @@ cli parse(int argc, char** argv) {
       } catch (const vsocklib::address_error& e) {
         usage_error(e.what());
       }
+    } else if (a == "--host-listen") {
+      const std::string text = value();
+      try {
+        auto addr = vsocklib::parse_address(text);
+        if (!addr.is_stream()) usage_error("--host-listen needs a stream address, not " + text);
+        cli_hosts.push_back(
+            adbd_relay::default_host("host" + std::to_string(cli_hosts.size()), addr));
+      } catch (const vsocklib::address_error& e) {
+        usage_error(e.what());
+      }
+    } else if (a == "--host-serial") {
+      last_host().serial = value();
+    } else if (a == "--host-path") {
+      last_host().path = value();
+    } else if (a == "--host-allow-cid") {
+      const std::string text = value();
+      char* end = nullptr;
+      const unsigned long cid = std::strtoul(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || cid > 0xffffffffUL) usage_error("--host-allow-cid needs a CID, not " + text);
+      last_host().peers.allowed_cids.push_back(static_cast<std::uint32_t>(cid));
     } else if (a == "--udc") {
       last_guest().gadget.udc = value();
     } else if (a == "--serial") {
@@ -124,32 +163,27 @@ cli parse(int argc, char** argv) {
     }
   }
   for (auto& g : cli_guests) c.cfg.guests.push_back(std::move(g));
+  for (auto& h : cli_hosts) c.cfg.hosts.push_back(std::move(h));
   if (!c.log_level_override.empty()) c.cfg.log_level = c.log_level_override;
   if (!c.control_override.empty()) c.cfg.control_socket = c.control_override;
   if (c.status_path.empty()) c.status_path = c.cfg.control_socket;
   return c;
 }
 
+asio::awaitable<void> query_status(std::string path, int& rc) {
+  auto [ec, text] = co_await vsocklib::async_query_control(path);
+  if (ec) {
+    std::cerr << "adbd-relay: no relay answers on " << path << ": " << ec.message() << "\n";
+    co_return;
+  }
+  std::cout << text;
+  rc = 0;
+}
+
 int print_status(const std::string& path) {
   asio::io_context io;
   int rc = 1;
-  auto query = [](std::string path, int& rc) -> asio::awaitable<void> {
-    auto [ec, s] = co_await vsocklib::async_connect(vsocklib::parse_address("unix:" + path), 2s);
-    if (ec) {
-      std::cerr << "adbd-relay: no relay answers on " << path << ": " << ec.message() << "\n";
-      co_return;
-    }
-    std::string text;
-    std::array<char, 4096> buf;
-    for (;;) {
-      auto [rec, n] = co_await s.async_read_some(asio::buffer(buf), vsocklib::use_tuple);
-      text.append(buf.data(), n);
-      if (rec) break;
-    }
-    std::cout << text;
-    rc = 0;
-  };
-  asio::co_spawn(io, query(path, rc), asio::detached);
+  asio::co_spawn(io, query_status(path, rc), asio::detached);
   io.run();
   return rc;
 }
@@ -157,7 +191,7 @@ int print_status(const std::string& path) {
 asio::awaitable<void> watchdog(std::chrono::microseconds every) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   for (;;) {
-    adbd_relay::sd_notify("WATCHDOG=1");
+    vsocklib::sd_notify("WATCHDOG=1");
     t.expires_after(every);
     auto [ec] = co_await t.async_wait(vsocklib::use_tuple);
     if (ec) co_return;
@@ -176,7 +210,8 @@ int main(int argc, char** argv) {
     usage_error(e.what());
   }
   if (c.check) {
-    std::cout << "configuration ok: " << c.cfg.guests.size() << " guest(s)\n";
+    std::cout << "configuration ok: " << c.cfg.guests.size() << " guest(s), "
+              << c.cfg.hosts.size() << " host-mode listener(s)\n";
     return 0;
   }
   auto log = vsocklib::log::get("adbd-relay");
@@ -188,14 +223,27 @@ int main(int argc, char** argv) {
     relays.emplace_back(g, c.cfg.session, c.cfg.connect);
     statuses.push_back(&relays.back().status());
   }
+  // Host mode: libusb only when a host-mode listener is configured.
+  std::optional<adbd_relay::host_usb> usb;
+  std::list<adbd_relay::host_relay> host_relays;
+  std::vector<const adbd_relay::host_status*> host_statuses;
+  if (!c.cfg.hosts.empty()) {
+    try {
+      usb.emplace(io.get_executor(), log);
+    } catch (const std::exception& e) {
+      log->error("host mode: {}", e.what());
+      return 1;
+    }
+    for (const auto& h : c.cfg.hosts) {
+      host_relays.emplace_back(h, c.cfg.hosts, c.cfg.session,
+                               *usb);
+      host_statuses.push_back(&host_relays.back().status());
+    }
+  }
 
-  std::optional<vsocklib::listener> control;
+  std::optional<vsocklib::control_socket> control;
   try {
-    std::filesystem::create_directories(std::filesystem::path(c.cfg.control_socket).parent_path());
-    vsocklib::peer_policy root_only;
-    root_only.allowed_uids = {0, ::geteuid()};
-    control.emplace(io.get_executor(), vsocklib::parse_address("unix:" + c.cfg.control_socket),
-                    root_only, log);
+    control.emplace(io.get_executor(), c.cfg.control_socket, log);
   } catch (const std::exception& e) {
     log->error("status socket: {}", e.what());
     return 1;
@@ -205,33 +253,36 @@ int main(int argc, char** argv) {
   asio::cancellation_signal stop_control;
   std::list<asio::cancellation_signal> stops;
   unsigned running = 0;
-  for (auto& r : relays) {
+  auto start = [&](asio::awaitable<void> work, std::string name) {
     ++running;
     auto& stop = stops.emplace_back();
-    asio::co_spawn(io, r.run(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
+    asio::co_spawn(io, std::move(work), asio::bind_cancellation_slot(stop.slot(), [&, name](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
         } catch (const boost::system::system_error& ex) {
           // Cancelled by SIGTERM/SIGINT: Asio reports it as operation_aborted.
           if (ex.code() != asio::error::operation_aborted) {
-            log->error("[{}] {}", r.status().name, ex.what());
+            log->error("[{}] {}", name, ex.what());
             rc = 1;
-            io.stop();  // a start-up error (no configfs, no UDC) ends the daemon
+            io.stop();  // a start-up error (no configfs, no UDC, address in use) ends the daemon
           }
         } catch (const std::exception& ex) {
-          log->error("[{}] {}", r.status().name, ex.what());
+          log->error("[{}] {}", name, ex.what());
           rc = 1;
           io.stop();
         }
       }
       if (--running == 0) io.stop();
     }));
-  }
-  asio::co_spawn(io, adbd_relay::serve_control(*control, [&] { return adbd_relay::status_json(statuses); }),
+  };
+  for (auto& r : relays) start(r.run(), r.status().name);
+  for (auto& h : host_relays) start(h.run(), h.status().name);
+  if (usb) start(adbd_relay::watch_adb_devices(*usb, c.cfg.host_rescan, log), "host mode");
+  asio::co_spawn(io, control->serve([&] { return adbd_relay::status_json(statuses, host_statuses); }),
                  asio::bind_cancellation_slot(stop_control.slot(), asio::detached));
   asio::cancellation_signal stop_watchdog;
-  if (auto every = adbd_relay::watchdog_interval(); every.count() > 0) {
+  if (auto every = vsocklib::watchdog_interval(); every.count() > 0) {
     asio::co_spawn(io, watchdog(every), asio::bind_cancellation_slot(stop_watchdog.slot(), asio::detached));
   }
 
@@ -239,15 +290,16 @@ int main(int argc, char** argv) {
   signals.async_wait([&](error_code ec, int sig) {
     if (ec) return;
     log->info("signal {}: stopping", sig);
-    adbd_relay::sd_notify("STOPPING=1");
+    vsocklib::sd_notify("STOPPING=1");
     for (auto& s : stops) s.emit(asio::cancellation_type::terminal);
     stop_control.emit(asio::cancellation_type::terminal);
     stop_watchdog.emit(asio::cancellation_type::terminal);
   });
   asio::post(io, [&] {
-    adbd_relay::sd_notify("READY=1\nSTATUS=bridging " + std::to_string(relays.size()) + " guest(s)");
-    log->info("adbd-relay {} started: {} guest(s), status on {}", VSOCKLIB_VERSION, relays.size(),
-              c.cfg.control_socket);
+    vsocklib::sd_notify("READY=1\nSTATUS=bridging " + std::to_string(relays.size()) +
+                          " guest(s), " + std::to_string(host_relays.size()) + " host-mode listener(s)");
+    log->info("adbd-relay {} started: {} guest(s), {} host-mode listener(s), status on {}",
+              VSOCKLIB_VERSION, relays.size(), host_relays.size(), c.cfg.control_socket);
   });
   io.run();
   control.reset();

@@ -17,20 +17,34 @@ namespace adb = vsocklib::adb;
 // What both directions share: how the session ended (first reason wins) and the payload
 // limit the two CNXN messages negotiated.
 struct shared_state {
-  shared_state(usb_endpoint& u, vsocklib::stream_socket& v, session_stats& s)
-      : usb(u), vsock(v), stats(s) {}
+  shared_state(usb_endpoint& u, vsocklib::stream_socket& s, usb_role r, session_stats& st)
+      : usb(u), stream(s), role(r), stats(st) {}
   usb_endpoint& usb;
-  vsocklib::stream_socket& vsock;
+  vsocklib::stream_socket& stream;
+  usb_role role;
   session_stats& stats;
   bool ended = false;
-  std::uint32_t host_max = 0;    // arg1 of the PC's CNXN; 0 until seen
-  std::uint32_t device_max = 0;  // arg1 of the guest's CNXN; 0 until seen
+  std::uint32_t usb_max = 0;     // arg1 of the USB peer's CNXN; 0 until seen
+  std::uint32_t stream_max = 0;  // arg1 of the stream peer's CNXN; 0 until seen
 
   // Until both sides have said what they accept, any size up to MAX_PAYLOAD may pass: the
   // CNXN and AUTH messages that come first are small, and adb itself checks no tighter.
   std::uint32_t limit() const {
-    if (host_max == 0 || device_max == 0) return adb::kMaxPayload;
-    return std::min({host_max, device_max, adb::kMaxPayload});
+    if (usb_max == 0 || stream_max == 0) return adb::kMaxPayload;
+    return std::min({usb_max, stream_max, adb::kMaxPayload});
+  }
+
+  // Validates a header from one side; false (and the session ended) when it is not ADB.
+  bool check(const adb::message_header& h, session_end protocol_error) {
+    if (auto c = adb::validate(h, limit()); !c) {
+      end(protocol_error, {}, c.message);
+      return false;
+    }
+    if (h.command == adb::kStls) {
+      end(protocol_error, {}, "STLS: adb over USB has no TLS, and a TLS stream cannot be framed");
+      return false;
+    }
+    return true;
   }
 
   // The first reason wins; ending stops both sides' pending operations, so the other
@@ -43,133 +57,147 @@ struct shared_state {
     stats.detail = std::move(detail);
     usb.cancel();
     error_code ignored;
-    vsock.cancel(ignored);
+    stream.cancel(ignored);
   }
 };
 
+// One USB write of exactly BUF; false (and the session ended) otherwise. A transfer that
+// moved only part of its bytes cannot be completed by another (that would be a separate
+// transfer, ending the reader's transfer early), so a short write ends the session.
+asio::awaitable<bool> usb_write(shared_state& st, asio::const_buffer buf) {
+  auto [ec, w] = co_await st.usb.async_write(buf);
+  if (st.ended) co_return false;
+  if (!ec && w != buf.size()) {
+    st.end(session_end::usb_failed, error_code(EIO, asio::error::get_system_category()),
+           "short USB write: " + std::to_string(w) + " of " + std::to_string(buf.size()) + " bytes");
+    co_return false;
+  }
+  if (ec) {
+    st.end(session_end::usb_failed, ec);
+    co_return false;
+  }
+  st.stats.stream_to_usb_bytes += w;
+  co_return true;
+}
 
-asio::awaitable<void> usb_to_vsock(usb_endpoint& usb, vsocklib::stream_socket& vsock,
-                                   std::span<std::byte> buf, shared_state& st) {
+asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st) {
   // Outside cancellation arrives through run_stoppable in run_session, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
   std::array<std::byte, adb::kHeaderSize> header_bytes;
-  for (;;) {
-    auto [ec, n] = co_await usb.async_read(asio::buffer(buf.data(), buf.size()));
+  const char* peer = st.role == usb_role::device ? "the PC" : "the device";
+  // Checked before every new wait: the other direction may have ended the session (and
+  // cancelled everything pending) before this one started waiting.
+  while (!st.ended) {
+    // The buffer is whole packets, so a peer that sends more than a header in one transfer
+    // is reported with its size.
+    auto [ec, n] = co_await st.usb.async_read(asio::buffer(buf.data(), buf.size()));
     if (st.ended) co_return;
     if (ec) co_return st.end(session_end::usb_failed, ec);
     if (n == 0) continue;  // a zero-length packet closing the previous payload
     if (n != adb::kHeaderSize) {
       co_return st.end(session_end::usb_protocol, {},
-                       "expected a 24-byte header transfer from the PC, got " +
-                           std::to_string(n) + " bytes");
+                       std::string("expected a 24-byte header transfer from ") + peer +
+                           ", got " + std::to_string(n) + " bytes");
     }
     std::copy_n(buf.begin(), adb::kHeaderSize, header_bytes.begin());
     const auto h = adb::decode(header_bytes);
-    if (auto check = adb::validate(h, st.limit()); !check) {
-      co_return st.end(session_end::usb_protocol, {}, check.message);
-    }
+    if (!st.check(h, session_end::usb_protocol)) co_return;
     if (h.command == adb::kCnxn) {
-      // A new CNXN starts a new session (e.g. the PC's adb server restarted): the limit is
-      // open again until the guest answers with its own CNXN.
-      st.host_max = h.arg1;
-      st.device_max = 0;
+      st.usb_max = h.arg1;
+      // From the host's side a new CNXN starts a new session (e.g. the PC's adb server
+      // restarted): the limit is open again until the other side answers.
+      if (st.role == usb_role::device) st.stream_max = 0;
     }
-    ++st.stats.usb_to_vsock_messages;
 
-    // The header waits for its first payload piece so both go to vsock in one write: the
-    // guest kernel then queues one packet instead of a tiny one plus a large one.
+    // The header waits for its first payload piece so both go to the stream in one write:
+    // the guest kernel then queues one vsock packet instead of a tiny one plus a large one.
     std::uint32_t remaining = h.data_length;
     bool header_sent = false;
-    if (remaining == 0) {
-      auto [wec, w] = co_await asio::async_write(vsock, asio::buffer(header_bytes), vsocklib::unslotted());
-      if (st.ended) co_return;
-      if (wec) co_return st.end(session_end::vsock_failed, wec);
-      st.stats.usb_to_vsock_bytes += w;
-      continue;
-    }
-    while (remaining > 0) {
-      auto [rec, got] = co_await usb.async_read(asio::buffer(buf.data(), buf.size()));
-      if (st.ended) co_return;
-      if (rec) co_return st.end(session_end::usb_failed, rec);
-      if (got == 0) continue;
-      if (got > remaining) {
-        co_return st.end(session_end::usb_protocol, {},
-                         "payload transfer of " + std::to_string(got) +
-                             " bytes, but only " + std::to_string(remaining) + " were left of " +
-                             adb::to_string(h));
+    do {
+      std::size_t got = 0;
+      if (remaining > 0) {
+        auto [rec, r] = co_await st.usb.async_read(asio::buffer(buf.data(), buf.size()));
+        if (st.ended) co_return;
+        if (rec) co_return st.end(session_end::usb_failed, rec);
+        if (r == 0) continue;
+        if (r > remaining) {
+          co_return st.end(session_end::usb_protocol, {},
+                           "payload transfer of " + std::to_string(r) + " bytes, but only " +
+                               std::to_string(remaining) + " were left of " + adb::to_string(h));
+        }
+        got = r;
       }
       const std::array<asio::const_buffer, 2> pieces{
           asio::buffer(header_bytes, header_sent ? 0 : adb::kHeaderSize),
           asio::buffer(buf.data(), got)};
-      auto [wec, w] = co_await asio::async_write(vsock, pieces, vsocklib::unslotted());
+      auto [wec, w] = co_await asio::async_write(st.stream, pieces, vsocklib::unslotted());
       if (st.ended) co_return;
-      if (wec) co_return st.end(session_end::vsock_failed, wec);
+      if (wec) co_return st.end(session_end::stream_failed, wec);
       header_sent = true;
-      st.stats.usb_to_vsock_bytes += w;
+      st.stats.usb_to_stream_bytes += w;
       remaining -= static_cast<std::uint32_t>(got);
-    }
+    } while (remaining > 0);
+    ++st.stats.usb_to_stream_messages;
   }
 }
 
-asio::awaitable<void> vsock_to_usb(usb_endpoint& usb, vsocklib::stream_socket& vsock,
-                                   std::span<std::byte> buf, shared_state& st) {
-  // Outside cancellation arrives through run_stoppable in run_session, not as exceptions.
+asio::awaitable<void> stream_to_usb(std::span<std::byte> buf, std::size_t mps,
+                                    shared_state& st) {
   co_await asio::this_coro::throw_if_cancelled(false);
   std::array<std::byte, adb::kHeaderSize> header_bytes;
-  for (;;) {
-    auto [ec, n] = co_await asio::async_read(vsock, asio::buffer(header_bytes), vsocklib::unslotted());
+  while (!st.ended) {  // see usb_to_stream
+    auto [ec, n] = co_await asio::async_read(st.stream, asio::buffer(header_bytes), vsocklib::unslotted());
     if (st.ended) co_return;
-    if (ec) co_return st.end(session_end::vsock_failed, ec);
+    if (ec) co_return st.end(session_end::stream_failed, ec);
     const auto h = adb::decode(header_bytes);
-    if (auto check = adb::validate(h, st.limit()); !check) {
-      co_return st.end(session_end::vsock_protocol, {}, check.message);
+    if (!st.check(h, session_end::stream_protocol)) co_return;
+    if (h.command == adb::kCnxn) {
+      st.stream_max = h.arg1;
+      if (st.role == usb_role::host) st.usb_max = 0;  // the adb server starts a new session
     }
-    if (h.command == adb::kStls) {
-      // A USB host adb aborts on STLS ("tls not supported"): never let one through.
-      co_return st.end(session_end::vsock_protocol, {},
-                       "STLS, which adb does not support over USB");
-    }
-    if (h.command == adb::kCnxn) st.device_max = h.arg1;
-    ++st.stats.vsock_to_usb_messages;
 
-    auto [hec, hw] = co_await usb.async_write(asio::buffer(header_bytes));
-    if (st.ended) co_return;
-    if (hec) co_return st.end(session_end::usb_failed, hec);
-    st.stats.vsock_to_usb_bytes += hw;
+    if (!co_await usb_write(st, asio::buffer(header_bytes))) co_return;
 
     // Pieces of buf.size() bytes (a multiple of every wMaxPacketSize) and then the rest:
-    // the PC reads the payload as one transfer of exactly data_length, which only a short
-    // last packet may end.
+    // the reader takes the payload as one transfer of exactly data_length, which only a
+    // short last packet may end.
     for (std::uint32_t remaining = h.data_length; remaining > 0;) {
       const std::size_t piece = std::min<std::size_t>(remaining, buf.size());
-      auto [rec, got] = co_await asio::async_read(vsock, asio::buffer(buf.data(), piece), vsocklib::unslotted());
+      auto [rec, got] = co_await asio::async_read(st.stream, asio::buffer(buf.data(), piece), vsocklib::unslotted());
       if (st.ended) co_return;
-      if (rec) co_return st.end(session_end::vsock_failed, rec);
-      auto [wec, w] = co_await usb.async_write(asio::buffer(buf.data(), got));
-      if (st.ended) co_return;
-      if (wec) co_return st.end(session_end::usb_failed, wec);
-      st.stats.vsock_to_usb_bytes += w;
+      if (rec) co_return st.end(session_end::stream_failed, rec);
+      if (!co_await usb_write(st, asio::buffer(buf.data(), got))) co_return;
       remaining -= static_cast<std::uint32_t>(got);
     }
+    if (st.role == usb_role::host && h.data_length > 0 && h.data_length % mps == 0) {
+      if (!co_await usb_write(st, asio::const_buffer())) co_return;
+      ++st.stats.zero_length_packets;
+    }
+    ++st.stats.stream_to_usb_messages;
   }
 }
 
 }  // namespace
 
-const char* to_string(session_end e) noexcept {
+const char* to_string(session_end e, usb_role role) noexcept {
+  const bool device = role == usb_role::device;
   switch (e) {
-    case session_end::usb_failed: return "USB side failed";
-    case session_end::vsock_failed: return "vsock side failed";
-    case session_end::usb_protocol: return "protocol error from the PC";
-    case session_end::vsock_protocol: return "protocol error from the guest";
+    case session_end::usb_failed: return device ? "USB side failed" : "USB device failed";
+    case session_end::stream_failed: return device ? "vsock side failed" : "adb server connection ended";
+    case session_end::usb_protocol: return device ? "protocol error from the PC" : "protocol error from the device";
+    case session_end::stream_protocol: return device ? "protocol error from the guest" : "protocol error from the adb server";
     case session_end::cancelled: return "cancelled";
   }
   return "?";
 }
 
-asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& vsock,
-                                  session_options opt, std::shared_ptr<spdlog::logger> log,
-                                  session_stats& stats) {
+bool is_protocol_error(session_end e) noexcept {
+  return e == session_end::usb_protocol || e == session_end::stream_protocol;
+}
+
+asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream,
+                                  usb_role role, session_options opt,
+                                  std::shared_ptr<spdlog::logger> log, session_stats& stats) {
   using namespace asio::experimental::awaitable_operators;
   const auto start = std::chrono::steady_clock::now();
   // Whole wMaxPacketSize multiples only, so that no piece but a payload's last is short.
@@ -177,15 +205,14 @@ asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& vs
   const std::size_t chunk = std::max(mps, opt.chunk_size / mps * mps);
   std::vector<std::byte> storage(2 * chunk);
   stats = {};
-  shared_state st(usb, vsock, stats);
+  shared_state st(usb, stream, role, stats);
   co_await vsocklib::run_stoppable(
-      usb_to_vsock(usb, vsock, {storage.data(), chunk}, st) &&
-          vsock_to_usb(usb, vsock, {storage.data() + chunk, chunk}, st),
+      usb_to_stream({storage.data(), chunk}, st) &&
+          stream_to_usb({storage.data() + chunk, chunk}, mps, st),
       [&st] { st.end(session_end::cancelled, asio::error::operation_aborted); });
-  log->trace("session: both directions returned");
-  st.stats.max_payload = st.host_max && st.device_max ? st.limit() : adb::kMaxPayloadV1;
+  st.stats.max_payload = st.usb_max && st.stream_max ? st.limit() : adb::kMaxPayloadV1;
   st.stats.duration = std::chrono::steady_clock::now() - start;
-  log->debug("session ended: {}{}{}{}", to_string(st.stats.reason),
+  log->debug("session ended: {}{}{}{}", to_string(st.stats.reason, role),
              st.stats.error ? ": " + st.stats.error.message() : std::string(),
              st.stats.detail.empty() ? "" : ": ", st.stats.detail);
 }

@@ -1,13 +1,21 @@
-// One ADB session bridged between a USB function and the guest adbd's vsock stream.
+// One ADB session bridged between USB transfers and a byte stream, in either role:
+//
+//  usb_role::device (gadget mode): the PC's adb is the USB host; the stream goes to the
+//    guest's adbd (vsock).
+//  usb_role::host (host mode): an ADB device is on USB and the relay is its host; the
+//    stream comes from an adb server (`adb connect`).
 //
 // ADB over USB has framing rules a byte stream does not (see docs/adbd-relay.md):
-//  device -> PC: the 24-byte header is its own transfer; the payload follows as transfers
-//    that are multiples of wMaxPacketSize except the last, adding up to exactly
-//    data_length; never a zero-length packet; never two messages in one transfer.
-//  PC -> device: the header arrives as its own 24-byte transfer, the payload in transfers
-//    after it; a zero-length packet follows payloads that are a multiple of wMaxPacketSize.
-// Every header is validated (magic, command, data_length against the negotiated maximum);
-// a bad one ends the session with a message that says what was wrong.
+//  - a message's 24-byte header is its own transfer; the payload follows as transfers that
+//    are whole wMaxPacketSize multiples except the last, adding up to exactly data_length;
+//    never two messages in one transfer;
+//  - devices never send a zero-length packet; the host sends one after a payload that is a
+//    multiple of wMaxPacketSize (the device reads without knowing the size, and only a
+//    short packet ends its transfer: AOSP adb's should_perform_zero_transfer). A
+//    zero-length packet read from USB is skipped.
+// Every header is validated both ways (magic, command, data_length against the negotiated
+// maximum); a bad one ends the session with a message that says what was wrong. STLS is
+// refused both ways: adb over USB has no TLS, and the relay cannot frame a TLS stream.
 #pragma once
 
 #include <chrono>
@@ -23,30 +31,36 @@ class logger;
 
 namespace adbd_relay {
 
+/// Which end of the USB link the relay is.
+enum class usb_role { device, host };
+
 struct session_options {
-  /// Largest USB transfer and vsock read. 4 KiB is a multiple of every wMaxPacketSize
+  /// Largest USB transfer and stream read. 4 KiB is a multiple of every wMaxPacketSize
   /// (64, 512, 1024), so every piece but a payload's last is a whole number of packets.
   std::size_t chunk_size = 4096;
-  /// USB transfers kept queued per direction (FunctionFS AIO). One leaves the UDC idle
-  /// between a transfer's completion and the next submission; adbd keeps several.
+  /// USB transfers kept queued per direction (gadget mode, FunctionFS AIO). One leaves the
+  /// UDC idle between a transfer's completion and the next submission; adbd keeps several.
   std::size_t usb_transfers_in_flight = 8;
 };
 
 enum class session_end {
-  usb_failed,      ///< a USB transfer failed (unplug, DISABLE, reset): see error
-  vsock_failed,    ///< the guest side closed or failed (adbd restart, reboot): see error
-  usb_protocol,    ///< the PC sent something that is not ADB framing: see detail
-  vsock_protocol,  ///< the guest sent something that is not ADB framing: see detail
+  usb_failed,       ///< a USB transfer failed (unplug, DISABLE, reset, stall): see error
+  stream_failed,    ///< the stream closed or failed (adbd restart, adb server gone): see error
+  usb_protocol,     ///< the USB peer sent something that is not ADB framing: see detail
+  stream_protocol,  ///< the stream peer sent something that is not ADB framing: see detail
   cancelled,
 };
 
-const char* to_string(session_end e) noexcept;
+/// Says who failed in ROLE's words ("protocol error from the guest", "USB device failed").
+const char* to_string(session_end e, usb_role role) noexcept;
+bool is_protocol_error(session_end e) noexcept;
 
 struct session_stats {
-  std::uint64_t usb_to_vsock_bytes = 0;
-  std::uint64_t vsock_to_usb_bytes = 0;
-  std::uint64_t usb_to_vsock_messages = 0;
-  std::uint64_t vsock_to_usb_messages = 0;
+  std::uint64_t usb_to_stream_bytes = 0;  ///< headers and payloads, as written
+  std::uint64_t stream_to_usb_bytes = 0;
+  std::uint64_t usb_to_stream_messages = 0;
+  std::uint64_t stream_to_usb_messages = 0;
+  std::uint64_t zero_length_packets = 0;  ///< sent (host role) after whole-packet payloads
   /// The payload limit both sides agreed on in CNXN (4096 until they have).
   std::uint32_t max_payload = 0;
   std::chrono::steady_clock::duration duration{};
@@ -55,11 +69,13 @@ struct session_stats {
   std::string detail;  ///< for protocol errors: what was wrong, with the values
 };
 
-/// Bridges USB and VSOCK until either side ends or fails, keeping STATS current as it goes
+/// Bridges USB and STREAM until either side ends or fails, keeping STATS current as it goes
 /// (a status query may read it meanwhile). Memory: 2 x chunk_size buffers. Runs on the
-/// awaiting coroutine's executor (one strand); cancelling it ends the session promptly.
-asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& vsock,
-                                  session_options opt, std::shared_ptr<spdlog::logger> log,
-                                  session_stats& stats);
+/// awaiting coroutine's executor (one strand); cancelling it ends the session promptly (it
+/// cancels USB and the stream and waits for their pending operations, so both may be
+/// released when it returns).
+asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream,
+                                  usb_role role, session_options opt,
+                                  std::shared_ptr<spdlog::logger> log, session_stats& stats);
 
 }  // namespace adbd_relay

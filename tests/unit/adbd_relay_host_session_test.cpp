@@ -1,0 +1,281 @@
+// Host mode's ADB framing between an adb server's byte stream and a device's USB transfers.
+// The USB side is a SOCK_SEQPACKET socketpair (one send = one transfer, a zero-length send
+// a zero-length packet); the test plays the device on it and the adb server on a stream
+// socketpair.
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include "adb/protocol.hpp"
+#include "session.hpp"
+#include "peers.hpp"
+#include "run_coro.hpp"
+#include "socket_usb_endpoint.hpp"
+#include "vsocklib/log.hpp"
+
+namespace adbd_relay {
+namespace {
+
+namespace adb = vsocklib::adb;
+using vsocklib::use_tuple;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+using seqpacket = asio::generic::seq_packet_protocol;
+using bytes = std::vector<std::byte>;
+
+bytes header_only(adb::message_header h) {
+  bytes out(adb::kHeaderSize);
+  adb::encode(h, std::span<std::byte, adb::kHeaderSize>(out.data(), adb::kHeaderSize));
+  return out;
+}
+
+bytes message(std::uint32_t cmd, std::uint32_t a0, std::uint32_t a1, const bytes& payload) {
+  bytes out = header_only(adb::make_header(cmd, a0, a1, payload, false));
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+bytes concat(std::initializer_list<const bytes*> parts) {
+  bytes out;
+  for (const auto* p : parts) out.insert(out.end(), p->begin(), p->end());
+  return out;
+}
+
+struct rig {
+  explicit rig(asio::io_context& io, std::size_t max_packet = 512)
+      : device(io), server(io), relay_stream(io), usb(make_usb(io, max_packet)) {
+    asio::local::stream_protocol::socket a(io), b(io);
+    asio::local::connect_pair(a, b);
+    const asio::generic::stream_protocol unix_stream(AF_UNIX, SOCK_STREAM);
+    server = vsocklib::stream_socket(io, unix_stream, a.release());
+    relay_stream = vsocklib::stream_socket(io, unix_stream, b.release());
+  }
+
+  socket_usb_endpoint make_usb(asio::io_context& io, std::size_t max_packet) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) throw std::runtime_error("socketpair");
+    device = seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]);
+    return socket_usb_endpoint(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[1]),
+                               max_packet);
+  }
+
+  seqpacket::socket device;            // the test's ADB device
+  vsocklib::stream_socket server;      // the test's adb server
+  vsocklib::stream_socket relay_stream;
+  socket_usb_endpoint usb;
+  session_stats stats;
+};
+
+asio::awaitable<void> relay(rig& r) {
+  co_await run_session(r.usb, r.relay_stream, usb_role::host, {}, vsocklib::log::get("test"), r.stats);
+}
+
+// The device's view: every transfer's size and bytes, until TRANSFERS have arrived; then
+// the device goes away (as an unplug would), which ends the session.
+asio::awaitable<void> device_receives(rig& r, std::size_t transfers, std::vector<std::size_t>& sizes,
+                                      bytes& got) {
+  bytes buf(1 << 20);
+  for (std::size_t i = 0; i < transfers; ++i) {
+    asio::socket_base::message_flags flags = 0;
+    auto [ec, n] = co_await r.device.async_receive(asio::buffer(buf), flags, use_tuple);
+    if (ec) break;
+    sizes.push_back(n);
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  r.device.close();
+}
+
+asio::awaitable<void> server_sends(rig& r, bytes stream) {
+  co_await asio::async_write(r.server, asio::buffer(stream), use_tuple);
+}
+
+TEST(HostSession, ServerMessagesReachTheDeviceAsHeaderThenPacketsThenZlp) {
+  asio::io_context io;
+  rig r(io, 512);
+  auto banner = vsocklib::test::random_bytes(100, 1);
+  auto data = vsocklib::test::random_bytes(10000, 2);
+  auto whole = vsocklib::test::random_bytes(4096, 3);  // a multiple of wMaxPacketSize
+  auto cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, banner);
+  auto wrte = message(adb::kWrte, 1, 2, data);
+  auto wrte_whole = message(adb::kWrte, 1, 2, whole);
+  auto okay = message(adb::kOkay, 1, 2, {});
+  const bytes stream = concat({&cnxn, &wrte, &wrte_whole, &okay});  // one write: no framing hints
+
+  std::vector<std::size_t> sizes;
+  bytes got;
+  vsocklib::test::run_with_deadline(io, [](rig& r, bytes s, std::vector<std::size_t>& sizes,
+                                           bytes& got) -> asio::awaitable<void> {
+    co_await (relay(r) && server_sends(r, std::move(s)) && device_receives(r, 10, sizes, got));
+  }(r, stream, sizes, got));
+  // Header alone; payload in 4 KiB pieces (whole packets) and a short last one; a payload
+  // of whole packets is followed by a zero-length packet, as AOSP adb's host sends it.
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 100, 24, 4096, 4096, 1808, 24, 4096, 0, 24}));
+  EXPECT_EQ(got, stream);
+  EXPECT_EQ(r.stats.stream_to_usb_messages, 4u);
+  EXPECT_EQ(r.stats.stream_to_usb_bytes, stream.size());
+  EXPECT_EQ(r.stats.zero_length_packets, 1u);
+  EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason, usb_role::host);
+}
+
+TEST(HostSession, ZlpFollowsWholePacketsOfTheEndpointsOwnSize) {
+  asio::io_context io;
+  rig r(io, 64);  // full speed: 64-byte packets
+  auto p = vsocklib::test::random_bytes(128, 4);
+  auto wrte = message(adb::kWrte, 1, 2, p);
+  std::vector<std::size_t> sizes;
+  bytes got;
+  vsocklib::test::run_with_deadline(io, [](rig& r, bytes s, std::vector<std::size_t>& sizes,
+                                           bytes& got) -> asio::awaitable<void> {
+    co_await (relay(r) && server_sends(r, std::move(s)) && device_receives(r, 3, sizes, got));
+  }(r, wrte, sizes, got));
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 128, 0}));
+}
+
+// The device's transfers, as adbd (or the relay's gadget mode) sends them.
+asio::awaitable<void> device_sends(rig& r, std::vector<bytes> transfers) {
+  for (auto& t : transfers) co_await r.device.async_send(asio::buffer(t), 0, use_tuple);
+}
+
+asio::awaitable<void> server_reads(rig& r, std::size_t n, bytes& got) {
+  got.resize(n);
+  co_await asio::async_read(r.server, asio::buffer(got), use_tuple);
+  r.device.close();
+}
+
+TEST(HostSession, DeviceTransfersReachTheServerAsOneStream) {
+  asio::io_context io;
+  rig r(io, 512);
+  auto d1 = vsocklib::test::random_bytes(5000, 5);
+  auto d2 = vsocklib::test::random_bytes(1024, 6);
+  auto h1 = header_only(adb::make_header(adb::kWrte, 1, 2, d1, false));
+  auto h2 = header_only(adb::make_header(adb::kOkay, 1, 2, {}, false));
+  auto h3 = header_only(adb::make_header(adb::kWrte, 1, 2, d2, false));
+  std::vector<bytes> transfers{
+      h1, {d1.begin(), d1.begin() + 4096}, {d1.begin() + 4096, d1.end()},  // header, 2 pieces
+      h2,                                                                 // no payload
+      {},  // a stray zero-length packet: adb devices send none, and it carries nothing
+      h3, d2};
+  const bytes expected = concat({&h1, &d1, &h2, &h3, &d2});
+  bytes got;
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<bytes> t, std::size_t n,
+                                           bytes& got) -> asio::awaitable<void> {
+    co_await (relay(r) && device_sends(r, std::move(t)) && server_reads(r, n, got));
+  }(r, transfers, expected.size(), got));
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(r.stats.usb_to_stream_messages, 3u);
+  EXPECT_EQ(r.stats.usb_to_stream_bytes, expected.size());
+  EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason, usb_role::host);
+}
+
+session_stats run_device_transfers(std::vector<bytes> transfers) {
+  asio::io_context io;
+  rig r(io);
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<bytes> t) -> asio::awaitable<void> {
+    co_await (relay(r) && device_sends(r, std::move(t)));
+  }(r, std::move(transfers)));
+  return r.stats;
+}
+
+TEST(HostSession, BadMagicFromTheDeviceEndsTheSessionNamingIt) {
+  auto h = adb::make_header(adb::kWrte, 1, 2, {}, false);
+  h.magic = 0x12345678;
+  auto stats = run_device_transfers({header_only(h)});
+  EXPECT_EQ(stats.reason, session_end::usb_protocol);
+  EXPECT_STREQ(to_string(stats.reason, usb_role::host), "protocol error from the device");
+  EXPECT_NE(stats.detail.find("0x12345678"), std::string::npos) << stats.detail;
+  EXPECT_EQ(stats.usb_to_stream_bytes, 0u);
+}
+
+TEST(HostSession, AHeaderMustBeItsOwnTransfer) {
+  auto m = message(adb::kWrte, 1, 2, vsocklib::test::random_bytes(76, 7));  // 100 bytes in one
+  auto stats = run_device_transfers({m});
+  EXPECT_EQ(stats.reason, session_end::usb_protocol);
+  EXPECT_EQ(stats.detail, "expected a 24-byte header transfer from the device, got 100 bytes");
+}
+
+TEST(HostSession, PayloadLongerThanItsHeaderSaysIsRejected) {
+  auto h = header_only(adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(100, 8), false));
+  auto stats = run_device_transfers({h, vsocklib::test::random_bytes(512, 9)});
+  EXPECT_EQ(stats.reason, session_end::usb_protocol);
+  EXPECT_NE(stats.detail.find("payload transfer of 512 bytes, but only 100 were left"),
+            std::string::npos)
+      << stats.detail;
+}
+
+TEST(HostSession, BadHeaderFromTheServerNeverReachesTheDevice) {
+  asio::io_context io;
+  rig r(io);
+  auto h = adb::make_header(adb::kWrte, 1, 2, {}, false);
+  h.command = 0x41414141;  // "AAAA": unknown
+  h.magic = h.command ^ 0xffffffff;
+  vsocklib::test::run_with_deadline(io, [](rig& r, bytes b) -> asio::awaitable<void> {
+    co_await (relay(r) && server_sends(r, std::move(b)));
+  }(r, header_only(h)));
+  EXPECT_EQ(r.stats.reason, session_end::stream_protocol);
+  EXPECT_NE(r.stats.detail.find("0x41414141"), std::string::npos) << r.stats.detail;
+  EXPECT_EQ(r.stats.stream_to_usb_bytes, 0u);
+}
+
+TEST(HostSession, NegotiatedLimitAppliesToTheDevice) {
+  asio::io_context io;
+  rig r(io);
+  // The adb server accepts 4096, the device 1 MiB: an 8 KiB payload from the device is over
+  // the session's limit.
+  auto server_cnxn = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(10, 10));
+  auto device_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 11));
+  auto big = header_only(adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(8192, 12), false));
+  std::vector<bytes> transfers{{device_cnxn.begin(), device_cnxn.begin() + 24},
+                               {device_cnxn.begin() + 24, device_cnxn.end()}, big};
+  bytes seen_by_server;
+  vsocklib::test::run_with_deadline(io, [](rig& r, bytes cnxn, std::vector<bytes> t,
+                                           bytes& seen) -> asio::awaitable<void> {
+    // The server's CNXN reaches the device first (2 transfers), then the device answers.
+    auto device = [](rig& r, std::vector<bytes> t) -> asio::awaitable<void> {
+      bytes buf(4096);
+      for (int i = 0; i < 2; ++i) {
+        asio::socket_base::message_flags flags = 0;
+        co_await r.device.async_receive(asio::buffer(buf), flags, use_tuple);
+      }
+      co_await device_sends(r, std::move(t));
+    };
+    auto server = [](rig& r, bytes cnxn, bytes& seen) -> asio::awaitable<void> {
+      co_await server_sends(r, std::move(cnxn));
+      seen.resize(24 + 10);
+      co_await asio::async_read(r.server, asio::buffer(seen), use_tuple);
+    };
+    co_await (relay(r) && device(r, std::move(t)) && server(r, std::move(cnxn), seen));
+  }(r, server_cnxn, transfers, seen_by_server));
+  EXPECT_EQ(seen_by_server, device_cnxn);
+  EXPECT_EQ(r.stats.reason, session_end::usb_protocol);
+  EXPECT_NE(r.stats.detail.find("8192"), std::string::npos) << r.stats.detail;
+}
+
+TEST(HostSession, ServerClosingEndsTheSession) {
+  asio::io_context io;
+  rig r(io);
+  vsocklib::test::run_with_deadline(io, [](rig& r) -> asio::awaitable<void> {
+    r.server.close();
+    co_await relay(r);
+  }(r));
+  EXPECT_EQ(r.stats.reason, session_end::stream_failed);
+  EXPECT_EQ(r.stats.error, asio::error::eof);
+}
+
+asio::awaitable<void> cancel_after(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(use_tuple);
+}
+
+TEST(HostSession, CancellingEndsItPromptly) {
+  asio::io_context io;
+  rig r(io);
+  const auto start = std::chrono::steady_clock::now();
+  vsocklib::test::run_with_deadline(io, [](rig& r) -> asio::awaitable<void> {
+    co_await (relay(r) || cancel_after(50ms));
+  }(r), 5s);
+  EXPECT_EQ(r.stats.reason, session_end::cancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+}  // namespace
+}  // namespace adbd_relay
