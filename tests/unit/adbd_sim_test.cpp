@@ -425,6 +425,43 @@ TEST(AdbdSimConnection, RefusesUnknownServicesAndStreamsOverTheLimit) {
   EXPECT_FALSE(r.summary.protocol_error);
 }
 
+// tcp:PORT, what `adb forward tcp:X tcp:PORT` opens: the device connects to PORT on
+// loopback and bridges both ways; the TCP side closing closes the stream.
+asio::awaitable<void> tcp_forward_scenario(rig& r, asio::ip::tcp::acceptor& acceptor) {
+  co_await r.host.connect();
+  const auto port = acceptor.local_endpoint().port();
+  auto id = co_await r.host.open(1, "tcp:" + std::to_string(port));
+  EXPECT_NE(id, 0u);
+  auto [aec, peer] = co_await acceptor.async_accept(use_tuple);
+  EXPECT_FALSE(aec) << aec.message();
+  co_await r.host.send(adb::kWrte, 1, id, bytes("ping"));
+  co_await r.host.expect(adb::kOkay);
+  std::array<char, 4> got{};
+  auto [rec, rn] = co_await asio::async_read(peer, asio::buffer(got), use_tuple);
+  EXPECT_FALSE(rec) << rec.message();
+  EXPECT_EQ(std::string(got.data(), got.size()), "ping");
+  auto [wec, wn] = co_await asio::async_write(peer, asio::buffer(std::string_view("pong")), use_tuple);
+  EXPECT_FALSE(wec);
+  peer.close();
+  EXPECT_EQ(text(co_await r.host.read_stream(1, id)), "pong");  // ends with the device's CLSE
+
+  // Nobody listens there any more: the OPEN is accepted and the stream closes at once.
+  acceptor.close();
+  id = co_await r.host.open(2, "tcp:127.0.0.1:" + std::to_string(port));
+  EXPECT_NE(id, 0u);
+  EXPECT_EQ((co_await r.host.read_stream(2, id)).size(), 0u);
+  for (auto name : {"tcp:", "tcp:0", "tcp:70000", "tcp:x", "tcp::80"}) {
+    EXPECT_EQ(co_await r.host.open(4, name), 0u) << name;
+  }
+}
+
+TEST(AdbdSimConnection, TcpServiceBridgesToALoopbackPort) {
+  rig r;
+  asio::ip::tcp::acceptor acceptor(r.io, {asio::ip::make_address("127.0.0.1"), 0});
+  test::run_with_deadline(r.io, tcp_forward_scenario(r, acceptor));
+  EXPECT_FALSE(r.summary.protocol_error);
+}
+
 asio::awaitable<void> reconnect_scenario(rig& r) {
   co_await r.host.connect();
   auto old_id = co_await r.host.open(1, "sink:1000");

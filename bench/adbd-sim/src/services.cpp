@@ -1,4 +1,4 @@
-// Service names, dispatch, and the throughput services sink:N and source:N.
+// Service names, dispatch, the throughput services sink:N and source:N, and tcp: (forward).
 #include "services.hpp"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "adbd_sim/pattern.hpp"
 #include "adbd_sim/rooted_fs.hpp"
+#include "vsocklib/connect.hpp"
 
 namespace adbd_sim {
 
@@ -70,7 +71,53 @@ asio::awaitable<void> run_sink(adb_stream& s, std::uint64_t count) {
   }
 }
 
+// Largest read from the TCP side per WRTE: adb's own forward uses 64 KiB-sized buffers too.
+constexpr std::size_t kTcpChunk = 64 * 1024;
+// Bound on connecting to the forward's target; real adbd's loopback connect is immediate.
+constexpr std::chrono::milliseconds kTcpConnectTimeout{5000};
+
+asio::awaitable<void> tcp_to_host(adb_stream& s, vsocklib::stream_socket& sock) {
+  for (;;) {
+    auto room = co_await s.async_prepare(kTcpChunk);
+    if (room.empty()) co_return;  // the host closed the stream
+    auto [ec, n] = co_await sock.async_read_some(asio::buffer(room.data(), room.size()), vsocklib::use_tuple);
+    s.commit(n);
+    if (ec) co_return;  // end of stream or an error: the ADB stream closes either way
+    co_await s.async_flush();
+  }
+}
+
+asio::awaitable<void> host_to_tcp(adb_stream& s, vsocklib::stream_socket& sock) {
+  for (;;) {
+    const bool readable = co_await s.async_wait_readable();
+    if (!readable) co_return;
+    auto data = s.available();
+    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(data.data(), data.size()), vsocklib::use_tuple);
+    if (ec) co_return;
+    // Consumed (and so acknowledged with OKAY) only once written: the TCP peer's pace
+    // becomes the host's, one WRTE at a time.
+    s.consume(data.size());
+  }
+}
+
 }  // namespace
+
+asio::awaitable<void> run_tcp(adb_stream& s, const std::string& host, std::uint16_t port) {
+  using namespace asio::experimental::awaitable_operators;
+  vsocklib::address to;
+  to.kind = vsocklib::transport::tcp;
+  to.host = host;
+  to.port = port;
+  auto [ec, sock] = co_await vsocklib::async_connect(to, kTcpConnectTimeout);
+  if (ec) {
+    // adbd closes the stream when the connect fails; adb then closes the forwarded socket.
+    s.connection().log().info("{}: tcp:{}:{}: {}", s.connection().peer(), host, port, ec.message());
+    co_return;
+  }
+  co_await (tcp_to_host(s, sock) || host_to_tcp(s, sock));
+  vsocklib::error_code ignored;
+  sock.close(ignored);
+}
 
 std::optional<service_request> parse_service(std::string_view name, std::string& why) {
   const auto colon = name.find(':');
@@ -128,7 +175,25 @@ std::optional<service_request> parse_service(std::string_view name, std::string&
     r.count = *n;
     return r;
   }
-  why = "unknown service (adbd-sim offers shell:, exec:, sync:, sink:N, source:N)";
+  if (head == "tcp") {  // tcp:PORT or tcp:HOST:PORT, as `adb forward tcp:X tcp:...` sends
+    const auto last = arg.rfind(':');
+    const std::string_view port_text = last == std::string_view::npos ? arg : arg.substr(last + 1);
+    auto port = parse_count(port_text);
+    if (!port || *port == 0 || *port > 65535) {
+      why = "tcp: \"" + std::string(port_text) + "\" is not a port";
+      return std::nullopt;
+    }
+    r.kind = service_kind::tcp;
+    r.port = static_cast<std::uint16_t>(*port);
+    r.host = last == std::string_view::npos ? "127.0.0.1" : std::string(arg.substr(0, last));
+    if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']') r.host = r.host.substr(1, r.host.size() - 2);
+    if (r.host.empty()) {
+      why = "tcp: empty host";
+      return std::nullopt;
+    }
+    return r;
+  }
+  why = "unknown service (adbd-sim offers shell:, exec:, sync:, sink:N, source:N, tcp:)";
   return std::nullopt;
 }
 
@@ -146,6 +211,9 @@ asio::awaitable<void> run_service(std::shared_ptr<adb_stream> s, service_request
       break;
     case service_kind::source:
       co_await run_source(*s, req.count);
+      break;
+    case service_kind::tcp:
+      co_await run_tcp(*s, req.host, req.port);
       break;
   }
   co_await s->async_close();
