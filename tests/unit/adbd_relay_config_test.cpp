@@ -83,6 +83,8 @@ TEST(RelayConfig, ShippedExampleParses) {
   EXPECT_NO_THROW(validate(c));
   ASSERT_EQ(c.guests.size(), 1u);
   EXPECT_EQ(c.guests[0].address.to_string(), "vsock:3:5555");
+  // The file's trailing "# what adb devices lists" is a comment, not part of the serial.
+  EXPECT_EQ(c.guests[0].gadget.serial, "android-guest");
   EXPECT_EQ(c.connect.backoff.max.count(), 500);
 }
 

@@ -47,6 +47,16 @@ address = vsock:3:5555
   EXPECT_EQ(d.entries[4].section, "guest android");
 }
 
+TEST(Ini, TrailingCommentsAfterWhitespaceOnly) {
+  EXPECT_EQ(ini_strip_comment(" android-guest    # what adb lists"), "android-guest");
+  EXPECT_EQ(ini_strip_comment("tag=a#1"), "tag=a#1");
+  EXPECT_EQ(ini_strip_comment("x\t# tab"), "x");
+  EXPECT_EQ(ini_strip_comment("# all comment"), "# all comment");
+  auto d = parse_ini("k = v # note\n", "f.conf");
+  ASSERT_EQ(d.entries.size(), 1u);
+  EXPECT_EQ(d.entries[0].value, "v");
+}
+
 TEST(Ini, WindowsLineEndings) {
   auto d = parse_ini("[a]\r\nk = v\r\n", "f.conf");
   ASSERT_EQ(d.entries.size(), 1u);

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "vsocklib/ini.hpp"
+
 #include <charconv>
 #include <set>
 
@@ -130,7 +132,7 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
     auto eq = line.find('=');
     if (eq == std::string_view::npos) at.fail("expected key = value");
     auto key = trim(line.substr(0, eq));
-    auto value = trim(line.substr(eq + 1));
+    auto value = vsocklib::ini_strip_comment(line.substr(eq + 1));
     std::string v(value);
     if (current == section::relay) {
       if (key == "log_level") cfg.log_level = v;

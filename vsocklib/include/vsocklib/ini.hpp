@@ -3,6 +3,8 @@
 //   # comment (also "; comment"), blank lines ignored
 //   [section]            or  [section name]   (the text between the brackets, trimmed)
 //   key = value          (both trimmed; a value may be empty or contain '=')
+//   key = value  # note  (a '#' after whitespace starts a comment; a value keeps a '#'
+//                        that follows a non-blank, e.g. "tag=a#1")
 //
 // Keys before the first section belong to section "". The reader knows nothing of the
 // keys: programs walk the entries and report unknown ones with ini_document::fail, so every
@@ -52,5 +54,8 @@ ini_document parse_ini(std::string_view text, const std::string& source);
 /// Reads and parses the file PATH. Throws ini_error "PATH: cannot read: REASON" when it
 /// cannot be read.
 ini_document read_ini_file(const std::string& path);
+
+/// VALUE without a trailing "  # comment" (a '#' that follows whitespace), trimmed.
+std::string_view ini_strip_comment(std::string_view value);
 
 }  // namespace vsocklib
