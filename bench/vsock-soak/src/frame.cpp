@@ -163,6 +163,7 @@ void fill_payload(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq, s
 std::optional<std::size_t> first_mismatch(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq,
                                           std::span<const std::byte> got,
                                           std::vector<std::byte>& scratch) {
+  if (got.empty()) return std::nullopt;  // memcmp may not be given a null pointer
   scratch.resize(got.size());
   fill_payload(seed, stream, seq, scratch);
   if (std::memcmp(scratch.data(), got.data(), got.size()) == 0) return std::nullopt;

@@ -7,7 +7,9 @@
 
 #include <array>
 #include <cerrno>
+#include <span>
 #include <system_error>
+#include <vector>
 
 namespace vsock_mcast {
 namespace {
@@ -79,7 +81,10 @@ bool parse(const nlmsghdr* h, net_event& ev) {
 netlink_watcher::netlink_watcher(asio::any_io_executor ex) : sock_(ex, open_socket()) {}
 
 asio::awaitable<void> netlink_watcher::run(std::function<void(const net_event&)> on_event) {
-  alignas(nlmsghdr) std::array<char, 16384> buf;
+  // On the heap: GCC 12 does not honour alignas for locals kept in a coroutine frame (UBSan
+  // caught nlmsghdr read at an odd address), and malloc's alignment is enough.
+  std::vector<std::uint32_t> storage(16384 / sizeof(std::uint32_t));
+  const std::span<char> buf(reinterpret_cast<char*>(storage.data()), storage.size() * sizeof(std::uint32_t));
   while (sock_.is_open()) {
     auto [ec] = co_await sock_.async_wait(asio::posix::descriptor_base::wait_read,
                                           vsocklib::use_tuple);
