@@ -4,8 +4,9 @@
 #   logs      files printed (prefixed with their names) by fail
 #   fail MSG  prints MSG and the logs, exits 1
 #   now_ms, rss_kib PID, adb_state SERIAL, wait_state SERIAL STATE|gone SECONDS
-# A test may define lab_cleanup_hook (run first on exit). The adb server is the test's to
-# start (adb start-server), so a test can start it where it must not see USB.
+# A test may define lab_cleanup_hook (run first on exit), and set LAB_ADB to the command
+# that runs adb (default adb). The adb server is the test's to start (adb start-server), so
+# a test can start it where it must not see USB.
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "run me in the lab: tests/lab/run -- $0 ..."; exit 2; }
 
 work=$(mktemp -d)
@@ -34,7 +35,7 @@ fail() {
 }
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-adb_state() { adb devices | awk -v s="$1" '$1 == s { print $2 }'; }
+adb_state() { "${LAB_ADB:-adb}" devices | awk -v s="$1" '$1 == s { print $2 }'; }
 wait_state() {  # wait_state SERIAL STATE|gone SECONDS
   local serial=$1 want=$2 deadline=$(($(now_ms) + $3 * 1000)) state
   while (($(now_ms) < deadline)); do

@@ -30,6 +30,7 @@ logs+=("$work/host.log" "$work/hotplug.log" "$work/gadget.log" "$work/sim.log")
 # adb command (any of which may start the server) runs in its own mount namespace with an
 # empty tmpfs over /dev/bus/usb, so the server never sees a USB device; it reaches the
 # device only through host mode's TCP listener. (unshare makes the mount private to it.)
+LAB_ADB=adbx
 adbx() {
   unshare -m sh -c 'mount -t tmpfs none /dev/bus/usb && exec adb "$@"' adb "$@"
 }
@@ -40,15 +41,6 @@ wait_log() {  # wait_log FILE PATTERN COUNT SECONDS: until PATTERN occurs COUNT 
     (( $(now_ms) < deadline )) || return 1
     sleep 0.05
   done
-}
-
-wait_state() {  # wait_state STATE SECONDS: until `adb devices` shows TARGET in STATE
-  local deadline=$(( $(now_ms) + $2 * 1000 ))
-  while (( $(now_ms) < deadline )); do
-    [[ $(adbx devices | awk -v s="$target" '$1 == s { print $2 }') == "$1" ]] && return 0
-    sleep 0.2
-  done
-  return 1
 }
 
 start_gadget() {
@@ -72,7 +64,7 @@ grep -m1 'discovered' "$work/host.log" | sed 's/.*info: //'
 grep -m1 'ADB device attached' "$work/host.log" | sed 's/.*info: /host mode: /'
 
 out=$(adbx connect "$target" 2>&1) || true
-wait_state device 20 || fail "adb connect $target: '$out'; devices: $(adbx devices)"
+wait_state "$target" device 20 || fail "adb connect $target: '$out'; devices: $(adbx devices)"
 echo "adb connect $target: $out"
 
 out=$(adbx -s "$target" shell echo ok)
@@ -100,7 +92,7 @@ wait_log "$work/host.log" "session with .* ended (USB device failed" 1 10 ||
 wait_log "$work/host.log" "ADB device left: .*serial $serial" 1 10 ||
   fail "host mode did not notice the device leaving"
 echo "unplugged: $(grep -m1 'session with .* ended' "$work/host.log" | sed 's/.*info: //')"
-wait_state offline 10 || [[ -z $(adbx devices | awk -v s="$target" '$1 == s') ]] ||
+wait_state "$target" offline 10 || [[ -z $(adb_state "$target") ]] ||
   fail "adb still lists $target as usable: $(adbx devices)"
 adbx disconnect "$target" >/dev/null 2>&1 || true
 
@@ -109,7 +101,7 @@ start_gadget
 wait_log "$work/host.log" "ADB device attached: .*serial $serial" 2 30 ||
   fail "host mode did not see the device come back"
 out=$(adbx connect "$target" 2>&1) || true
-wait_state device 20 || fail "adb connect after replug: '$out'; devices: $(adbx devices)"
+wait_state "$target" device 20 || fail "adb connect after replug: '$out'; devices: $(adbx devices)"
 out=$(adbx -s "$target" shell echo again)
 [[ $out == again ]] || fail "shell after replug printed '$out'"
 echo "replugged: served again, shell echo: $out"
@@ -134,7 +126,7 @@ until (( $(grep -c '\] bridging' "$work/host.log") == $(grep -c '\] session with
 done
 target=vsock:1:$vhport
 out=$(adbx connect "$target" 2>&1) || true
-wait_state device 20 || fail "adb connect $target: '$out'; devices: $(adbx devices)"
+wait_state "$target" device 20 || fail "adb connect $target: '$out'; devices: $(adbx devices)"
 out=$(adbx -s "$target" shell echo vsock)
 [[ $out == vsock ]] || fail "shell over $target printed '$out'"
 echo "adb connect $target: shell echo: $out"
@@ -166,7 +158,7 @@ wait_log "$work/hotplug.log" "ADB device attached: .*serial $serial" 2 30 ||
   fail "hotplug relay did not see the device come back"
 target=127.0.0.1:$((hport + 2))
 out=$(adbx connect "$target" 2>&1) || true
-wait_state device 20 || fail "adb connect $target: '$out'; devices: $(adbx devices)"
+wait_state "$target" device 20 || fail "adb connect $target: '$out'; devices: $(adbx devices)"
 out=$(adbx -s "$target" shell echo hotplug)
 [[ $out == hotplug ]] || fail "shell through the hotplug relay printed '$out'"
 echo "udevd running: $(grep -m1 'discovered' "$work/hotplug.log" | sed 's/.*info: //'); unplug logged after $t_left ms, replug served (shell echo: $out)"
