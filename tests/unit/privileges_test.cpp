@@ -71,6 +71,32 @@ TEST(Privileges, CapabilityNames) {
   EXPECT_EQ(capability_name(63), "cap_63");
 }
 
+TEST(Privileges, ParsesUserAndGroup) {
+  EXPECT_EQ(parse_user_group("nobody").user, "nobody");
+  EXPECT_EQ(parse_user_group("nobody").group, "");
+  const auto both = parse_user_group("adbd-relay:plugdev");
+  EXPECT_EQ(both.user, "adbd-relay");
+  EXPECT_EQ(both.group, "plugdev");
+  EXPECT_TRUE(both.keep.empty());
+  for (const char* bad : {"", ":plugdev", "nobody:"}) {
+    EXPECT_THROW(parse_user_group(bad), std::invalid_argument) << bad;
+  }
+}
+
+TEST(Privileges, ResolvesUsersAndGroupsWithoutSwitching) {
+  // nobody and nogroup are 65534 on Debian; root is 0 everywhere.
+  const auto nobody = resolve_user({"nobody", "", {}});
+  EXPECT_EQ(nobody.uid, 65534u);
+  EXPECT_EQ(resolve_user({"root", "", {}}).gid, 0u);
+  EXPECT_EQ(resolve_user({"nobody", "root", {}}).gid, 0u);
+  const auto numeric = resolve_user({"12345", "54321", {}});
+  EXPECT_EQ(numeric.uid, 12345u);
+  EXPECT_EQ(numeric.gid, 54321u);
+  EXPECT_THROW(resolve_user({"no-such-user-vsocklib", "", {}}), privilege_error);
+  EXPECT_THROW(resolve_user({"12345", "", {}}), privilege_error);  // no passwd entry, no group
+  EXPECT_EQ(::geteuid(), ::getuid());  // nothing switched
+}
+
 TEST(Privileges, DropsToNobodyKeepingOnlyNetAdmin) {
   require_root();
   auto r = in_child([] {

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstdint>
 #include <fstream>
+#include <stdexcept>
 
 namespace vsocklib {
 namespace {
@@ -74,13 +75,21 @@ std::optional<unsigned long> number(std::string_view s) {
   return v;
 }
 
-struct ids {
-  uid_t uid;
-  gid_t gid;
-};
+}  // namespace
 
-ids resolve(const privilege_spec& spec) {
-  ids out{};
+privilege_spec parse_user_group(std::string_view text) {
+  privilege_spec spec;
+  const auto colon = text.find(':');
+  spec.user = std::string(text.substr(0, colon));
+  if (colon != std::string_view::npos) spec.group = std::string(text.substr(colon + 1));
+  if (spec.user.empty() || (colon != std::string_view::npos && spec.group.empty())) {
+    throw std::invalid_argument("user \"" + std::string(text) + "\" is not USER or USER:GROUP");
+  }
+  return spec;
+}
+
+user_ids resolve_user(const privilege_spec& spec) {
+  user_ids out{};
   std::vector<char> buf(16384);
   if (auto n = number(spec.user)) {
     out.uid = static_cast<uid_t>(*n);
@@ -110,8 +119,6 @@ ids resolve(const privilege_spec& spec) {
   return out;
 }
 
-}  // namespace
-
 std::optional<int> capability_from_name(std::string_view name) {
   std::string lower;
   for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
@@ -131,7 +138,7 @@ std::string capability_name(int cap) {
 }
 
 void drop_privileges(const privilege_spec& spec) {
-  const ids to = resolve(spec);
+  const user_ids to = resolve_user(spec);
   const int last = last_cap();
   std::uint64_t keep = 0;
   for (int c : spec.keep) {

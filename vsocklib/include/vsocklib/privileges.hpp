@@ -3,6 +3,8 @@
 // running daemon still needs. docs/security.md names them for each daemon.
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +28,20 @@ class privilege_error : public std::system_error {
  public:
   using std::system_error::system_error;
 };
+
+/// The ids SPEC names: its user's uid and its group's gid (the user's primary group when
+/// no group is named). Throws privilege_error for an unknown user or group. For set-up
+/// that must hand files to the user before the switch (FunctionFS mount options, chown).
+struct user_ids {
+  uid_t uid;
+  gid_t gid;
+};
+user_ids resolve_user(const privilege_spec& spec);
+
+/// "USER" or "USER:GROUP" (chown(1)'s spelling, as daemons take it in --user and the
+/// configuration's `user`) -> a spec that keeps no capability. Throws std::invalid_argument
+/// for an empty user or group.
+privilege_spec parse_user_group(std::string_view text);
 
 /// "CAP_NET_ADMIN" or "net_admin" (any case) -> CAP_NET_ADMIN; nullopt for unknown names.
 std::optional<int> capability_from_name(std::string_view name);
