@@ -7,8 +7,11 @@
 #
 # Shows: adb devices lists the relay's serial; shell echo; a 20 MB push + pull round trip
 # with equal checksums; adbd-sim killed -> the device leaves; adbd-sim restarted -> the
-# device is back within 2 s and works. Prints timings for docs/benchmarks.md. (Two guests and
-# a malformed guest: adbd_relay_guests_lab.sh.)
+# device is back within 2 s and works. The relay runs as deployed: it drops to user nobody
+# with no capability after set-up, so every re-enumeration here is done unprivileged; at
+# exit it leaves its gadget, which `adbd-relay --remove-gadgets` (root) then takes down.
+# Prints timings for docs/benchmarks.md. (Two guests and a malformed guest:
+# adbd_relay_guests_lab.sh.)
 # usage (in the lab): adbd_relay_lab.sh ADBD_RELAY ADBD_SIM
 set -euo pipefail
 relay=$1
@@ -25,11 +28,19 @@ start_sim() {
 }
 mkdir -p "$work/root"
 start_sim
-"$relay" --guest "vsock:1:$port" --serial "$serial" --control "$work/control" \
+relay_args=(--guest "vsock:1:$port" --serial "$serial")
+"$relay" "${relay_args[@]}" --control "$work/control" --user nobody \
   --log-level debug >"$work/relay.log" 2>&1 &
+relay_pid=$!
 
 wait_state "$serial" device 30 || fail "adb devices never listed $serial: $(adb devices)"
 echo "adb devices: $(adb devices | grep "$serial")"
+uids=$(awk '/^Uid:/ { print $2, $3, $4 }' "/proc/$relay_pid/status")
+caps=$(awk '/^Cap(Eff|Prm):/ { printf "%s ", $2 }' "/proc/$relay_pid/status")
+nobody=$(id -u nobody)
+[[ $uids == "$nobody $nobody $nobody" ]] || fail "relay runs with uids '$uids', expected nobody ($nobody)"
+[[ $caps == "0000000000000000 0000000000000000 " ]] || fail "relay kept capabilities: CapEff/CapPrm $caps"
+echo "relay runs as nobody (uid $nobody) with no capabilities"
 
 out=$(adb -s "$serial" shell echo ok)
 [[ $out == ok ]] || fail "shell echo ok printed '$out'"
@@ -75,4 +86,14 @@ echo "adbd-sim restarted: USB device back $((t_usb - t0)) ms after adbd listened
 "$relay" --status "$work/control" >"$work/status.json" || fail "--status"
 grep -q '"sessions": [1-9]' "$work/status.json" || fail "status: $(cat "$work/status.json")"
 echo "status: $(tr -d '\n' <"$work/status.json" | cut -c1-200)..."
+
+# Stopping: the unprivileged relay unbinds its gadget but cannot remove it; root can.
+gadget_dir=/sys/kernel/config/usb_gadget/adbd-relay-guest0
+kill "$relay_pid"; wait "$relay_pid" || fail "relay exited $? on SIGTERM"
+[[ -d $gadget_dir ]] || fail "the unprivileged relay removed $gadget_dir (it should not be able to)"
+[[ -z $(cat "$gadget_dir/UDC") ]] || fail "the gadget is still bound after the relay stopped"
+"$relay" "${relay_args[@]}" --remove-gadgets >"$work/remove.log" 2>&1 || fail "--remove-gadgets: $(cat "$work/remove.log")"
+[[ ! -e $gadget_dir ]] || fail "--remove-gadgets left $gadget_dir"
+! grep -q " /run/adbd-relay/adbd-relay-guest0 functionfs" /proc/mounts || fail "--remove-gadgets left FunctionFS mounted"
+echo "relay stopped: gadget left unbound; --remove-gadgets took it down"
 echo "ok: adb through adbd-relay over real USB gadget + vsock"

@@ -30,6 +30,7 @@ TEST(RelayConfig, ParsesRelayAndGuests) {
 [relay]
 log_level = debug
 control_socket = /run/x/control
+user = adbd-relay:plugdev
 chunk_size = 8192
 backoff_max_ms = 2000
 
@@ -46,6 +47,7 @@ udc = dummy_udc.1
 )");
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.control_socket, "/run/x/control");
+  EXPECT_EQ(c.user, "adbd-relay:plugdev");
   EXPECT_EQ(c.session.chunk_size, 8192u);
   EXPECT_EQ(c.connect.backoff.max.count(), 2000);
   ASSERT_EQ(c.guests.size(), 2u);
@@ -58,6 +60,7 @@ udc = dummy_udc.1
 }
 
 TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
+  expect_error("[relay]\nuser = x:\n[guest a]\naddress = vsock:3:5555\n", "user \"x:\" is not USER or USER:GROUP");
   expect_error("[guest a]\nadress = vsock:3:5555\n", "test.conf:2: unknown key \"adress\" in [guest a]");
   expect_error("[guest a]\naddress = vsock:x:5555\n", "test.conf:2: bad address \"vsock:x:5555\"");
   expect_error("[guest a]\n", "[guest a] has no address");

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "vsocklib/ini.hpp"
+#include "vsocklib/privileges.hpp"
 
 #include <charconv>
 #include <set>
@@ -137,6 +138,7 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
     if (current == section::relay) {
       if (key == "log_level") cfg.log_level = v;
       else if (key == "control_socket") cfg.control_socket = v;
+      else if (key == "user") cfg.user = v;
       else if (key == "usb_transfers_in_flight") {
         cfg.session.usb_transfers_in_flight = parse_number(at, key, value, 64);
         if (cfg.session.usb_transfers_in_flight == 0) at.fail("usb_transfers_in_flight must be 1..64");
@@ -232,6 +234,13 @@ void validate(const config& cfg) {
       if (g.gadget.udc.empty()) {
         throw config_error("guest \"" + g.name + "\" needs udc = ... when several guests are configured");
       }
+    }
+  }
+  if (!cfg.user.empty()) {
+    try {
+      vsocklib::parse_user_group(cfg.user);
+    } catch (const std::invalid_argument& e) {
+      throw config_error(e.what());
     }
   }
   if (auto why = cfg.connect.backoff.validate(); !why.empty()) throw config_error(why);

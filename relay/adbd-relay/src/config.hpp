@@ -38,6 +38,10 @@ struct host_config {
 struct config {
   std::string log_level = "info";
   std::string control_socket = "/run/adbd-relay/control";
+  /// After set-up (gadgets created, FunctionFS mounted, status socket bound), become this
+  /// user with no capability left (docs/security.md): USER or USER:GROUP (default: the
+  /// user's primary group). Empty: stay root.
+  std::string user;
   session_options session;
   /// Retry the guest at least every 500 ms: a local vsock connect costs next to nothing,
   /// and the device must be back on the PC within 2 s of the guest's adbd answering.

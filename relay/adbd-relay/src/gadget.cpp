@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -54,15 +55,39 @@ std::string first_udc() {
        ENODEV);
 }
 
+// The defaults the constructor and remove_left_over agree on (the UDC is not needed to
+// find a gadget).
+gadget_options with_defaults(gadget_options opt) {
+  if (opt.ffs_dir.empty()) opt.ffs_dir = "/run/adbd-relay/" + opt.name;
+  if (opt.function.empty()) opt.function = opt.name;
+  return opt;
+}
+
+// configfs wants the tree taken down in reverse: links, then leaf directories. Returns
+// what could not be removed (missing pieces are not problems).
+std::string remove_tree(const std::string& dir, const std::string& function) {
+  std::string problems;
+  auto check = [&](int rc, const std::string& path) {
+    if (rc != 0 && errno != ENOENT) {
+      problems += "cannot remove " + path + ": " + std::strerror(errno) + "\n";
+    }
+  };
+  const std::string link = dir + "/configs/c.1/ffs." + function;
+  check(::unlink(link.c_str()), link);
+  for (const std::string& d : {dir + "/functions/ffs." + function, dir + "/configs/c.1/strings/0x409",
+                               dir + "/configs/c.1", dir + "/strings/0x409", dir}) {
+    check(::rmdir(d.c_str()), d);
+  }
+  return problems;
+}
+
 }  // namespace
 
-gadget::gadget(gadget_options opt) : opt_(std::move(opt)) {
+gadget::gadget(gadget_options opt) : opt_(with_defaults(std::move(opt))) {
   if (!fs::is_directory(opt_.configfs)) {
     fail(opt_.configfs + " not found: mount configfs and load libcomposite", ENOENT);
   }
   if (opt_.udc.empty()) opt_.udc = first_udc();
-  if (opt_.ffs_dir.empty()) opt_.ffs_dir = "/run/adbd-relay/" + opt_.name;
-  if (opt_.function.empty()) opt_.function = opt_.name;
   dir_ = opt_.configfs + "/" + opt_.name;
   try {
     make_dir(dir_);
@@ -91,11 +116,28 @@ gadget::gadget(gadget_options opt) : opt_(std::move(opt)) {
       fail("cannot link " + function + " into " + link, errno);
     }
     fs::create_directories(opt_.ffs_dir);
+    std::string mount_options;
+    if (opt_.owner) {
+      mount_options = "uid=" + std::to_string(opt_.owner->uid) + ",gid=" + std::to_string(opt_.owner->gid);
+    }
+    if (is_mounted(opt_.ffs_dir)) {
+      // A previous run's mount, kept because it ran unprivileged: reuse it if its files
+      // belong to the right user, else mount afresh.
+      struct stat st {};
+      const uid_t want = opt_.owner ? opt_.owner->uid : 0;
+      if (::stat((opt_.ffs_dir + "/ep0").c_str(), &st) == 0 && st.st_uid != want) {
+        if (::umount(opt_.ffs_dir.c_str()) != 0) fail("cannot unmount the old FunctionFS on " + opt_.ffs_dir, errno);
+      }
+    }
     if (!is_mounted(opt_.ffs_dir)) {
-      if (::mount(opt_.function.c_str(), opt_.ffs_dir.c_str(), "functionfs", 0, nullptr) != 0) {
+      if (::mount(opt_.function.c_str(), opt_.ffs_dir.c_str(), "functionfs", 0,
+                  mount_options.empty() ? nullptr : mount_options.c_str()) != 0) {
         fail("cannot mount functionfs instance " + opt_.function + " on " + opt_.ffs_dir, errno);
       }
       mounted_ = true;
+    }
+    if (opt_.owner && ::chown((dir_ + "/UDC").c_str(), opt_.owner->uid, opt_.owner->gid) != 0) {
+      fail("cannot hand " + dir_ + "/UDC to uid " + std::to_string(opt_.owner->uid), errno);
     }
   } catch (...) {
     remove();
@@ -115,15 +157,27 @@ void gadget::unbind() {
 void gadget::remove() {
   if (dir_.empty()) return;
   unbind();
+  // After the relay dropped its privileges, unmounting and configfs are out of reach: the
+  // tree stays, unbound, for the next start or `adbd-relay --remove-gadgets`.
+  if (::geteuid() != 0) return;
   if (mounted_) ::umount(opt_.ffs_dir.c_str());
   mounted_ = false;
-  // configfs wants the tree taken down in reverse: links, then leaf directories.
-  ::unlink((dir_ + "/configs/c.1/ffs." + opt_.function).c_str());
-  ::rmdir((dir_ + "/functions/ffs." + opt_.function).c_str());
-  ::rmdir((dir_ + "/configs/c.1/strings/0x409").c_str());
-  ::rmdir((dir_ + "/configs/c.1").c_str());
-  ::rmdir((dir_ + "/strings/0x409").c_str());
-  ::rmdir(dir_.c_str());
+  remove_tree(dir_, opt_.function);
+}
+
+std::string gadget::remove_left_over(const gadget_options& options) {
+  const gadget_options opt = with_defaults(options);
+  const std::string dir = opt.configfs + "/" + opt.name;
+  std::string problems;
+  if (fs::exists(dir + "/UDC")) {
+    std::ofstream f(dir + "/UDC");
+    if (f) f << "\n";
+  }
+  if (is_mounted(opt.ffs_dir) && ::umount(opt.ffs_dir.c_str()) != 0) {
+    problems += "cannot unmount " + opt.ffs_dir + ": " + std::strerror(errno) + "\n";
+  }
+  if (fs::exists(dir)) problems += remove_tree(dir, opt.function);
+  return problems;
 }
 
 }  // namespace adbd_relay

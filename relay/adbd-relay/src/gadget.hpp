@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "vsocklib/privileges.hpp"
 
 namespace adbd_relay {
 
@@ -22,6 +25,10 @@ struct gadget_options {
   std::string serial = "adbd-relay";  ///< what `adb devices` lists
   std::string udc;                    ///< empty: the first in /sys/class/udc
   std::string ffs_dir;                ///< where functionfs is mounted; empty: /run/adbd-relay/<name>
+  /// The user the relay drops to (`user =`), when it does: FunctionFS is mounted with its
+  /// uid/gid (ep0..ep2 become its files) and the UDC attribute is handed to it, so
+  /// re-enumeration needs no privilege. Empty: everything stays root's.
+  std::optional<vsocklib::user_ids> owner;
 };
 
 /// Creates the gadget's configfs tree and mounts its FunctionFS instance; the destructor
@@ -39,6 +46,12 @@ class gadget {
   void bind();
   /// Unbinds: the PC sees the device leave. No error when it was not bound.
   void unbind();
+
+  /// Takes down a gadget with these options that a previous run left (an unprivileged
+  /// relay cannot remove its own at exit): unbinds, unmounts FunctionFS and removes the
+  /// configfs tree. Needs root; what is not there is skipped. Returns the problems, one
+  /// line each (empty: all gone).
+  static std::string remove_left_over(const gadget_options& opt);
 
   const std::string& ffs_dir() const noexcept { return opt_.ffs_dir; }
   const std::string& udc() const noexcept { return opt_.udc; }

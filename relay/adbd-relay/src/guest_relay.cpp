@@ -63,20 +63,23 @@ guest_relay::guest_relay(guest_config cfg, session_options session,
   status_.address = cfg_.address.to_string();
 }
 
+void guest_relay::prepare() {
+  gadget_.emplace(cfg_.gadget);
+  status_.udc = gadget_->udc();
+}
+
 asio::awaitable<void> guest_relay::run() {
   auto ex = co_await asio::this_coro::executor;
   vsocklib::connector c(cfg_.address, connect_, log_);
   asio::steady_timer pause(ex);
-  // Set up in the loop, not once: a gadget that cannot be created (configfs busy, no UDC
-  // yet) is retried while the other guests keep being served.
-  std::optional<gadget> gadget_storage;
 
   for (;;) {
-    if (!gadget_storage) {
+    // Set up in the loop, not once: a gadget that cannot be created (configfs busy, no UDC
+    // yet) is retried while the other guests keep being served.
+    if (!gadget_) {
       std::string failure;
       try {
-        gadget_storage.emplace(cfg_.gadget);
-        status_.udc = gadget_storage->udc();
+        prepare();
       } catch (const std::system_error& e) {
         failure = e.what();
       }
@@ -90,7 +93,7 @@ asio::awaitable<void> guest_relay::run() {
         continue;
       }
     }
-    gadget& g = *gadget_storage;
+    gadget& g = *gadget_;
     status_.state = "connecting to the guest's adbd";
     auto [ec, vsock] = co_await c.async_connect();
     status_.connect_failures = c.failures();

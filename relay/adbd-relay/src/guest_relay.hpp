@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config.hpp"
+#include "gadget.hpp"
 #include "session.hpp"
 
 namespace spdlog {
@@ -37,9 +39,17 @@ class guest_relay {
  public:
   guest_relay(guest_config cfg, session_options session, vsocklib::connector_options connect);
 
-  /// Runs until cancelled. Creates the gadget first; a gadget that cannot be created
-  /// (no configfs, no UDC) throws std::system_error before anything else happens.
+  /// Creates the USB gadget now (configfs tree, FunctionFS mount) instead of in run():
+  /// what a relay that drops its privileges must do first. Throws std::system_error
+  /// naming what failed.
+  void prepare();
+
+  /// Runs until cancelled. Creates the gadget first unless prepare() did; one that cannot
+  /// be created (configfs busy, no UDC yet) is retried every 5 s, as root only.
   asio::awaitable<void> run();
+
+  /// Where the gadget's FunctionFS is mounted (after prepare()).
+  const std::string& gadget_ffs_dir() const { return gadget_->ffs_dir(); }
 
   const guest_status& status() const noexcept { return status_; }
 
@@ -49,6 +59,7 @@ class guest_relay {
   vsocklib::connector_options connect_;
   std::shared_ptr<spdlog::logger> log_;
   guest_status status_;
+  std::optional<gadget> gadget_;
 };
 
 }  // namespace adbd_relay

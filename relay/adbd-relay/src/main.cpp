@@ -19,6 +19,7 @@
 #include "host_usb.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/privileges.hpp"
 
 #ifndef VSOCKLIB_VERSION
 #define VSOCKLIB_VERSION "unknown"
@@ -55,6 +56,11 @@ Options
   --host-path PATH       the last listener serves the device at this bus path (e.g. 1-1.2)
   --host-allow-cid CID   vsock peers allowed on the last listener (repeatable; default: all)
   --control PATH         status socket (default /run/adbd-relay/control)
+  --user USER[:GROUP]    after set-up, become USER (in GROUP; default: USER's primary
+                         group) with no capability (docs/security.md); the gadgets'
+                         FunctionFS files and UDC attributes are handed to it
+  --remove-gadgets       remove the configured guests' gadgets that an unprivileged relay
+                         left in configfs, and exit (as root; systemd's ExecStopPost)
   --log-level LEVEL      trace, debug, info, warn, error, off (default info)
   --status [PATH]        print the running relay's status (JSON) and exit
   --check                read the configuration, report what is wrong, and exit
@@ -76,7 +82,9 @@ struct cli {
   std::string status_path;
   bool status = false;
   bool check = false;
+  bool remove_gadgets = false;
   std::string log_level_override;
+  std::string user_override;
   std::string control_override;
 };
 
@@ -158,6 +166,10 @@ cli parse(int argc, char** argv) {
       if (i + 1 < argc && argv[i + 1][0] != '-') c.status_path = argv[++i];
     } else if (a == "--check") {
       c.check = true;
+    } else if (a == "--remove-gadgets") {
+      c.remove_gadgets = true;
+    } else if (a == "--user") {
+      c.user_override = value();
     } else {
       usage_error("unknown option " + a);
     }
@@ -166,6 +178,7 @@ cli parse(int argc, char** argv) {
   for (auto& h : cli_hosts) c.cfg.hosts.push_back(std::move(h));
   if (!c.log_level_override.empty()) c.cfg.log_level = c.log_level_override;
   if (!c.control_override.empty()) c.cfg.control_socket = c.control_override;
+  if (!c.user_override.empty()) c.cfg.user = c.user_override;
   if (c.status_path.empty()) c.status_path = c.cfg.control_socket;
   return c;
 }
@@ -188,6 +201,34 @@ int print_status(const std::string& path) {
   return rc;
 }
 
+// What a relay that ran as `user` left behind: each configured guest's gadget.
+int remove_gadgets(const adbd_relay::config& cfg) {
+  int rc = 0;
+  for (const auto& g : cfg.guests) {
+    const auto problems = adbd_relay::gadget::remove_left_over(g.gadget);
+    if (problems.empty()) {
+      std::cout << "gadget " << g.gadget.name << ": removed (or not there)\n";
+    } else {
+      std::cerr << "adbd-relay: gadget " << g.gadget.name << ":\n" << problems;
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+// After the drop, every prepared gadget's ep0 must still be reachable: the FunctionFS
+// files are the user's, but the directories on the way must let it through.
+void check_gadgets_reachable(const std::list<adbd_relay::guest_relay>& relays, const std::string& user) {
+  for (const auto& r : relays) {
+    const std::string ep0 = r.gadget_ffs_dir() + "/ep0";
+    if (::access(ep0.c_str(), R_OK | W_OK) != 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              "user " + user + " cannot open " + ep0 +
+                                  " (every directory on the way must be searchable by it)");
+    }
+  }
+}
+
 asio::awaitable<void> watchdog(std::chrono::microseconds every) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   for (;;) {
@@ -203,12 +244,19 @@ asio::awaitable<void> watchdog(std::chrono::microseconds every) {
 int main(int argc, char** argv) {
   auto c = parse(argc, argv);
   if (c.status) return print_status(c.status_path);
+  std::optional<vsocklib::privilege_spec> drop;
   try {
     adbd_relay::validate(c.cfg);
     vsocklib::log::setup(c.cfg.log_level);
+    if (!c.cfg.user.empty()) {
+      drop = vsocklib::parse_user_group(c.cfg.user);
+      const auto ids = vsocklib::resolve_user(*drop);
+      for (auto& g : c.cfg.guests) g.gadget.owner = ids;
+    }
   } catch (const std::exception& e) {
     usage_error(e.what());
   }
+  if (c.remove_gadgets) return remove_gadgets(c.cfg);
   if (c.check) {
     std::cout << "configuration ok: " << c.cfg.guests.size() << " guest(s), "
               << c.cfg.hosts.size() << " host-mode listener(s)\n";
@@ -223,6 +271,31 @@ int main(int argc, char** argv) {
     relays.emplace_back(g, c.cfg.session, c.cfg.connect);
     statuses.push_back(&relays.back().status());
   }
+
+  std::optional<vsocklib::control_socket> control;
+  try {
+    control.emplace(io.get_executor(), c.cfg.control_socket, log);
+  } catch (const std::exception& e) {
+    log->error("status socket: {}", e.what());
+    return 1;
+  }
+
+  // Dropping privileges: everything that needs root happens first (gadgets, status
+  // socket), then the switch, before any thread exists (libusb starts one).
+  if (drop) {
+    try {
+      for (auto& r : relays) r.prepare();
+      vsocklib::drop_privileges(*drop);
+      check_gadgets_reachable(relays, drop->user);
+    } catch (const std::system_error& e) {
+      log->error("cannot set up and drop privileges to user {}: {}", drop->user, e.what());
+      return 1;
+    }
+    log->info("running as user {} (uid {}) with no capabilities; gadgets are left in configfs "
+              "at exit (adbd-relay --remove-gadgets takes them down)",
+              drop->user, ::getuid());
+  }
+
   // Host mode: libusb only when a host-mode listener is configured.
   std::optional<adbd_relay::host_usb> usb;
   std::list<adbd_relay::host_relay> host_relays;
@@ -239,14 +312,6 @@ int main(int argc, char** argv) {
                                *usb);
       host_statuses.push_back(&host_relays.back().status());
     }
-  }
-
-  std::optional<vsocklib::control_socket> control;
-  try {
-    control.emplace(io.get_executor(), c.cfg.control_socket, log);
-  } catch (const std::exception& e) {
-    log->error("status socket: {}", e.what());
-    return 1;
   }
 
   int rc = 0;
