@@ -10,6 +10,7 @@
 # and checked by mcast-probe (source address and port, TTL, TOS, exact counts).
 #
 # usage: vsock_mcast_netns.sh VSOCK_MCAST MCAST_PROBE SCENARIO [--transport unix|vsock-seqpacket]
+#          [--user USER]    (both endpoints drop to USER after set-up, as deployed)
 # scenarios: lan-to-guest guest-to-lan membership two-guests allowlist lan-flap lan-replug l3
 # Exit: 0 pass, 1 fail (a FAIL line says expected vs got, then the logs), 2 usage, 77 skip
 # (no network namespaces here).
@@ -21,9 +22,11 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 VM=$1 PROBE=$2 SCENARIO=$3
 shift 3
 TRANSPORT=unix
+DROP_USER=
 while (($#)); do
   case $1 in
     --transport) TRANSPORT=${2:?}; shift ;;
+    --user) DROP_USER=${2:?}; shift ;;
     *) echo "unknown option '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -61,20 +64,42 @@ fail() {
 }
 step() { echo "== $*"; }
 
+# --user USER: both endpoints drop to USER after set-up, as the units deploy them; the test
+# checks the kernel's view of each (uid, capabilities). USER must reach the tunnel socket.
+DROP_ARGS=()
+if [[ -n $DROP_USER ]]; then
+  DROP_ARGS=(--user "$DROP_USER")
+  chmod 0711 "$NETNS_DIR"
+fi
+check_dropped() {  # check_dropped NAME PID CAPEFF: the process runs as DROP_USER with CAPEFF
+  [[ -n $DROP_USER ]] || return 0
+  local uid want_uid caps
+  want_uid=$(id -u "$DROP_USER")
+  uid=$(awk '/^Uid:/ { print $2, $3, $4 }' "/proc/$2/status")
+  caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$2/status")
+  [[ $uid == "$want_uid $want_uid $want_uid" ]] || fail "$1 runs with uids '$uid', expected $want_uid ($DROP_USER)"
+  [[ $caps == "$3" ]] || fail "$1 has effective capabilities $caps, expected $3"
+  echo "   ok: $1 runs as $DROP_USER (uid $want_uid), CapEff $caps"
+}
+
 declare -A PIDS
 start_host() {  # start_host ARGS...: the host endpoint in the host namespace, LAN side lan0
   netns_spawn host "$NETNS_DIR/host.log" "$VM" host --listen "$LISTEN" --lan lan0 \
-    --control "$NETNS_DIR/host.ctl" --log-level debug "$@"
+    --control "$NETNS_DIR/host.ctl" --log-level debug "${DROP_ARGS[@]}" "$@"
   PIDS[host]=$NETNS_PID
   netns_wait_log "$NETNS_DIR/host.log" ready 15 "$NETNS_PID" || fail "host endpoint never logged 'ready'"
+  # cap_net_admin and cap_net_raw (bits 12 and 13)
+  check_dropped "host endpoint" "$NETNS_PID" 0000000000003000
+  if [[ -n $DROP_USER && $TRANSPORT == unix ]]; then chmod 0666 "$NETNS_DIR/tunnel.sock"; fi
 }
 start_guest() {  # start_guest N ARGS...: guest N's endpoint, TUN tun0 with guest N's address
   local n=$1; shift
   netns_spawn "guest$n" "$NETNS_DIR/guest$n.log" "$VM" guest --connect "$CONNECT" --tun tun0 \
     --address "$(netns_guest_ip "$n")/$NETNS_PREFIX" --control "$NETNS_DIR/guest$n.ctl" \
-    --log-level debug "$@"
+    --log-level debug "${DROP_ARGS[@]}" "$@"
   PIDS[guest$n]=$NETNS_PID
   netns_wait_log "$NETNS_DIR/guest$n.log" ready 15 "$NETNS_PID" || fail "guest $n endpoint never logged 'ready'"
+  check_dropped "guest $n endpoint" "$NETNS_PID" 0000000000001000  # cap_net_admin
 }
 
 status() { "$VM" status "$NETNS_DIR/$1.ctl"; }  # status host|guest1: the JSON document
@@ -347,6 +372,6 @@ esac
 guests=1
 [[ $SCENARIO == two-guests ]] && guests=2
 netns_mcast_topology "$guests" || fail "could not build the namespace topology"
-echo "vsock-mcast $SCENARIO over $TRANSPORT (namespaces $NETNS_ID-*)"
+echo "vsock-mcast $SCENARIO over $TRANSPORT${DROP_USER:+, endpoints as $DROP_USER} (namespaces $NETNS_ID-*)"
 "scenario_${SCENARIO//-/_}"
 echo "PASS [$SCENARIO]"

@@ -56,6 +56,7 @@ guest_to_guest = yes
 rate_limit = 5000
 queue_packets = 64
 queue_bytes = 262144
+user = vsock-mcast
 [to-lan]
 allow_port = 7400
 )");
@@ -76,6 +77,7 @@ allow_port = 7400
   EXPECT_TRUE(c.guest_to_guest);
   EXPECT_EQ(c.rate_limit, 5000u);
   EXPECT_EQ(c.queue.packets, 64u);
+  EXPECT_EQ(c.user, "vsock-mcast");
   EXPECT_NO_THROW(validate(c));
 }
 
@@ -88,6 +90,7 @@ address = 192.168.1.50/24
 mode = l3
 default_route = no
 name = android
+user = vsock-mcast:net
 )");
   EXPECT_EQ(c.connect->port, 7400u);
   EXPECT_EQ(c.tun, "vmc0");
@@ -95,7 +98,10 @@ name = android
   EXPECT_EQ(c.address->prefix, 24u);
   EXPECT_EQ(c.default_route, false);
   EXPECT_EQ(c.name, "android");
+  EXPECT_EQ(c.user, "vsock-mcast:net");
   EXPECT_NO_THROW(validate(c));
+  c.user = ":net";
+  EXPECT_THROW(validate(c), config_error);  // a group without a user
 }
 
 TEST(McastConfig, ErrorsNameFileLineAndProblem) {

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "vsocklib/privileges.hpp"
+
 #include <charconv>
 
 namespace vsock_mcast {
@@ -170,6 +172,8 @@ void apply_host(const vsocklib::ini_document& doc, host_config& cfg) {
       cfg.control = v;
     } else if (k == "log_level") {
       cfg.log_level = v;
+    } else if (k == "user") {
+      cfg.user = v;
     } else {
       return apply_queue(cfg.queue, k, v);
     }
@@ -207,6 +211,8 @@ void apply_guest(const vsocklib::ini_document& doc, guest_config& cfg) {
       cfg.control = v;
     } else if (k == "log_level") {
       cfg.log_level = v;
+    } else if (k == "user") {
+      cfg.user = v;
     } else {
       return apply_queue(cfg.queue, k, v);
     }
@@ -214,7 +220,19 @@ void apply_guest(const vsocklib::ini_document& doc, guest_config& cfg) {
   });
 }
 
+namespace {
+void validate_user(const std::string& user) {
+  if (user.empty()) return;
+  try {
+    vsocklib::parse_user_group(user);
+  } catch (const std::invalid_argument& e) {
+    throw config_error(e.what());
+  }
+}
+}  // namespace
+
 void validate(const host_config& cfg) {
+  validate_user(cfg.user);
   if (cfg.listen.empty()) throw config_error("no listen address (listen = ... or --listen)");
   if (cfg.lan.empty()) throw config_error("no LAN interface (lan = ... or --lan)");
   for (const auto& l : cfg.lan) {
@@ -232,6 +250,7 @@ void validate(const host_config& cfg) {
 }
 
 void validate(const guest_config& cfg) {
+  validate_user(cfg.user);
   if (!cfg.connect) throw config_error("no host address (connect = ... or --connect)");
   if (cfg.tun.empty()) throw config_error("no TUN name (tun = ... or --tun)");
   if (cfg.tun.size() >= 16) throw config_error("TUN name \"" + cfg.tun + "\" is longer than 15 characters");

@@ -46,6 +46,7 @@ struct host_config {
   std::string tun = "vmc-host";                ///< l3: the host's TUN
   std::string control = "/run/vsock-mcast/host.sock";
   std::string log_level = "info";
+  std::string user;  ///< after set-up, become USER[:GROUP] keeping only what it needs; empty: stay
   queue_limits queue;
 };
 
@@ -58,6 +59,7 @@ struct guest_config {
   std::string name;                   ///< in the HELLO; default: the host name
   std::string control = "/run/vsock-mcast/guest.sock";
   std::string log_level = "info";
+  std::string user;  ///< after set-up, become USER[:GROUP] keeping only what it needs; empty: stay
   queue_limits queue;
 };
 

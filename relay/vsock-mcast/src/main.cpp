@@ -1,7 +1,11 @@
 // vsock-mcast: the host and guest endpoints of the multicast tunnel, and the status query.
 // Everything is in the library; this file reads options and runs it.
+#include <linux/capability.h>
+#include <unistd.h>
+
 #include <charconv>
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -14,6 +18,7 @@
 #include "host.hpp"
 #include "vsocklib/control_socket.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/privileges.hpp"
 
 #ifndef VSOCKLIB_VERSION
 #define VSOCKLIB_VERSION "unknown"
@@ -56,6 +61,8 @@ Options (lists may repeat; they add to the configuration file's)
   --rate-limit PPS        per guest and direction, packets per second (default: no limit)
   --tun NAME              l3: the host's TUN interface (default vmc-host)
   --control PATH          status socket (default /run/vsock-mcast/host.sock)
+  --user USER[:GROUP]     after set-up, become USER (in GROUP; default: USER's primary
+                          group) keeping only CAP_NET_ADMIN and CAP_NET_RAW (docs/security.md)
   --log-level LEVEL       trace, debug, info, warn, error, off (default info)
   --check                 read the configuration, report what is wrong, and exit
   -h, --help              this text
@@ -80,6 +87,8 @@ Options
   --no-default-route      do not (default in mcast)
   --name NAME             the guest's name in the host's logs and status (default: hostname)
   --control PATH          status socket (default /run/vsock-mcast/guest.sock)
+  --user USER[:GROUP]     after set-up, become USER (in GROUP; default: USER's primary
+                          group) keeping only CAP_NET_ADMIN (docs/security.md)
   --log-level LEVEL       trace, debug, info, warn, error, off (default info)
   --check                 read the configuration, report what is wrong, and exit
   -h, --help              this text
@@ -104,9 +113,34 @@ std::uint32_t number_arg(const std::string& opt, const std::string& text, unsign
 
 struct common {
   std::vector<std::string> config_files;
-  std::optional<std::string> control, log_level;
+  std::optional<std::string> control, log_level, user;
   bool check = false;
 };
+
+// Command-line options both endpoints share; false when A is not one of them.
+bool common_option(common& c, const std::string& a, const std::function<std::string()>& value) {
+  if (a == "-c" || a == "--config") c.config_files.push_back(value());
+  else if (a == "--control") c.control = value();
+  else if (a == "--log-level") c.log_level = value();
+  else if (a == "--user") c.user = value();
+  else if (a == "--check") c.check = true;
+  else return false;
+  return true;
+}
+
+// The command line's say over the file's, for the keys both endpoints share.
+template <typename Config>
+void apply_common(const common& c, Config& cfg) {
+  if (c.control) cfg.control = *c.control;
+  if (c.log_level) cfg.log_level = *c.log_level;
+  if (c.user) cfg.user = *c.user;
+}
+
+// What each endpoint still needs once it runs (docs/security.md): netlink events make the
+// host re-create routes and proxy entries and re-open raw sockets, and the guest bring its
+// TUN and route back after a link change.
+std::vector<int> capabilities_kept(const vsock_mcast::host_config&) { return {CAP_NET_ADMIN, CAP_NET_RAW}; }
+std::vector<int> capabilities_kept(const vsock_mcast::guest_config&) { return {CAP_NET_ADMIN}; }
 
 vsocklib::ini_document read_config(const std::string& path) {
   try {
@@ -157,6 +191,21 @@ int run(Config cfg, const char* what) {
     log->error("cannot start the {} endpoint: {}", what, e.what());
     return 1;
   }
+  if (!cfg.user.empty()) {
+    // Set-up (TUN, raw sockets, listeners, status socket) is done and no thread exists yet.
+    auto spec = vsocklib::parse_user_group(cfg.user);
+    spec.keep = capabilities_kept(cfg);
+    const auto& keep = spec.keep;
+    try {
+      vsocklib::drop_privileges(spec);
+    } catch (const std::exception& e) {
+      log->error("cannot drop privileges to user {}: {}", cfg.user, e.what());
+      return 1;
+    }
+    std::string kept;
+    for (int cap : keep) kept += (kept.empty() ? "" : " ") + vsocklib::capability_name(cap);
+    log->info("running as user {} (uid {}), keeping {}", cfg.user, ::getuid(), kept);
+  }
   endpoint->start();
   asio::co_spawn(io, control->serve([&] { return endpoint->status_json(); }), asio::detached);
   asio::cancellation_signal stop_watchdog;
@@ -195,7 +244,7 @@ int host_main(int argc, char** argv) {
       if (a == "-h" || a == "--help") {
         std::cout << kHostUsage;
         std::exit(0);
-      } else if (a == "-c" || a == "--config") c.config_files.push_back(value());
+      } else if (common_option(c, a, value)) continue;
       else if (a == "--listen") cli.listen.push_back(vsocklib::parse_address(value()));
       else if (a == "--lan") cli.lan.push_back(value());
       else if (a == "--group") cli.groups.push_back(parse_static_group(value()));
@@ -207,9 +256,6 @@ int host_main(int argc, char** argv) {
       else if (a == "--guest-to-guest") g2g = true;
       else if (a == "--rate-limit") rate = number_arg(a, value(), 10'000'000);
       else if (a == "--tun") tun = value();
-      else if (a == "--control") c.control = value();
-      else if (a == "--log-level") c.log_level = value();
-      else if (a == "--check") c.check = true;
       else usage_error("unknown option " + a, "host");
     }
   } catch (const std::invalid_argument& e) {  // config_error, address_error
@@ -236,8 +282,7 @@ int host_main(int argc, char** argv) {
     if (rate) cfg.rate_limit = *rate;
     if (tun) cfg.tun = *tun;
     if (g2g) cfg.guest_to_guest = true;
-    if (c.control) cfg.control = *c.control;
-    if (c.log_level) cfg.log_level = *c.log_level;
+    apply_common(c, cfg);
     validate(cfg);
   } catch (const std::invalid_argument& e) {
     usage_error(e.what(), "host");
@@ -267,7 +312,7 @@ int guest_main(int argc, char** argv) {
       if (a == "-h" || a == "--help") {
         std::cout << kGuestUsage;
         std::exit(0);
-      } else if (a == "-c" || a == "--config") c.config_files.push_back(value());
+      } else if (common_option(c, a, value)) continue;
       else if (a == "--connect") cli.connect = vsocklib::parse_address(value());
       else if (a == "--tun") tun = value();
       else if (a == "--address") cli.address = parse_interface_address(value());
@@ -275,9 +320,6 @@ int guest_main(int argc, char** argv) {
       else if (a == "--default-route") default_route = true;
       else if (a == "--no-default-route") default_route = false;
       else if (a == "--name") name = value();
-      else if (a == "--control") c.control = value();
-      else if (a == "--log-level") c.log_level = value();
-      else if (a == "--check") c.check = true;
       else usage_error("unknown option " + a, "guest");
     }
   } catch (const std::invalid_argument& e) {
@@ -291,8 +333,7 @@ int guest_main(int argc, char** argv) {
   if (mode_opt) cfg.mode = *mode_opt;
   if (default_route) cfg.default_route = default_route;
   if (name) cfg.name = *name;
-  if (c.control) cfg.control = *c.control;
-  if (c.log_level) cfg.log_level = *c.log_level;
+  apply_common(c, cfg);
   try {
     validate(cfg);
   } catch (const std::invalid_argument& e) {
