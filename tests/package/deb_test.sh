@@ -3,7 +3,7 @@
 # configured for /usr (the presets are), else from a build of its own in WORK_DIR; installs
 # them with apt like any package, checks what landed where, runs the installed programs
 # (vsock-pipe relaying bytes between two Unix sockets, adbd-relay --check on the shipped
-# example configuration, a consumer built against /usr), and removes the packages again
+# example configuration as the user the unit runs it as, a consumer built against /usr), and removes the packages again
 # (also on failure).
 # usage: deb_test.sh SOURCE_DIR BUILD_DIR WORK_DIR    (as root; ctest: packaging.deb)
 # Exit 77 (skipped) when not root: apt-get install needs it.
@@ -76,7 +76,12 @@ head -c 1048576 /dev/urandom >"$run/in"
 cmp "$run/in" "$run/out"
 echo "vsock-pipe (installed): 1 MiB crossed unix -> vsock-pipe -> echo and back"
 
-/usr/sbin/adbd-relay --check -c /usr/share/doc/vsocklib/examples/adbd-relay.conf
+# The units switch to the daemons' own users, which the package creates.
+for user in adbd-relay vsock-mcast; do
+  getent passwd "$user" >/dev/null || { echo "the package did not create the user $user"; exit 1; }
+done
+echo "users: $(getent passwd adbd-relay vsock-mcast | cut -d: -f1,3,7 | tr '\n' ' ')"
+/usr/sbin/adbd-relay --check -c /usr/share/doc/vsocklib/examples/adbd-relay.conf --user adbd-relay
 
 # A user's project against the system-wide install: no prefix, no PKG_CONFIG_PATH.
 build_consumers "$src" "$run"
