@@ -63,7 +63,9 @@ bash "$work/restart-sim.sh" || fail "adbd-sim did not start"
 "$soak" serve --listen "tcp:127.0.0.1:$serve" >"$work/serve.log" 2>&1 &
 serve_pid=$!
 pids+=("$serve_pid")
-"$relay" --guest "vsock:1:$vport" --serial "$serial" --control "$work/control" >"$work/relay.log" 2>&1 &
+# The relay as deployed: unprivileged after set-up (docs/security.md).
+"$relay" --guest "vsock:1:$vport" --serial "$serial" --control "$work/control" --user nobody \
+  >"$work/relay.log" 2>&1 &
 pids+=("$!")
 
 adb start-server >/dev/null 2>&1
