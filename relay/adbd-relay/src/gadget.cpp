@@ -81,6 +81,23 @@ std::string remove_tree(const std::string& dir, const std::string& function) {
   return problems;
 }
 
+// Writing an empty line to UDC unbinds; ENODEV (not bound) or no such gadget: nothing to do.
+void unbind_dir(const std::string& dir) {
+  std::ofstream f(dir + "/UDC");
+  if (f) f << "\n";
+}
+
+// The whole take-down, as root: unbind, unmount FunctionFS when asked, remove the tree.
+// Returns the problems (what is not there is none).
+std::string take_down(const std::string& dir, const gadget_options& opt, bool unmount) {
+  unbind_dir(dir);
+  std::string problems;
+  if (unmount && ::umount(opt.ffs_dir.c_str()) != 0) {
+    problems += "cannot unmount " + opt.ffs_dir + ": " + std::strerror(errno) + "\n";
+  }
+  return problems + remove_tree(dir, opt.function);
+}
+
 }  // namespace
 
 gadget::gadget(gadget_options opt) : opt_(with_defaults(std::move(opt))) {
@@ -120,16 +137,18 @@ gadget::gadget(gadget_options opt) : opt_(with_defaults(std::move(opt))) {
     if (opt_.owner) {
       mount_options = "uid=" + std::to_string(opt_.owner->uid) + ",gid=" + std::to_string(opt_.owner->gid);
     }
-    if (is_mounted(opt_.ffs_dir)) {
+    bool mounted = is_mounted(opt_.ffs_dir);
+    if (mounted) {
       // A previous run's mount, kept because it ran unprivileged: reuse it if its files
       // belong to the right user, else mount afresh.
       struct stat st {};
       const uid_t want = opt_.owner ? opt_.owner->uid : 0;
       if (::stat((opt_.ffs_dir + "/ep0").c_str(), &st) == 0 && st.st_uid != want) {
         if (::umount(opt_.ffs_dir.c_str()) != 0) fail("cannot unmount the old FunctionFS on " + opt_.ffs_dir, errno);
+        mounted = false;
       }
     }
-    if (!is_mounted(opt_.ffs_dir)) {
+    if (!mounted) {
       if (::mount(opt_.function.c_str(), opt_.ffs_dir.c_str(), "functionfs", 0,
                   mount_options.empty() ? nullptr : mount_options.c_str()) != 0) {
         fail("cannot mount functionfs instance " + opt_.function + " on " + opt_.ffs_dir, errno);
@@ -149,35 +168,23 @@ gadget::~gadget() { remove(); }
 
 void gadget::bind() { write_file(dir_ + "/UDC", opt_.udc); }
 
-void gadget::unbind() {
-  std::ofstream f(dir_ + "/UDC");
-  if (f) f << "\n";  // ENODEV when not bound: nothing to do
-}
+void gadget::unbind() { unbind_dir(dir_); }
 
 void gadget::remove() {
   if (dir_.empty()) return;
-  unbind();
-  // After the relay dropped its privileges, unmounting and configfs are out of reach: the
-  // tree stays, unbound, for the next start or `adbd-relay --remove-gadgets`.
-  if (::geteuid() != 0) return;
-  if (mounted_) ::umount(opt_.ffs_dir.c_str());
+  if (::geteuid() != 0) {
+    // After the relay dropped its privileges, unmounting and configfs are out of reach:
+    // the tree stays, unbound, for the next start or `adbd-relay --remove-gadgets`.
+    unbind();
+    return;
+  }
+  take_down(dir_, opt_, mounted_);
   mounted_ = false;
-  remove_tree(dir_, opt_.function);
 }
 
 std::string gadget::remove_left_over(const gadget_options& options) {
   const gadget_options opt = with_defaults(options);
-  const std::string dir = opt.configfs + "/" + opt.name;
-  std::string problems;
-  if (fs::exists(dir + "/UDC")) {
-    std::ofstream f(dir + "/UDC");
-    if (f) f << "\n";
-  }
-  if (is_mounted(opt.ffs_dir) && ::umount(opt.ffs_dir.c_str()) != 0) {
-    problems += "cannot unmount " + opt.ffs_dir + ": " + std::strerror(errno) + "\n";
-  }
-  if (fs::exists(dir)) problems += remove_tree(dir, opt.function);
-  return problems;
+  return take_down(opt.configfs + "/" + opt.name, opt, is_mounted(opt.ffs_dir));
 }
 
 }  // namespace adbd_relay

@@ -193,17 +193,17 @@ int run(Config cfg, const char* what) {
   }
   if (!cfg.user.empty()) {
     // Set-up (TUN, raw sockets, listeners, status socket) is done and no thread exists yet.
-    auto spec = vsocklib::parse_user_group(cfg.user);
-    spec.keep = capabilities_kept(cfg);
-    const auto& keep = spec.keep;
+    vsocklib::privilege_spec spec;
     try {
+      spec = vsocklib::parse_user_group(cfg.user);
+      spec.keep = capabilities_kept(cfg);
       vsocklib::drop_privileges(spec);
     } catch (const std::exception& e) {
       log->error("cannot drop privileges to user {}: {}", cfg.user, e.what());
       return 1;
     }
     std::string kept;
-    for (int cap : keep) kept += (kept.empty() ? "" : " ") + vsocklib::capability_name(cap);
+    for (int cap : spec.keep) kept += (kept.empty() ? "" : " ") + vsocklib::capability_name(cap);
     log->info("running as user {} (uid {}), keeping {}", cfg.user, ::getuid(), kept);
   }
   endpoint->start();
