@@ -1,13 +1,12 @@
 #include "functionfs.hpp"
 
+#include "aio_queue.hpp"
+
 #include <endian.h>
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <linux/aio_abi.h>
 #include <linux/usb/ch9.h>
 #include <linux/usb/functionfs.h>
 
@@ -114,200 +113,31 @@ std::system_error ffs_error(const std::string& what, int err) {
   return std::system_error(err, std::generic_category(), what);
 }
 
-// ---------------------------------------------------------------- endpoint queues
-
-// Linux AIO, called directly: glibc has no wrappers, and libaio would be a dependency for
-// five system calls.
-long sys_io_setup(unsigned n, aio_context_t* ctx) { return ::syscall(SYS_io_setup, n, ctx); }
-long sys_io_destroy(aio_context_t ctx) { return ::syscall(SYS_io_destroy, ctx); }
-long sys_io_submit(aio_context_t ctx, long n, iocb** cbs) { return ::syscall(SYS_io_submit, ctx, n, cbs); }
-long sys_io_cancel(aio_context_t ctx, iocb* cb, io_event* ev) { return ::syscall(SYS_io_cancel, ctx, cb, ev); }
-long sys_io_getevents(aio_context_t ctx, long min, long max, io_event* ev, timespec* t) {
-  return ::syscall(SYS_io_getevents, ctx, min, max, ev, t);
+// O_NONBLOCK: a transfer submitted while the function is disabled fails instead of putting
+// the relay's only thread to sleep until the PC comes back (aio_queue).
+int open_endpoint_file(const std::string& path, int mode) {
+  const int fd = ::open(path.c_str(), mode | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw ffs_error("cannot open " + path, errno);
+  return fd;
 }
 
-// Up to DEPTH transfers of at most SLOT bytes queued on one FunctionFS endpoint, with Linux
-// AIO completing into an eventfd that Asio waits on (adbd does the same). ep1/ep2 cannot be
-// polled, and a blocking transfer leaves the UDC without a request between one transfer's
-// completion and the next submission: with one transfer in flight, every 4 KiB waits a
-// round trip through user space (measured: docs/benchmarks.md). Slots form a ring in
-// submission order, and the UDC completes requests in order, so data keeps its order.
-//
-// OUT (ep1): every slot is a read kept submitted; async_read hands out the oldest
-// completed one and resubmits it (read-ahead bounded by DEPTH x SLOT).
-// IN (ep2): async_write copies into a free slot, submits, and returns; it waits only when
-// all slots are in flight. A failed write is reported by the next async_write: the session
-// ends either way, and nothing after a failed transfer is sent.
-class aio_queue {
- public:
-  // io_event arrays live on the stack; the queue depth is small by design.
-  static constexpr std::size_t kMaxDepth = 64;
-
-  // Owns FD from here on, also when it throws.
-  aio_queue(asio::any_io_executor ex, int fd, bool in, std::size_t slot, std::size_t depth)
-      : fd_(fd), in_(in), slot_size_(slot), storage_(slot * depth), slots_(depth), event_(ex) {
-    int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (efd < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw ffs_error("eventfd for USB transfers", err);
-    }
-    event_.assign(efd);
-    if (sys_io_setup(static_cast<unsigned>(depth), &ctx_) < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw ffs_error("io_setup for " + std::to_string(depth) + " USB transfers", err);
-    }
+// The wMaxPacketSize of the speed the host enumerated at: the live one.
+std::size_t live_max_packet(int fd) {
+  usb_endpoint_descriptor desc{};
+  if (::ioctl(fd, FUNCTIONFS_ENDPOINT_DESC, &desc) == 0 && desc.wMaxPacketSize != 0) {
+    return le16toh(desc.wMaxPacketSize);
   }
-  ~aio_queue() {
-    cancel();
-    // Waits for every transfer still in the kernel, which may be writing into storage_.
-    sys_io_destroy(ctx_);
-    ::close(fd_);
-  }
-  aio_queue(const aio_queue&) = delete;
-  aio_queue& operator=(const aio_queue&) = delete;
-
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) {
-    if (used_ == 0) {  // first read: fill the queue
-      for (std::size_t i = 0; i < slots_.size(); ++i) {
-        if (auto ec = submit(i, slot_size_)) co_return std::tuple{ec, std::size_t{0}};
-      }
-    }
-    if (auto ec = co_await wait_oldest()) co_return std::tuple{ec, std::size_t{0}};
-    const std::size_t i = head_;
-    slot& s = slots_[i];
-    const long r = s.result;
-    std::size_t n = 0;
-    if (r >= 0) {
-      n = std::min(static_cast<std::size_t>(r), buf.size());
-      std::memcpy(buf.data(), data(i), n);
-    }
-    // Resubmitted at the tail, which in a full ring is this slot's own place.
-    --used_;
-    head_ = (head_ + 1) % slots_.size();
-    if (auto ec = submit(i, slot_size_)) co_return std::tuple{ec, std::size_t{0}};
-    if (r < 0) co_return std::tuple{error_code(static_cast<int>(-r), asio::error::get_system_category()), std::size_t{0}};
-    co_return std::tuple{error_code{}, n};
-  }
-
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) {
-    if (buf.size() > slot_size_) co_return std::tuple{error_code(asio::error::message_size), std::size_t{0}};
-    for (;;) {
-      if (failed_) co_return std::tuple{failed_, std::size_t{0}};
-      reap();
-      if (used_ < slots_.size()) break;
-      if (auto ec = co_await wait_oldest()) co_return std::tuple{ec, std::size_t{0}};
-      reap();
-    }
-    const std::size_t i = (head_ + used_) % slots_.size();
-    std::memcpy(data(i), buf.data(), buf.size());
-    if (auto ec = submit(i, buf.size())) co_return std::tuple{ec, std::size_t{0}};
-    co_return std::tuple{error_code{}, buf.size()};
-  }
-
-  void cancel() {
-    if (cancelled_) return;
-    cancelled_ = true;
-    for (auto& s : slots_) {
-      io_event ev{};
-      if (s.in_flight) sys_io_cancel(ctx_, &s.cb, &ev);
-    }
-    error_code ignored;
-    event_.cancel(ignored);
-  }
-
- private:
-  struct slot {
-    iocb cb{};
-    std::size_t length = 0;
-    bool in_flight = false;
-    long result = 0;
-  };
-
-  std::byte* data(std::size_t i) { return storage_.data() + i * slot_size_; }
-
-  error_code submit(std::size_t i, std::size_t len) {
-    if (cancelled_) return asio::error::operation_aborted;
-    slot& s = slots_[i];
-    s.cb = {};
-    s.cb.aio_data = i;
-    s.cb.aio_lio_opcode = in_ ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-    s.cb.aio_fildes = static_cast<std::uint32_t>(fd_);
-    s.cb.aio_buf = reinterpret_cast<std::uint64_t>(data(i));
-    s.cb.aio_nbytes = len;
-    s.length = len;
-    s.cb.aio_flags = IOCB_FLAG_RESFD;
-    s.cb.aio_resfd = static_cast<std::uint32_t>(event_.native_handle());
-    iocb* list[1] = {&s.cb};
-    if (sys_io_submit(ctx_, 1, list) != 1) return error_code(errno, asio::error::get_system_category());
-    s.in_flight = true;
-    ++used_;
-    return {};
-  }
-
-  // Collects finished transfers without waiting.
-  void collect() {
-    io_event events[kMaxDepth];
-    timespec now{};
-    for (;;) {
-      const long n = sys_io_getevents(ctx_, 0, static_cast<long>(slots_.size()), events, &now);
-      if (n <= 0) return;
-      for (long k = 0; k < n; ++k) {
-        slot& s = slots_[events[k].data];
-        s.in_flight = false;
-        s.result = static_cast<long>(events[k].res);
-      }
-    }
-  }
-
-  // Until the oldest transfer has finished. operation_aborted once cancelled.
-  asio::awaitable<error_code> wait_oldest() {
-    for (;;) {
-      if (cancelled_) co_return asio::error::operation_aborted;
-      collect();
-      if (used_ > 0 && !slots_[head_].in_flight) co_return error_code{};
-      std::uint64_t count = 0;
-      auto [ec, n] = co_await event_.async_read_some(asio::buffer(&count, sizeof count), vsocklib::unslotted());
-      if (cancelled_) co_return asio::error::operation_aborted;
-      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
-    }
-  }
-
-  // IN: retires finished writes from the head; the first failure sticks.
-  void reap() {
-    collect();
-    while (used_ > 0 && !slots_[head_].in_flight) {
-      const slot& s = slots_[head_];
-      if (!failed_ && s.result < 0) failed_ = error_code(static_cast<int>(-s.result), asio::error::get_system_category());
-      // A short transfer cannot be completed by another: report it like a failure.
-      if (!failed_ && static_cast<std::size_t>(s.result) != s.length) failed_ = error_code(EIO, asio::error::get_system_category());
-      --used_;
-      head_ = (head_ + 1) % slots_.size();
-    }
-  }
-
- private:
-  int fd_;
-  bool in_;
-  std::size_t slot_size_;
-  std::vector<std::byte> storage_;
-  std::vector<slot> slots_;
-  std::size_t head_ = 0;  // oldest submitted slot
-  std::size_t used_ = 0;  // slots submitted (OUT: and not yet handed out)
-  aio_context_t ctx_ = 0;
-  asio::posix::stream_descriptor event_;
-  bool cancelled_ = false;
-  error_code failed_;
-};
+  return kHighSpeedPacket;
+}
 
 class ffs_endpoint final : public usb_endpoint {
  public:
-  ffs_endpoint(asio::any_io_executor ex, int out_fd, int in_fd, std::size_t max_packet,
-               std::size_t transfer_size, std::size_t depth)
-      : out_(ex, out_fd, false, transfer_size, depth),
-        in_(ex, in_fd, true, transfer_size, depth),
-        max_packet_(max_packet) {}
+  // Each file is opened as its queue is built, so a failure leaves nothing open.
+  ffs_endpoint(asio::any_io_executor ex, const std::string& dir, std::size_t transfer_size,
+               std::size_t depth)
+      : out_(ex, open_endpoint_file(dir + "/ep1", O_RDONLY), false, transfer_size, depth),
+        in_(ex, open_endpoint_file(dir + "/ep2", O_WRONLY), true, transfer_size, depth),
+        max_packet_(live_max_packet(out_.native_handle())) {}
 
   asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override {
     for (;;) {
@@ -461,28 +291,12 @@ asio::awaitable<std::tuple<error_code, ffs_event>> ffs_function::async_next_even
 
 usb_endpoint& ffs_function::open_endpoints(std::size_t transfer_size, std::size_t depth) {
   if (impl_->endpoints) return *impl_->endpoints;
-  const std::string out_path = impl_->dir + "/ep1", in_path = impl_->dir + "/ep2";
-  int out_fd = ::open(out_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (out_fd < 0) throw ffs_error("cannot open " + out_path, errno);
-  int in_fd = ::open(in_path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (in_fd < 0) {
-    int err = errno;
-    ::close(out_fd);
-    throw ffs_error("cannot open " + in_path, err);
-  }
-  // The descriptor of the speed the host enumerated at: its wMaxPacketSize is the live one.
-  usb_endpoint_descriptor desc{};
-  std::size_t max_packet = kHighSpeedPacket;
-  if (::ioctl(out_fd, FUNCTIONFS_ENDPOINT_DESC, &desc) == 0 && desc.wMaxPacketSize != 0) {
-    max_packet = le16toh(desc.wMaxPacketSize);
-  }
-  if (depth == 0 || depth > aio_queue::kMaxDepth) {
-    ::close(out_fd);
-    ::close(in_fd);
-    throw std::invalid_argument("USB transfers in flight must be 1.." + std::to_string(aio_queue::kMaxDepth));
-  }
-  impl_->endpoints = std::make_unique<ffs_endpoint>(impl_->ex, out_fd, in_fd, max_packet, transfer_size, depth);
+  impl_->endpoints = std::make_unique<ffs_endpoint>(impl_->ex, impl_->dir, transfer_size, depth);
   return *impl_->endpoints;
+}
+
+void ffs_function::close_endpoints() {
+  if (impl_) impl_->endpoints.reset();
 }
 
 void ffs_function::close() {

@@ -48,6 +48,10 @@ class ffs_function {
   /// until close(). Throws std::system_error naming the file.
   usb_endpoint& open_endpoints(std::size_t transfer_size, std::size_t depth);
 
+  /// Closes ep1/ep2 only (their transfers end; the endpoint reference dies): ep0 stays
+  /// open, so the function stays bound and the next ENABLE can open them again.
+  void close_endpoints();
+
   /// Closes the endpoints and ep0. With every file closed the gadget unbinds from its UDC.
   void close();
 

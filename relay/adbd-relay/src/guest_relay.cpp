@@ -9,6 +9,7 @@
 #include "functionfs.hpp"
 #include "gadget.hpp"
 #include "session.hpp"
+#include "vsocklib/connect.hpp"
 #include "vsocklib/connector.hpp"
 #include "vsocklib/log.hpp"
 
@@ -19,13 +20,15 @@ using namespace asio::experimental::awaitable_operators;
 using vsocklib::use_tuple;
 using namespace std::chrono_literals;
 
-// Waits for the PC to enable the function; false when ep0 fails (the function went away).
-asio::awaitable<bool> wait_for_enable(ffs_function& f, spdlog::logger& log) {
+// Waits for the PC to enable the function. Returns ENABLE, UNBIND (the function left its
+// UDC), or unknown when ep0 failed (the function went away).
+asio::awaitable<ffs_event> wait_for_enable(ffs_function& f, spdlog::logger& log,
+                                           const std::string& name) {
   for (;;) {
     auto [ec, ev] = co_await f.async_next_event();
-    if (ec) co_return false;
-    log.debug("ep0 event {}", to_string(ev));
-    if (ev == ffs_event::enable) co_return true;
+    if (ec) co_return ffs_event::unknown;
+    log.debug("[{}] ep0 event {}", name, to_string(ev));
+    if (ev == ffs_event::enable || ev == ffs_event::unbind) co_return ev;
   }
 }
 
@@ -42,11 +45,12 @@ asio::awaitable<void> wait_guest_closed(vsocklib::stream_socket& s) {
 
 // ep0 events during a session; returns the one that ends it: DISABLE, UNBIND, or unknown
 // when ep0 failed or the relay is stopping.
-asio::awaitable<ffs_event> wait_for_disable(ffs_function& f, spdlog::logger& log) {
+asio::awaitable<ffs_event> wait_for_disable(ffs_function& f, spdlog::logger& log,
+                                            const std::string& name) {
   for (;;) {
     auto [ec, ev] = co_await f.async_next_event();
     if (ec) co_return ffs_event::unknown;
-    log.debug("ep0 event {}", to_string(ev));
+    log.debug("[{}] ep0 event {}", name, to_string(ev));
     if (ev == ffs_event::disable || ev == ffs_event::unbind) co_return ev;
   }
 }
@@ -72,6 +76,14 @@ asio::awaitable<void> guest_relay::run() {
   auto ex = co_await asio::this_coro::executor;
   vsocklib::connector c(cfg_.address, connect_, log_);
   asio::steady_timer pause(ex);
+  // The USB function while it is shown. It outlives a session that ended because the PC
+  // went away (see below), so the PC's return is one enumeration, the PC's own.
+  std::unique_ptr<ffs_function> f;
+  auto hide = [&] {
+    if (f) f->close();
+    f.reset();
+    if (gadget_) gadget_->unbind();
+  };
 
   for (;;) {
     // Set up in the loop, not once: a gadget that cannot be created (configfs busy, no UDC
@@ -94,44 +106,71 @@ asio::awaitable<void> guest_relay::run() {
       }
     }
     gadget& g = *gadget_;
-    status_.state = "connecting to the guest's adbd";
-    auto [ec, vsock] = co_await c.async_connect();
-    status_.connect_failures = c.failures();
-    if (ec) co_return;  // cancelled
-    ++status_.guest_connections;
+    vsocklib::stream_socket vsock(ex);
 
-    std::unique_ptr<ffs_function> f;
-    std::string failure;
-    try {
-      f = std::make_unique<ffs_function>(ex, g.ffs_dir());
-      g.bind();
-    } catch (const std::system_error& e) {
-      failure = e.what();
-    }
-    if (!failure.empty()) {
-      // E.g. the UDC is busy with another gadget. Say so, and try again later rather than
-      // dying: the guest side stays reachable.
-      status_.last_error = failure;
-      log_->error("[{}] cannot show the USB function: {}", cfg_.name, failure);
-      f.reset();
-      g.unbind();
-      pause.expires_after(5s);
-      co_await pause.async_wait(use_tuple);
-      continue;
-    }
-    log_->info("[{}] guest adbd at {} answers; USB function on {} (serial {}){}", cfg_.name,
-               status_.address, g.udc(), cfg_.gadget.serial,
-               f->ms_os_descriptors() ? "" : " without MS OS descriptors");
-    status_.state = "waiting for the PC";
+    if (f) {
+      // The PC went away (port disabled, device deauthorised or unbound, a reset) while the
+      // function stayed bound. Wait for the PC to configure it again, then reach the guest
+      // anew: its previous connection was closed when the PC left.
+      status_.state = "waiting for the PC to come back";
+      const ffs_event ev = co_await wait_for_enable(*f, *log_, cfg_.name);
+      if (ev != ffs_event::enable) {
+        log_->info("[{}] the USB function {} while the PC was away; showing it again",
+                   cfg_.name, ev == ffs_event::unbind ? "was unbound" : "failed");
+        hide();
+        continue;
+      }
+      status_.state = "connecting to the guest's adbd";
+      auto [ec, s] = co_await vsocklib::async_connect(cfg_.address, connect_.connect_timeout);
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        log_->info("[{}] the PC is back but the guest's adbd at {} does not answer ({}); hiding "
+                   "the USB function",
+                   cfg_.name, status_.address, ec.message());
+        ++status_.connect_failures;
+        hide();
+        continue;
+      }
+      vsock = std::move(s);
+      ++status_.guest_connections;
+    } else {
+      status_.state = "connecting to the guest's adbd";
+      auto [ec, s] = co_await c.async_connect();
+      status_.connect_failures = c.failures();
+      if (ec) co_return;  // cancelled
+      vsock = std::move(s);
+      ++status_.guest_connections;
 
-    auto waited = co_await (wait_for_enable(*f, *log_) || wait_guest_closed(vsock));
-    if (waited.index() == 1 || !std::get<0>(waited)) {
-      log_->info("[{}] guest closed its adbd connection before the PC attached; hiding the "
-                 "USB function",
-                 cfg_.name);
-      f->close();
-      g.unbind();
-      continue;
+      std::string failure;
+      try {
+        f = std::make_unique<ffs_function>(ex, g.ffs_dir());
+        g.bind();
+      } catch (const std::system_error& e) {
+        failure = e.what();
+      }
+      if (!failure.empty()) {
+        // E.g. the UDC is busy with another gadget. Say so, and try again later rather than
+        // dying: the guest side stays reachable.
+        status_.last_error = failure;
+        log_->error("[{}] cannot show the USB function: {}", cfg_.name, failure);
+        hide();
+        pause.expires_after(5s);
+        co_await pause.async_wait(use_tuple);
+        continue;
+      }
+      log_->info("[{}] guest adbd at {} answers; USB function on {} (serial {}){}", cfg_.name,
+                 status_.address, g.udc(), cfg_.gadget.serial,
+                 f->ms_os_descriptors() ? "" : " without MS OS descriptors");
+      status_.state = "waiting for the PC";
+
+      auto waited = co_await (wait_for_enable(*f, *log_, cfg_.name) || wait_guest_closed(vsock));
+      if (waited.index() == 1 || std::get<0>(waited) != ffs_event::enable) {
+        log_->info("[{}] {} before the PC attached; hiding the USB function", cfg_.name,
+                   waited.index() == 1 ? "guest closed its adbd connection"
+                                       : "the USB function was unbound");
+        hide();
+        continue;
+      }
     }
 
     status_.state = "bridging";
@@ -142,18 +181,26 @@ asio::awaitable<void> guest_relay::run() {
     } catch (const std::system_error& e) {
       status_.last_error = e.what();
       log_->error("[{}] {}", cfg_.name, e.what());
-      f->close();
-      g.unbind();
+      hide();
       continue;
     }
     auto& stats = status_.current;
     auto ended = co_await (run_session(*usb, vsock, usb_role::device, session_, log_, stats) ||
-                           wait_for_disable(*f, *log_));
+                           wait_for_disable(*f, *log_, cfg_.name));
+    // The guest's adbd learns at once that its session is over, whatever ended it.
+    error_code ignored;
+    vsock.close(ignored);
 
     std::string why;
+    // The PC went away: it disabled the function, or a transfer found the endpoint shut
+    // down (mid-transfer that can come before ep0 reports DISABLE).
+    bool pc_left = false;
     if (ended.index() == 1) {
       switch (std::get<1>(ended)) {
-        case ffs_event::disable: why = "the PC disabled the function (unplug, reset)"; break;
+        case ffs_event::disable:
+          why = "the PC disabled the function (unplug, reset)";
+          pc_left = true;
+          break;
         case ffs_event::unbind: why = "the function was unbound from the UDC"; break;
         default: why = "relay stopping"; break;
       }
@@ -161,6 +208,8 @@ asio::awaitable<void> guest_relay::run() {
       why = to_string(stats.reason, usb_role::device);
       if (stats.error) why += ": " + stats.error.message();
       if (!stats.detail.empty()) why += ": " + stats.detail;
+      pc_left = stats.reason == session_end::usb_failed &&
+                stats.error == error_code(ESHUTDOWN, asio::error::get_system_category());
       if (is_protocol_error(stats.reason)) {
         ++status_.protocol_errors;
         status_.last_error = why;
@@ -176,12 +225,17 @@ asio::awaitable<void> guest_relay::run() {
     status_.vsock_to_usb_bytes += stats.stream_to_usb_bytes;
     stats = {};
 
+    if (pc_left) {
+      // Keep the function bound: the PC has already dropped this device (and with it its
+      // adb session), and re-enumerating now would bring it back while the PC keeps it
+      // away (a deauthorised device would reappear as a new one). When the PC enables it
+      // again, adb handshakes afresh with a new guest connection.
+      f->close_endpoints();
+      continue;
+    }
     // Reset both sides: the PC sees the device leave (and come back once the guest answers
-    // again), the guest's adbd sees its connection close and forgets the session.
-    f->close();
-    g.unbind();
-    error_code ignored;
-    vsock.close(ignored);
+    // again), so its adb handshakes afresh with the guest's next connection.
+    hide();
   }
 }
 
