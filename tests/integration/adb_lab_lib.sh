@@ -4,6 +4,8 @@
 #   logs      files printed (prefixed with their names) by fail
 #   fail MSG  prints MSG and the logs, exits 1
 #   now_ms, rss_kib PID, adb_state SERIAL, wait_state SERIAL STATE|gone SECONDS
+#   relay_field GUEST KEY  a value (a number, or a "string" with its quotes) from that
+#                          guest's line of `$relay --status $work/control`
 # A test may define lab_cleanup_hook (run first on exit), and set LAB_ADB to the command
 # that runs adb (default adb). The adb server is the test's to start (adb start-server), so
 # a test can start it where it must not see USB.
@@ -45,4 +47,8 @@ wait_state() {  # wait_state SERIAL STATE|gone SECONDS
     sleep 0.1
   done
   return 1
+}
+relay_field() {
+  "$relay" --status "$work/control" | grep "\"name\": \"$1\"" |
+    sed -E "s/.*\"$2\": (\"[^\"]*\"|[0-9]+).*/\\1/"
 }

@@ -64,9 +64,6 @@ CONF
 relay_pid=$!
 
 status() { "$relay" --status "$work/control"; }
-field() {  # field GUEST KEY: a number from that guest's status line
-  status | grep "\"name\": \"$1\"" | sed -E "s/.*\"$2\": ([0-9]+).*/\\1/"
-}
 wait_log() {  # wait_log PATTERN SECONDS
   local deadline=$(($(now_ms) + $2 * 1000))
   until grep -q "$1" "$work/relay.log"; do
@@ -93,8 +90,8 @@ echo "bad guest, oversized: $(grep -m1 'exceeds the maximum payload' "$work/rela
 adb -s guest-good pull /in.bin "$work/out.bin" >/dev/null || fail "pull from guest-good"
 cmp -s "$work/in.bin" "$work/out.bin" || fail "guest-good: pulled file differs from pushed file"
 
-good_sessions=$(field good sessions)
-bad_errors=$(field bad protocol_errors)
+good_sessions=$(relay_field good sessions)
+bad_errors=$(relay_field bad protocol_errors)
 [[ $good_sessions == 1 ]] || fail "guest-good was reset: $good_sessions sessions; $(status)"
 ((bad_errors >= 2)) || fail "guest-bad: $bad_errors protocol errors counted, expected >= 2; $(status)"
 echo "status: good: 1 session, 4 MiB push+pull equal; bad: $bad_errors protocol errors"
@@ -116,7 +113,7 @@ rss_one=$(rss_kib "$relay_pid")
 cycles=${CYCLES:-8}
 for ((i = 0; i < cycles; i++)); do cycle; done
 rss_many=$(rss_kib "$relay_pid")
-sessions=$(field good sessions)
+sessions=$(relay_field good sessions)
 echo "adbd-relay RSS: ${rss_one} KiB after 2 sessions, ${rss_many} KiB after $sessions (of guest-good; guest-bad had $bad_errors)"
 # Allocator noise only: a leak of one session's buffers (2 x 8 x 4 KiB queued transfers)
 # per cycle would add far more than this over the cycles.
