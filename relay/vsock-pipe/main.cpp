@@ -50,6 +50,12 @@ Options
   --max-connections N    with listen:, connections served at once (default 64)
   --retry                keep reconnecting to RIGHT with backoff instead of failing
   --connect-timeout MS   bound on each connect attempt (default 5000)
+  --half-close MODE      how end of input reaches a side: pass (shutdown at once), linger
+                         (hold it until the peer's direction ends or is quiet for --linger,
+                         then close), or auto (default: linger towards hvsock:, where a
+                         half-close closes both directions and would cut the reply; pass
+                         elsewhere)
+  --linger MS            quiet time before a held half-close goes out (default 1000)
   --allow-cid CID        with listen:vsock, accept only this peer CID (repeatable)
   --allow-uid UID        with listen:unix/hvsock, accept only this peer uid (repeatable)
   --allow-remote-tcp     with listen:tcp, accept peers that are not on loopback
@@ -76,6 +82,7 @@ struct options {
   std::chrono::milliseconds connect_timeout = vsocklib::kDefaultConnectTimeout;
   vsocklib::peer_policy policy;
   std::string log_level = "info";
+  std::string half_close = "auto";
 };
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -121,6 +128,13 @@ options parse(int argc, char** argv) {
       if (o.max_connections == 0) usage_error("--max-connections must be at least 1");
     } else if (a == "--connect-timeout") {
       o.connect_timeout = std::chrono::milliseconds(number(a, value()));
+    } else if (a == "--half-close") {
+      o.half_close = value();
+      if (o.half_close != "auto" && o.half_close != "pass" && o.half_close != "linger") {
+        usage_error("--half-close takes auto, pass or linger, not \"" + o.half_close + "\"");
+      }
+    } else if (a == "--linger") {
+      o.pump.linger = std::chrono::milliseconds(number(a, value()));
     } else if (a == "--allow-cid") {
       o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value())));
     } else if (a == "--allow-uid") {
@@ -162,8 +176,15 @@ struct shared_state {
 void report(shared_state& st, const std::string& who, const vsocklib::pump_stats& s) {
   const double secs = std::chrono::duration<double>(s.duration).count();
   if (s.reason == vsocklib::pump_end::finished) {
-    st.log->info("{}: done, {} bytes ->, {} bytes <-, {:.3f} s", who, s.a_to_b_bytes,
-                 s.b_to_a_bytes, secs);
+    st.log->log(s.lingered ? spdlog::level::warn : spdlog::level::info,
+                "{}: done, {} bytes ->, {} bytes <-, {:.3f} s{}", who, s.a_to_b_bytes,
+                s.b_to_a_bytes, secs,
+                s.lingered ? fmt::format("; end of input held until the far side had been quiet "
+                                         "for {} ms, then closed: this transport cannot pass a "
+                                         "half-close, so anything the far side still meant to "
+                                         "send was cut off (--linger sets the wait)",
+                                         st.opt.pump.linger.count())
+                           : std::string());
   } else {
     st.failed = true;
     st.log->warn("{}: {} ({}) after {} bytes ->, {} bytes <-, {:.3f} s", who,
@@ -252,9 +273,18 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     usage_error(e.what());
   }
+  // Per side: the policy given, or what the side's transport needs (auto).
+  // Standard input/output always passes (closing stdout is its end of stream).
+  auto policy = [&](const std::optional<vsocklib::address>& side) {
+    if (!side || opt.half_close == "pass") return vsocklib::half_close::pass;
+    if (opt.half_close == "linger") return vsocklib::half_close::linger;
+    return side->passes_half_close() ? vsocklib::half_close::pass : vsocklib::half_close::linger;
+  };
   asio::io_context io(1);
   shared_state st{opt, parse_or_exit(opt.left), opt.stdio ? vsocklib::address{} : parse_or_exit(opt.right),
                   vsocklib::log::get("vsock-pipe"), 0, false, asio::steady_timer(io)};
+  st.opt.pump.half_close_a = policy(st.left);
+  st.opt.pump.half_close_b = policy(opt.stdio ? std::nullopt : std::optional(st.right));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](error_code ec, int) {

@@ -73,5 +73,13 @@ TEST(Address, ErrorsNameTheBadPart) {
   expect_error(("unix:/" + std::string(200, 'a')).c_str(), "longer than 107");
 }
 
+// Only hybrid vsock turns our half-close into a full close (docs/vsocklib.md).
+TEST(Address, HalfCloseReachesThePeerExceptOverHybridVsock) {
+  for (const char* a : {"vsock:3:5000", "unix:/run/x.sock", "tcp:127.0.0.1:1", "vsock-seqpacket:3:1"}) {
+    EXPECT_TRUE(parse_address(a).passes_half_close()) << a;
+  }
+  EXPECT_FALSE(parse_address("hvsock:/run/vm.sock:5000").passes_half_close());
+}
+
 }  // namespace
 }  // namespace vsocklib

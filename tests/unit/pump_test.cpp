@@ -1,6 +1,8 @@
 // The pump over real Unix socketpairs, with faults injected by faulty_stream.
 #include "vsocklib/pump.hpp"
 
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
 #include "faulty_stream.hpp"
@@ -97,6 +99,90 @@ TEST(Pump, PropagatesHalfClose) {
   EXPECT_EQ(stats.reason, pump_end::finished);
   EXPECT_EQ(stats.a_to_b_bytes, 100000u);
   EXPECT_EQ(stats.b_to_a_bytes, 50000u);
+}
+
+// half_close::linger towards B (a transport whose half-close is a full close): the server
+// behind B answers late, or never ends its side.
+asio::awaitable<void> lingering_server(stream_protocol::socket& s, std::size_t expect,
+                                       std::vector<std::byte> reply, bool end_own_side,
+                                       bool& eof_before_reply, bool& eof_at_end) {
+  std::vector<std::byte> request(expect);
+  co_await asio::async_read(s, asio::buffer(request), use_tuple);
+  asio::steady_timer t(co_await asio::this_coro::executor, 100ms);
+  co_await t.async_wait(use_tuple);  // a slow answer
+  char probe;
+  eof_before_reply = ::recv(s.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  error_code wec, rec;
+  if (end_own_side) {
+    co_await test::write_all_then_shutdown(s, reply, 1000, wec);
+  } else {
+    co_await asio::async_write(s, asio::buffer(reply), use_tuple);
+  }
+  std::vector<std::byte> rest;
+  co_await test::read_until_eof(s, rest, rec);
+  eof_at_end = !rec && rest.empty();
+  if (!end_own_side) s.shutdown(asio::socket_base::shutdown_send, wec);
+}
+
+asio::awaitable<void> linger_scenario(pair_of_pairs& p, pump_options opt, bool end_own_side,
+                                      bool& eof_before_reply, bool& eof_at_end,
+                                      std::vector<std::byte>& client_got, pump_stats& stats) {
+  using namespace asio::experimental::awaitable_operators;
+  auto request = test::random_bytes(10000, 11);
+  auto reply = test::random_bytes(30000, 12);
+  error_code wec, rec;
+  co_await (run_pump(p.pump_a, p.pump_b, opt, stats) &&
+            lingering_server(p.server, request.size(), reply, end_own_side, eof_before_reply,
+                             eof_at_end) &&
+            [](pair_of_pairs& p, std::vector<std::byte> request, std::vector<std::byte>& got,
+               error_code& wec, error_code& rec) -> asio::awaitable<void> {
+              got = co_await test::exchange(p.client, request, wec, rec);
+            }(p, request, client_got, wec, rec));
+  EXPECT_EQ(client_got, reply);
+}
+
+TEST(Pump, LingerHoldsTheHalfCloseUntilThePeerEndsItsSide) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  pump_options opt;
+  opt.half_close_b = half_close::linger;
+  opt.linger = 5s;  // far longer than the server takes: its end releases the hold
+  bool eof_before_reply = true, eof_at_end = false;
+  std::vector<std::byte> got;
+  pump_stats stats;
+  test::run_with_deadline(io, linger_scenario(p, opt, true, eof_before_reply, eof_at_end, got, stats));
+  EXPECT_FALSE(eof_before_reply) << "the half-close was passed on while the reply was pending";
+  EXPECT_TRUE(eof_at_end);
+  EXPECT_EQ(stats.reason, pump_end::finished);
+  EXPECT_EQ(stats.lingered, 0u);
+  EXPECT_LT(stats.duration, 4s);
+}
+
+TEST(Pump, LingerSendsTheHalfCloseOnceThePeerIsQuiet) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  pump_options opt;
+  opt.half_close_b = half_close::linger;
+  opt.linger = 300ms;
+  bool eof_before_reply = true, eof_at_end = false;
+  std::vector<std::byte> got;
+  pump_stats stats;
+  test::run_with_deadline(io, linger_scenario(p, opt, false, eof_before_reply, eof_at_end, got, stats));
+  EXPECT_FALSE(eof_before_reply);
+  EXPECT_TRUE(eof_at_end);
+  EXPECT_EQ(stats.reason, pump_end::finished);
+  EXPECT_EQ(stats.lingered, 1u);
+}
+
+TEST(Pump, PassSendsTheHalfCloseAtOnce) {
+  asio::io_context io;
+  pair_of_pairs p(io);
+  bool eof_before_reply = false, eof_at_end = false;
+  std::vector<std::byte> got;
+  pump_stats stats;
+  test::run_with_deadline(io, linger_scenario(p, {}, true, eof_before_reply, eof_at_end, got, stats));
+  EXPECT_TRUE(eof_before_reply);
+  EXPECT_EQ(stats.lingered, 0u);
 }
 
 // A slow reader behind B: the pump must not read from A more than it has buffer for.
@@ -273,6 +359,9 @@ TEST(Pump, RejectsInvalidOptions) {
   EXPECT_NE(pump_options({(1 << 20) + 1, 2}).validate().find("outside"), std::string::npos);
   EXPECT_NE(pump_options({4096, 0}).validate().find("chunks in flight 0"), std::string::npos);
   EXPECT_NE(pump_options({4096, 65}).validate().find("chunks in flight 65"), std::string::npos);
+  pump_options no_linger;
+  no_linger.linger = 0ms;
+  EXPECT_NE(no_linger.validate().find("linger 0 ms"), std::string::npos);
 
   asio::io_context io;
   pair_of_pairs p(io);

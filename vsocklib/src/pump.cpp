@@ -11,6 +11,10 @@ std::string pump_options::validate() const {
     return "chunks in flight " + std::to_string(chunks_in_flight) + " is outside [1, " +
            std::to_string(kMaxChunksInFlight) + "]";
   }
+  if (linger.count() < 1 || linger > kMaxLinger) {
+    return "linger " + std::to_string(linger.count()) + " ms is outside [1, " +
+           std::to_string(kMaxLinger.count()) + "]";
+  }
   return {};
 }
 

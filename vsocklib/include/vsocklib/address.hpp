@@ -39,6 +39,12 @@ struct address {
   /// True for the transports that carry a byte stream (everything but vsock-seqpacket).
   bool is_stream() const noexcept { return kind != transport::vsock_seqpacket; }
 
+  /// Whether shutdown(send) on a connection made to (or accepted on) this address reaches
+  /// the peer as a half-close. False for hvsock: the hybrid-vsock devices (vhost-device-
+  /// vsock, Firecracker) close the guest's connection in both directions when our side
+  /// ends its input (measured: docs/vsocklib.md, "Half-close per transport").
+  bool passes_half_close() const noexcept { return kind != transport::hvsock; }
+
   /// The canonical text form; parse_address(a.to_string()) == a.
   std::string to_string() const;
 

@@ -9,9 +9,14 @@
 // their bytes are fully written. A slow writer therefore stops the reads on its source.
 //
 // Half-close: end of stream on one side is passed on as shutdown(send) to the other side
-// once every byte read before it has been written; the other direction keeps going.
+// once every byte read before it has been written; the other direction keeps going. Some
+// transports turn that shutdown into a full close (hybrid vsock: vhost-device-vsock and
+// Firecracker close the guest's connection in both directions on a host-side EOF), so
+// the peer's replies still in flight would be lost; half_close::linger holds the shutdown
+// for them (docs/vsocklib.md has the table per transport).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -26,12 +31,33 @@
 
 namespace vsocklib {
 
+/// How the pump passes end of stream on to a side.
+enum class half_close {
+  /// shutdown(send) as soon as everything before the end is written: the peer reads end
+  /// of stream and its own direction keeps going.
+  pass,
+  /// For a side whose transport turns shutdown(send) into a full close, or loses the peer's
+  /// later close after one (hybrid vsock devices): hold it until the peer ends its own
+  /// direction (then shutdown(send)), or until that direction has been quiet for
+  /// pump_options::linger; then close the side in both directions, which ends the pump.
+  /// pump_stats::lingered counts the second case.
+  linger,
+};
+
 struct pump_options {
   /// Largest read and write, in bytes. 4 KiB keeps every vsock packet an order-0 page
   /// allocation in the kernel (see docs/architecture.md).
   std::size_t chunk_size = 4096;
   /// Chunks buffered per direction. 2 lets one chunk be written while the next is read.
   unsigned chunks_in_flight = 2;
+  /// End of stream towards side A (from B) and towards side B (from A).
+  half_close half_close_a = half_close::pass;
+  half_close half_close_b = half_close::pass;
+  /// For half_close::linger: how long the peer's direction must be quiet before the held
+  /// shutdown goes out anyway (a peer that answers later than this loses its answer).
+  std::chrono::milliseconds linger{1000};
+
+  static constexpr std::chrono::milliseconds kMaxLinger{3'600'000};
 
   static constexpr std::size_t kMinChunk = 1;
   static constexpr std::size_t kMaxChunk = 1 << 20;
@@ -60,6 +86,9 @@ struct pump_stats {
   std::chrono::steady_clock::duration duration{};
   pump_end reason = pump_end::finished;
   error_code error;  ///< the failure for a_failed / b_failed
+  /// Held shutdowns (half_close::linger) sent because the peer's direction went quiet, not
+  /// because it ended: the peer may have had more to send, and will find its side closed.
+  unsigned lingered = 0;
 };
 
 namespace detail {
@@ -82,6 +111,7 @@ struct pump_direction {
   unsigned tail = 0;   // next slot to write from
   unsigned filled = 0;
   bool source_ended = false;
+  std::chrono::steady_clock::time_point last_read{};  // of the source, for linger
   std::uint64_t bytes = 0;
   std::uint64_t chunks = 0;
   asio::steady_timer reader_wake;
@@ -92,6 +122,7 @@ struct pump_direction {
 
 struct pump_shared {
   bool stopping = false;
+  unsigned lingered = 0;
   pump_end reason = pump_end::finished;
   error_code error;
 };
@@ -134,6 +165,7 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
     if (ec == asio::error::eof) {
       d.source_ended = true;
       d.writer_wake.cancel();
+      other.writer_wake.cancel();  // a writer holding its shutdown for this end (linger)
       co_return;
     }
     if (ec) {
@@ -141,6 +173,7 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
       co_return;
     }
     if (n == 0) continue;  // a zero-length read is not end of stream for every stream type
+    d.last_read = std::chrono::steady_clock::now();
     d.length[d.head] = n;
     d.head = (d.head + 1) % d.slots;
     ++d.filled;
@@ -148,9 +181,26 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
   }
 }
 
+// half_close::linger: waits until OTHER (the direction out of dst's peer) has ended, or has
+// read nothing for LINGER since the later of its last read and now; counts the second.
+inline asio::awaitable<void> hold_shutdown(pump_direction& d, pump_direction& other,
+                                           pump_shared& sh, std::chrono::milliseconds linger) {
+  const auto start = std::chrono::steady_clock::now();
+  while (!other.source_ended && !sh.stopping) {
+    const auto quiet_until = std::max(other.last_read, start) + linger;
+    if (std::chrono::steady_clock::now() >= quiet_until) {
+      ++sh.lingered;
+      co_return;
+    }
+    d.writer_wake.expires_at(quiet_until);
+    co_await d.writer_wake.async_wait(unslotted());
+  }
+}
+
 template <typename Dst, typename A, typename B>
 asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& other,
-                                  pump_shared& sh, pump_end dst_failed, A& a, B& b) {
+                                  pump_shared& sh, pump_end dst_failed, half_close policy,
+                                  std::chrono::milliseconds linger, A& a, B& b) {
   // Outside cancellation arrives through run_stoppable in async_pump, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
@@ -159,8 +209,17 @@ asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& o
     }
     if (sh.stopping) co_return;
     if (d.filled == 0) {  // source ended and everything before it is written
+      auto how = asio::socket_base::shutdown_send;
+      if (policy == half_close::linger) {
+        const unsigned before = sh.lingered;
+        co_await hold_shutdown(d, other, sh, linger);
+        if (sh.stopping) co_return;
+        // The peer went quiet without ending: close both ways, so our read of it ends too
+        // (a half-close here might never be answered).
+        if (sh.lingered != before) how = asio::socket_base::shutdown_both;
+      }
       error_code ec;
-      dst.shutdown(asio::socket_base::shutdown_send, ec);
+      dst.shutdown(how, ec);
       // ENOTCONN: the peer already went away entirely; the other direction will see it.
       if (ec && ec != asio::error::not_connected) {
         pump_fail(sh, d, other, dst_failed, ec, a, b);
@@ -214,9 +273,9 @@ asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
   // them through run_stoppable, which then stops the pump the way a failure does.
   co_await run_stoppable(
       detail::pump_reader(a, ab, ba, sh, pump_end::a_failed, a, b) &&
-          detail::pump_writer(b, ab, ba, sh, pump_end::b_failed, a, b) &&
+          detail::pump_writer(b, ab, ba, sh, pump_end::b_failed, opt.half_close_b, opt.linger, a, b) &&
           detail::pump_reader(b, ba, ab, sh, pump_end::b_failed, a, b) &&
-          detail::pump_writer(a, ba, ab, sh, pump_end::a_failed, a, b),
+          detail::pump_writer(a, ba, ab, sh, pump_end::a_failed, opt.half_close_a, opt.linger, a, b),
       [&] { detail::pump_fail(sh, ab, ba, pump_end::cancelled, {}, a, b); });
 
   stats.a_to_b_bytes = ab.bytes;
@@ -225,6 +284,7 @@ asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
   stats.b_to_a_chunks = ba.chunks;
   stats.reason = sh.stopping ? sh.reason : pump_end::finished;
   stats.error = sh.error;
+  stats.lingered = sh.lingered;
   stats.duration = std::chrono::steady_clock::now() - start;
   co_return stats;
 }
