@@ -53,6 +53,35 @@ TEST_F(Hvsock, HandshakeKeepsBytesThatFollowTheAnswer) {
   EXPECT_EQ(first, "hello from the guest");
 }
 
+// A client that writes as soon as it can: nothing may leave before the OK line, since a
+// device (vhost-device-vsock, measured) drops bytes that come with or before the request.
+asio::awaitable<void> connect_and_write_at_once(address to, error_code& ec, std::string& echoed) {
+  auto [e, s] = co_await async_connect(to, 2s);
+  ec = e;
+  if (e) co_return;
+  const std::string data = "sent as soon as connect returned";
+  co_await asio::async_write(s, asio::buffer(data), use_tuple);
+  echoed.assign(data.size(), '\0');
+  co_await asio::async_read(s, asio::buffer(echoed), use_tuple);
+}
+
+asio::awaitable<void> early_data_scenario(listener& mux, test::hvsock_behaviour& b, address to,
+                                          error_code& ec, std::string& echoed) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (test::hvsock_mux(mux, b) && connect_and_write_at_once(to, ec, echoed));
+}
+
+TEST_F(Hvsock, NothingIsSentBeforeTheAnswer) {
+  b_.answer_delay = 200ms;
+  error_code ec;
+  std::string echoed;
+  test::run_with_deadline(io_, early_data_scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"),
+                                                   ec, echoed));
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(b_.bytes_early, 0u);
+  EXPECT_EQ(echoed, "sent as soon as connect returned");
+}
+
 TEST_F(Hvsock, MultiplexerClosingWithoutAnswerIsNoAnswer) {
   b_.mode = test::hvsock_behaviour::close_silently;
   error_code ec;

@@ -16,6 +16,10 @@ struct hvsock_behaviour {
   std::uint32_t host_port = 1073741824;  ///< what "OK" reports (Firecracker: a host-side port)
   std::string greeting;                  ///< sent in the same write as the OK line
   std::string request_seen;              ///< filled in: the request line received
+  /// How long to wait before answering; then bytes_early counts what the client sent after
+  /// its request line without waiting for the answer (vhost-device-vsock drops them).
+  std::chrono::milliseconds answer_delay{0};
+  std::size_t bytes_early = 0;
 };
 
 inline asio::awaitable<void> hvsock_mux_session(stream_socket s, hvsock_behaviour& b) {
@@ -26,6 +30,12 @@ inline asio::awaitable<void> hvsock_mux_session(stream_socket s, hvsock_behaviou
     if (c != '\n') line.push_back(c);
   }
   b.request_seen = line;
+  if (b.answer_delay.count() > 0) {
+    asio::steady_timer t(co_await asio::this_coro::executor, b.answer_delay);
+    co_await t.async_wait(use_tuple);
+    error_code ignored;
+    b.bytes_early = s.available(ignored);
+  }
   std::string answer;
   switch (b.mode) {
     case hvsock_behaviour::answer_ok:
