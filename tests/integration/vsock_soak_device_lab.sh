@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# vsock-soak across a real virtio-vsock device: `vsock-soak run` on this host, through the
+# lab's vhost-device-vsock (hybrid vsock, tests/lab/run --vsock-device), to `vsock-soak
+# serve` in the lab guest, while the far peer is restarted and connections are dropped:
+#
+#   host: vsock-soak run --target hvsock:DIR/hybrid.sock:7000  ->  device  ->  guest: serve (vsock:any:7000)
+#
+# Asserted: every byte verified (nothing lost or corrupted), every break reported and
+# recovered within RECOVERY_BOUND, the restarts all timed. Prints the soak's summary.
+# Runs on the host (a HOST lab test); the guest half is this script with --guest.
+# usage: vsock_soak_device_lab.sh VSOCK_SOAK SECONDS RECOVERY_BOUND
+#        vsock_soak_device_lab.sh --guest DIR VSOCK_SOAK          (inside the lab guest)
+set -euo pipefail
+
+if [[ ${1:-} == --guest ]]; then
+  # A supervisor for serve: restarts it when the host asks (DIR/restart-req), and says it is
+  # listening again by removing the request.
+  dir=$2 soak=$3
+  [[ ${VSOCK_LAB_DEVICE:-} == 1 ]] || { echo "guest: no lab virtio-vsock device" >&2; exit 1; }
+  pid=
+  start_serve() {
+    "$soak" serve --listen vsock:any:7000 --log-level warn >>"$dir/serve.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do
+      ss -A vsock -l -n 2>/dev/null | grep -q ':7000 ' && return 0
+      sleep 0.05
+    done
+    echo "serve did not listen" >&2
+    return 1
+  }
+  start_serve
+  touch "$dir/guest-ready"
+  while [[ ! -e $dir/host-done ]]; do
+    if [[ -e $dir/restart-req ]]; then
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      start_serve
+      rm -f "$dir/restart-req"
+    fi
+    sleep 0.05
+  done
+  kill "$pid" 2>/dev/null || true
+  exit 0
+fi
+
+soak=$1 seconds=$2 bound=$3
+RUN=${VSOCK_LAB_RUN:-$(cd "$(dirname "$0")/../lab" && pwd)/run}
+dir=$(mktemp -d /tmp/vsock-device.XXXXXX)  # short: it holds Unix sockets
+lab_pid=
+cleanup() {
+  touch "$dir/host-done"
+  [[ -z $lab_pid ]] || wait "$lab_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  local f
+  for f in "$dir/run.log" "$dir/serve.log" "$dir/device.log" "$dir/lab.out"; do
+    [[ -s $f ]] && { echo "--- $f"; tail -n 20 "$f"; }
+  done
+  exit 1
+}
+json() { grep -o "\"$1\":[^,}]*" "$dir/r.json" | head -1 | cut -d: -f2; }
+
+"$RUN" --vsock-device "$dir" --rw "$dir" --timeout $((seconds + 300)) -- \
+  "$(realpath "$0")" --guest "$dir" "$(realpath "$soak")" >"$dir/lab.out" 2>&1 &
+lab_pid=$!
+for _ in $(seq 1200); do
+  [[ -e $dir/guest-ready ]] && break
+  kill -0 "$lab_pid" 2>/dev/null || fail "the lab guest ended before serve listened"
+  sleep 0.1
+done
+[[ -e $dir/guest-ready ]] || fail "serve did not come up in the guest"
+
+# The restart command returns once the guest's new serve listens, as a supervisor's
+# "started" would: recovery is timed from there.
+cat >"$dir/restart.sh" <<SH
+#!/usr/bin/env bash
+touch "$dir/restart-req"
+for _ in \$(seq 600); do [[ -e "$dir/restart-req" ]] || exit 0; sleep 0.05; done
+exit 1
+SH
+set +e
+"$soak" run --target "hvsock:$dir/hybrid.sock:7000" --streams 4 --sizes 1..65536 \
+  --duration "${seconds}s" --seed 7 --restart-cmd "bash $dir/restart.sh" --restart-every 15s \
+  --drop-every 9s --pause-every 13s --pause-for 1s --recovery-bound "$bound" \
+  --progress lines --json "$dir/r.json" >"$dir/run.out" 2>"$dir/run.log"
+rc=$?
+set -e
+cat "$dir/run.out"
+((rc == 0)) || fail "vsock-soak run exited $rc"
+[[ $(json lost_messages) == 0 && $(json lost_bytes) == 0 && $(json corruptions) == 0 && $(json gaps) == 0 ]] ||
+  fail "lost or corrupted: $(head -c 600 "$dir/r.json")"
+restarts=$(grep -o '"cause":"restart"' "$dir/r.json" | wc -l)
+# One every 15 s plus the restart's own time (about 0.6 s in the TCG guest).
+((restarts >= seconds / 20)) || fail "expected about $((seconds / 16)) timed restarts, got $restarts"
+grep -q '"recovered":false' "$dir/r.json" && fail "a recovery did not complete"
+echo "ok: ${seconds} s across the virtio-vsock device: $(json messages) messages verified, $restarts far-peer restarts and $(json breaks) breaks recovered, nothing lost"
