@@ -1,5 +1,9 @@
 #include "vsocklib/connect.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <string_view>
 #include <variant>
@@ -11,6 +15,7 @@ namespace vsocklib {
 namespace {
 
 using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
 
 // "OK 1073741824\n" is the longest valid answer; anything much longer is not an answer.
 constexpr std::size_t kMaxHandshakeLine = 64;
@@ -23,6 +28,35 @@ asio::awaitable<error_code> open_and_connect(Socket& s, const Endpoint& ep) {
   if (ec) co_return ec;
   auto [cec] = co_await s.async_connect(ep, use_tuple);
   co_return cec;
+}
+
+// A Unix listener whose accept queue is full makes a non-blocking connect() fail with EAGAIN.
+// Asio takes that for "in progress", finds the socket writable at once and reports success
+// on a socket that never connected (its first read fails with EINVAL). So Unix connects are
+// made here: on EAGAIN wait a little and try again, as a blocking connect waits for room in
+// the queue, until the caller's deadline cancels us. QUEUE_FULL says that is what we were
+// doing when the deadline came. A Unix connect never completes in the background.
+asio::awaitable<error_code> connect_unix(stream_socket& s, const std::string& path,
+                                         bool& queue_full) {
+  const asio::generic::stream_protocol::endpoint ep(detail::unix_endpoint(path));
+  error_code ec;
+  if (s.is_open()) s.close(ec);
+  s.open(ep.protocol(), ec);
+  if (!ec) s.non_blocking(true, ec);
+  if (ec) co_return ec;
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  std::chrono::milliseconds delay = 1ms;
+  while (::connect(s.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
+    if (errno != EAGAIN) co_return error_code(errno, asio::error::get_system_category());
+    queue_full = true;
+    pause.expires_after(delay);
+    auto [wec] = co_await pause.async_wait(use_tuple);
+    if (wec) co_return wec;
+    delay = std::min<std::chrono::milliseconds>(delay * 2, 50ms);
+  }
+  queue_full = false;
+  s.non_blocking(false, ec);  // leave it as Asio's own connect would
+  co_return ec;
 }
 
 asio::awaitable<error_code> connect_tcp(stream_socket& s, const address& to) {
@@ -38,18 +72,15 @@ asio::awaitable<error_code> connect_tcp(stream_socket& s, const address& to) {
   co_return last;
 }
 
-asio::awaitable<error_code> connect_stream(stream_socket& s, const address& to) {
+asio::awaitable<error_code> connect_stream(stream_socket& s, const address& to,
+                                           bool& queue_full) {
   switch (to.kind) {
     case transport::vsock:
       co_return co_await open_and_connect(s, detail::vsock_stream_endpoint(to));
     case transport::unix_socket:
-      co_return co_await open_and_connect(
-          s, asio::generic::stream_protocol::endpoint(detail::unix_endpoint(to.path)));
+      co_return co_await connect_unix(s, to.path, queue_full);
     case transport::hvsock: {
-      if (auto ec = co_await open_and_connect(
-              s, asio::generic::stream_protocol::endpoint(detail::unix_endpoint(to.path)))) {
-        co_return ec;
-      }
+      if (auto ec = co_await connect_unix(s, to.path, queue_full)) co_return ec;
       std::uint32_t host_port = 0;
       co_return co_await async_hvsock_handshake(s, to.port, host_port);
     }
@@ -126,7 +157,9 @@ asio::awaitable<std::tuple<error_code, stream_socket>> async_connect(
     const address& to, std::chrono::milliseconds timeout) {
   stream_socket s(co_await asio::this_coro::executor);
   if (!to.is_stream()) co_return std::tuple{make_error_code(errc::wrong_transport), std::move(s)};
-  auto ec = co_await with_deadline(connect_stream(s, to), s, timeout);
+  bool queue_full = false;
+  auto ec = co_await with_deadline(connect_stream(s, to, queue_full), s, timeout);
+  if (ec == errc::connect_timeout && queue_full) ec = errc::listener_queue_full;
   co_return std::tuple{ec, std::move(s)};
 }
 

@@ -18,6 +18,8 @@ class category final : public boost::system::error_category {
       case errc::peer_not_allowed: return "peer not allowed by policy";
       case errc::invalid_option: return "invalid option";
       case errc::wrong_transport: return "address has the wrong transport for this use";
+      case errc::listener_queue_full:
+        return "the listener's accept queue stayed full (it is not accepting)";
     }
     return "unknown vsocklib error " + std::to_string(ev);
   }

@@ -17,7 +17,9 @@ inline constexpr std::chrono::milliseconds kDefaultConnectTimeout{5000};
 /// Connects to a stream address (vsock, hvsock, unix, tcp). For hvsock the handshake is done
 /// before this completes, and the socket carries the guest port's byte stream. Errors:
 /// errc::connect_timeout when TIMEOUT passes, errc::wrong_transport for vsock-seqpacket,
-/// errc::hvsock_* for handshake failures, otherwise the system's error.
+/// errc::hvsock_* for handshake failures, errc::listener_queue_full when a Unix listener's
+/// accept queue stayed full until TIMEOUT (until then the attempt waits for room, as a
+/// blocking connect would), otherwise the system's error.
 /// Runs on the calling coroutine's executor.
 asio::awaitable<std::tuple<error_code, stream_socket>> async_connect(
     const address& to, std::chrono::milliseconds timeout = kDefaultConnectTimeout);

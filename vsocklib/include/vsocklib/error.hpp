@@ -23,6 +23,9 @@ enum class errc {
   /// The address names a transport that cannot do what was asked (e.g. a byte stream
   /// over vsock-seqpacket).
   wrong_transport,
+  /// A Unix (or hybrid vsock) listener's accept queue stayed full until the connect
+  /// deadline: the listener exists but is not accepting.
+  listener_queue_full,
 };
 
 const boost::system::error_category& vsocklib_category() noexcept;
