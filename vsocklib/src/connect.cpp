@@ -2,13 +2,13 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <string_view>
 #include <variant>
 
 #include "endpoints.hpp"
+#include "vsocklib/backoff.hpp"
 #include "vsocklib/error.hpp"
 
 namespace vsocklib {
@@ -20,12 +20,18 @@ using namespace std::chrono_literals;
 // "OK 1073741824\n" is the longest valid answer; anything much longer is not an answer.
 constexpr std::size_t kMaxHandshakeLine = 64;
 
-template <typename Socket, typename Endpoint>
-asio::awaitable<error_code> open_and_connect(Socket& s, const Endpoint& ep) {
+// A fresh socket for PROTOCOL in S (each connect attempt starts from one).
+template <typename Socket, typename Protocol>
+error_code reopen(Socket& s, const Protocol& protocol) {
   error_code ec;
   if (s.is_open()) s.close(ec);
-  s.open(ep.protocol(), ec);
-  if (ec) co_return ec;
+  s.open(protocol, ec);
+  return ec;
+}
+
+template <typename Socket, typename Endpoint>
+asio::awaitable<error_code> open_and_connect(Socket& s, const Endpoint& ep) {
+  if (auto ec = reopen(s, ep.protocol())) co_return ec;
   auto [cec] = co_await s.async_connect(ep, use_tuple);
   co_return cec;
 }
@@ -39,20 +45,18 @@ asio::awaitable<error_code> open_and_connect(Socket& s, const Endpoint& ep) {
 asio::awaitable<error_code> connect_unix(stream_socket& s, const std::string& path,
                                          bool& queue_full) {
   const asio::generic::stream_protocol::endpoint ep(detail::unix_endpoint(path));
-  error_code ec;
-  if (s.is_open()) s.close(ec);
-  s.open(ep.protocol(), ec);
+  error_code ec = reopen(s, ep.protocol());
   if (!ec) s.non_blocking(true, ec);
   if (ec) co_return ec;
   asio::steady_timer pause(co_await asio::this_coro::executor);
-  std::chrono::milliseconds delay = 1ms;
+  backoff delays({.initial = 1ms, .max = 50ms, .multiplier = 2.0, .jitter = 0.0}, 0);
   while (::connect(s.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) {
-    if (errno != EAGAIN) co_return error_code(errno, asio::error::get_system_category());
+    const int err = errno;
+    if (err != EAGAIN) co_return error_code(err, asio::error::get_system_category());
     queue_full = true;
-    pause.expires_after(delay);
+    pause.expires_after(delays.next());
     auto [wec] = co_await pause.async_wait(use_tuple);
     if (wec) co_return wec;
-    delay = std::min<std::chrono::milliseconds>(delay * 2, 50ms);
   }
   queue_full = false;
   s.non_blocking(false, ec);  // leave it as Asio's own connect would
