@@ -60,7 +60,7 @@ fail() {
   done
   exit 1
 }
-json() { grep -o "\"$1\":[^,}]*" "$dir/r.json" | head -1 | cut -d: -f2; }
+source "$(dirname "$0")/soak_lib.sh"
 
 "$RUN" --vsock-device "$dir" --rw "$dir" --timeout $((seconds + 300)) -- \
   "$(realpath "$0")" --guest "$dir" "$(realpath "$soak")" >"$dir/lab.out" 2>&1 &
@@ -89,10 +89,8 @@ rc=$?
 set -e
 cat "$dir/run.out"
 ((rc == 0)) || fail "vsock-soak run exited $rc"
-[[ $(json lost_messages) == 0 && $(json lost_bytes) == 0 && $(json corruptions) == 0 && $(json gaps) == 0 ]] ||
-  fail "lost or corrupted: $(head -c 600 "$dir/r.json")"
-restarts=$(grep -o '"cause":"restart"' "$dir/r.json" | wc -l)
+why=$(soak_clean "$dir/r.json") || fail "$why"
+restarts=$(soak_restarts "$dir/r.json")
 # One every 15 s plus the restart's own time (about 0.6 s in the TCG guest).
 ((restarts >= seconds / 20)) || fail "expected about $((seconds / 16)) timed restarts, got $restarts"
-grep -q '"recovered":false' "$dir/r.json" && fail "a recovery did not complete"
-echo "ok: ${seconds} s across the virtio-vsock device: $(json messages) messages verified, $restarts far-peer restarts and $(json breaks) breaks recovered, nothing lost"
+echo "ok: ${seconds} s across the virtio-vsock device: $(soak_json "$dir/r.json" messages) messages verified, $restarts far-peer restarts and $(soak_json "$dir/r.json" breaks) breaks recovered, nothing lost"
