@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -129,8 +130,10 @@ std::optional<Datagram> decode(const std::uint8_t* p, std::size_t n) {
 std::uint64_t parse_uint(const std::string& opt, const std::string& v, std::uint64_t max) {
   try {
     std::size_t used = 0;
+    // stoull would skip leading blanks and wrap a '-': a number starts with a digit here.
+    if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0]))) throw std::out_of_range(v);
     unsigned long long x = std::stoull(v, &used, 0);
-    if (used != v.size() || v[0] == '-' || x > max) throw std::out_of_range(v);
+    if (used != v.size() || x > max) throw std::out_of_range(v);
     return x;
   } catch (const std::exception&) {
     usage_error(opt + " takes an integer 0.." + std::to_string(max) + ", got '" + v + "'");

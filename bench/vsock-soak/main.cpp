@@ -11,6 +11,7 @@
 
 #include "vsock_soak/soak.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/number.hpp"
 
 #ifndef VSOCKLIB_VERSION
 #define VSOCKLIB_VERSION "unknown"
@@ -107,18 +108,9 @@ std::vector<std::string> read_config(const std::string& path) {
 }
 
 std::uint64_t parse_number(const std::string& name, const std::string& v, std::uint64_t lo, std::uint64_t hi) {
-  std::size_t used = 0;
-  std::uint64_t x = 0;
-  try {
-    x = std::stoull(v, &used, 0);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty() || v[0] == '-' || x < lo || x > hi) {
-    throw std::invalid_argument(name + " \"" + v + "\": expected a number in " + std::to_string(lo) + ".." +
-                                std::to_string(hi));
-  }
-  return x;
+  auto x = vsocklib::parse_unsigned(v, lo, hi, vsocklib::number_base::decimal_or_hex);
+  if (!x) throw std::invalid_argument(vsocklib::number_error_text(name, v, lo, hi));
+  return *x;
 }
 
 milliseconds duration_of(const std::string& name, const std::string& v) {

@@ -18,6 +18,7 @@
 #include "vsocklib/connector.hpp"
 #include "vsocklib/listener.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/number.hpp"
 #include "vsocklib/pump.hpp"
 
 #ifndef VSOCKLIB_VERSION
@@ -47,15 +48,15 @@ Options
   --chunk-size BYTES     largest read/write (default 4096; 1..1048576)
   --chunks N             chunks buffered per direction (default 2; 1..64)
   --once                 with listen:, serve one connection and exit
-  --max-connections N    with listen:, connections served at once (default 64)
+  --max-connections N    with listen:, connections served at once (default 64; 1..65536)
   --retry                keep reconnecting to RIGHT with backoff instead of failing
-  --connect-timeout MS   bound on each connect attempt (default 5000)
+  --connect-timeout MS   bound on each connect attempt (default 5000; 1..86400000)
   --half-close MODE      how end of input reaches a side: pass (shutdown at once), linger
                          (hold it until the peer's direction ends or is quiet for --linger,
                          then close), or auto (default: linger towards hvsock:, where a
                          half-close closes both directions and would cut the reply; pass
                          elsewhere)
-  --linger MS            quiet time before a held half-close goes out (default 1000)
+  --linger MS            quiet time before a held half-close goes out (default 1000; up to a day)
   --allow-cid CID        with listen:vsock, accept only this peer CID (repeatable)
   --allow-uid UID        with listen:unix/hvsock, accept only this peer uid (repeatable)
   --allow-remote-tcp     with listen:tcp, accept peers that are not on loopback
@@ -90,15 +91,14 @@ struct options {
   std::exit(2);
 }
 
-unsigned long number(const std::string& option, const std::string& text) {
-  try {
-    std::size_t used = 0;
-    auto v = std::stoul(text, &used);
-    if (used == text.size()) return v;
-  } catch (const std::exception&) {
-  }
-  usage_error(option + " needs a number, not \"" + text + "\"");
+std::uint64_t number(const std::string& option, const std::string& text, std::uint64_t lo, std::uint64_t hi) {
+  if (auto v = vsocklib::parse_unsigned(text, lo, hi)) return *v;
+  usage_error(vsocklib::number_error_text(option, text, lo, hi));
 }
+
+// CIDs and uids: the all-ones value is "any" / "no user", never a peer's.
+constexpr std::uint64_t kMaxId = 0xfffffffe;
+constexpr std::uint64_t kMaxMs = 86'400'000;  // one day
 
 options parse(int argc, char** argv) {
   options o;
@@ -116,29 +116,28 @@ options parse(int argc, char** argv) {
       std::cout << "vsock-pipe " << VSOCKLIB_VERSION << "\n";
       std::exit(0);
     } else if (a == "--chunk-size") {
-      o.pump.chunk_size = number(a, value());
+      o.pump.chunk_size = number(a, value(), 1, 1048576);
     } else if (a == "--chunks") {
-      o.pump.chunks_in_flight = static_cast<unsigned>(number(a, value()));
+      o.pump.chunks_in_flight = static_cast<unsigned>(number(a, value(), 1, 64));
     } else if (a == "--once") {
       o.once = true;
     } else if (a == "--retry") {
       o.retry = true;
     } else if (a == "--max-connections") {
-      o.max_connections = static_cast<unsigned>(number(a, value()));
-      if (o.max_connections == 0) usage_error("--max-connections must be at least 1");
+      o.max_connections = static_cast<unsigned>(number(a, value(), 1, 65536));
     } else if (a == "--connect-timeout") {
-      o.connect_timeout = std::chrono::milliseconds(number(a, value()));
+      o.connect_timeout = std::chrono::milliseconds(number(a, value(), 1, kMaxMs));
     } else if (a == "--half-close") {
       o.half_close = value();
       if (o.half_close != "auto" && o.half_close != "pass" && o.half_close != "linger") {
         usage_error("--half-close takes auto, pass or linger, not \"" + o.half_close + "\"");
       }
     } else if (a == "--linger") {
-      o.pump.linger = std::chrono::milliseconds(number(a, value()));
+      o.pump.linger = std::chrono::milliseconds(number(a, value(), 0, kMaxMs));
     } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value())));
+      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, kMaxId)));
     } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value())));
+      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, kMaxId)));
     } else if (a == "--allow-remote-tcp") {
       o.policy.allow_remote_tcp = true;
     } else if (a == "--log-level") {

@@ -63,7 +63,7 @@ TEST(HostConfig, ErrorsNameFileLineAndWhat) {
   EXPECT_EQ(error_of("[host a]\nlisten = vsock-seqpacket:any:1\n"),
             "test.conf:2: listen must be a stream address (vsock:any:PORT, tcp:..., unix:...)");
   EXPECT_EQ(error_of("[host a]\nlisten = tcp:127.0.0.1:1\nallowed_cids = 3, x\n"),
-            "test.conf:3: allowed_cids needs a number, not \"x\"");
+            "test.conf:3: allowed_cids needs a number in 0..4294967295, not \"x\"");
   EXPECT_EQ(error_of("[host a]\nlisten = tcp:127.0.0.1:1\nseriel = x\n"),
             "test.conf:3: unknown key \"seriel\" in [host a]");
   EXPECT_EQ(error_of("[host a]\nlisten = tcp:127.0.0.1:1\n[host b]\nlisten = tcp:127.0.0.1:2\n"),

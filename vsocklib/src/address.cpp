@@ -1,6 +1,6 @@
 #include "vsocklib/address.hpp"
 
-#include <charconv>
+#include "vsocklib/number.hpp"
 #include <limits>
 
 namespace vsocklib {
@@ -12,11 +12,9 @@ namespace {
 
 std::uint32_t parse_number(std::string_view text, std::string_view part, std::string_view what,
                            std::uint64_t max) {
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-  if (part.empty() || ec != std::errc() || end != part.data() + part.size()) {
-    fail(text, std::string(what) + " \"" + std::string(part) + "\" is not a number");
-  }
+  const auto parsed = parse_unsigned(part, 0, std::numeric_limits<std::uint64_t>::max());
+  if (!parsed) fail(text, std::string(what) + " \"" + std::string(part) + "\" is not a number");
+  const std::uint64_t v = *parsed;
   if (v > max) {
     fail(text, std::string(what) + " " + std::string(part) + " is out of range (max " +
                    std::to_string(max) + ")");

@@ -11,10 +11,12 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
+#include <limits>
 #include <cstdint>
 #include <fstream>
 #include <stdexcept>
+
+#include "vsocklib/number.hpp"
 
 namespace vsocklib {
 namespace {
@@ -68,11 +70,8 @@ int last_cap() {
   return CAP_LAST_CAP;
 }
 
-std::optional<unsigned long> number(std::string_view s) {
-  unsigned long v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
+std::optional<std::uint64_t> number(std::string_view s) {
+  return parse_unsigned(s, 0, std::numeric_limits<std::uint64_t>::max());
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "adbd_sim/options.hpp"
 
-#include <charconv>
+#include "vsocklib/number.hpp"
 
 namespace adbd_sim {
 
@@ -52,16 +52,9 @@ namespace {
 
 unsigned long long number(const std::string& option, const std::string& text,
                           unsigned long long min, unsigned long long max) {
-  unsigned long long v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    throw usage_error(option + " needs a number, not \"" + text + "\"");
-  }
-  if (v < min || v > max) {
-    throw usage_error(option + " must be between " + std::to_string(min) + " and " +
-                      std::to_string(max) + ", not " + text);
-  }
-  return v;
+  auto v = vsocklib::parse_unsigned(text, min, max);
+  if (!v) throw usage_error(vsocklib::number_error_text(option, text, min, max));
+  return *v;
 }
 
 }  // namespace
@@ -104,9 +97,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
     } else if (a == "--threads") {
       o.threads = static_cast<unsigned>(number(a, value(), 1, 256));
     } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, 0xffffffffu)));
+      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, 0xfffffffeu)));
     } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, 0xffffffffu)));
+      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, 0xfffffffeu)));
     } else if (a == "--allow-remote-tcp") {
       o.policy.allow_remote_tcp = true;
     } else if (a == "--log-level") {

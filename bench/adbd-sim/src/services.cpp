@@ -3,7 +3,7 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
+#include <limits>
 #include <cstring>
 
 #include <spdlog/logger.h>
@@ -11,6 +11,7 @@
 #include "adbd_sim/pattern.hpp"
 #include "adbd_sim/rooted_fs.hpp"
 #include "vsocklib/connect.hpp"
+#include "vsocklib/number.hpp"
 
 namespace adbd_sim {
 
@@ -35,10 +36,7 @@ namespace detail {
 namespace {
 
 std::optional<std::uint64_t> parse_count(std::string_view text) {
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
+  return vsocklib::parse_unsigned(text, 0, std::numeric_limits<std::uint64_t>::max());
 }
 
 asio::awaitable<void> run_source(adb_stream& s, std::uint64_t count) {

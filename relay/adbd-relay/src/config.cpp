@@ -1,9 +1,9 @@
 #include "config.hpp"
 
 #include "vsocklib/ini.hpp"
+#include "vsocklib/number.hpp"
 #include "vsocklib/privileges.hpp"
 
-#include <charconv>
 #include <set>
 
 namespace adbd_relay {
@@ -25,18 +25,9 @@ struct line_context {
 
 unsigned long parse_number(const line_context& at, std::string_view key, std::string_view v,
                            unsigned long max) {
-  int base = 10;
-  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-    base = 16;
-    v.remove_prefix(2);
-  }
-  unsigned long n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n, base);
-  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
-    at.fail(std::string(key) + " needs a number, not \"" + std::string(v) + "\"");
-  }
-  if (n > max) at.fail(std::string(key) + " " + std::string(v) + " is above " + std::to_string(max));
-  return n;
+  auto n = vsocklib::parse_unsigned(v, 0, max, vsocklib::number_base::decimal_or_hex);
+  if (!n) at.fail(vsocklib::number_error_text(key, v, 0, max));
+  return static_cast<unsigned long>(*n);
 }
 
 // "3, 4" -> {3, 4}

@@ -14,6 +14,7 @@
 
 #include <libusb.h>
 #include <spdlog/logger.h>
+#include "vsocklib/number.hpp"
 
 namespace adbd_relay {
 namespace {
@@ -35,14 +36,10 @@ std::string read_attr(const fs::path& p) {
   return line;
 }
 
-bool parse_uint(const std::string& s, int base, unsigned& out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long v = std::strtoul(s.c_str(), &end, base);
-  if (errno != 0 || *end != '\0' || v > 0xffffffffUL) return false;
-  out = static_cast<unsigned>(v);
-  return true;
+bool parse_uint(const std::string& s, vsocklib::number_base base, unsigned& out) {
+  auto v = vsocklib::parse_unsigned(s, 0, 0xffffffff, base);
+  if (v) out = static_cast<unsigned>(*v);
+  return v.has_value();
 }
 
 error_code from_errno(int err) { return error_code(err, asio::error::get_system_category()); }
@@ -97,10 +94,10 @@ std::vector<adb_device_info> scan_adb_devices(const std::string& sysfs) {
     const auto colon = name.find(':');
     if (colon == std::string::npos) continue;
     unsigned cls = 0, sub = 0, proto = 0, number = 0;
-    if (!parse_uint(read_attr(it->path() / "bInterfaceClass"), 16, cls) ||
-        !parse_uint(read_attr(it->path() / "bInterfaceSubClass"), 16, sub) ||
-        !parse_uint(read_attr(it->path() / "bInterfaceProtocol"), 16, proto) ||
-        !parse_uint(read_attr(it->path() / "bInterfaceNumber"), 16, number)) {
+    if (!parse_uint(read_attr(it->path() / "bInterfaceClass"), vsocklib::number_base::hex, cls) ||
+        !parse_uint(read_attr(it->path() / "bInterfaceSubClass"), vsocklib::number_base::hex, sub) ||
+        !parse_uint(read_attr(it->path() / "bInterfaceProtocol"), vsocklib::number_base::hex, proto) ||
+        !parse_uint(read_attr(it->path() / "bInterfaceNumber"), vsocklib::number_base::hex, number)) {
       continue;
     }
     if (cls != kAdbClass || sub != kAdbSubclass || proto != kAdbProtocol) continue;
@@ -108,8 +105,8 @@ std::vector<adb_device_info> scan_adb_devices(const std::string& sysfs) {
     d.path = name.substr(0, colon);
     d.interface = number;
     const fs::path dev = fs::path(sysfs) / d.path;
-    if (!parse_uint(read_attr(dev / "busnum"), 10, d.busnum) ||
-        !parse_uint(read_attr(dev / "devnum"), 10, d.devnum)) {
+    if (!parse_uint(read_attr(dev / "busnum"), vsocklib::number_base::decimal, d.busnum) ||
+        !parse_uint(read_attr(dev / "devnum"), vsocklib::number_base::decimal, d.devnum)) {
       continue;  // left while we looked
     }
     d.serial = read_attr(dev / "serial");

@@ -19,6 +19,7 @@
 #include "host_usb.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/number.hpp"
 #include "vsocklib/privileges.hpp"
 
 #ifndef VSOCKLIB_VERSION
@@ -149,10 +150,9 @@ cli parse(int argc, char** argv) {
       last_host().path = value();
     } else if (a == "--host-allow-cid") {
       const std::string text = value();
-      char* end = nullptr;
-      const unsigned long cid = std::strtoul(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || cid > 0xffffffffUL) usage_error("--host-allow-cid needs a CID, not " + text);
-      last_host().peers.allowed_cids.push_back(static_cast<std::uint32_t>(cid));
+      const auto cid = vsocklib::parse_unsigned(text, 0, 0xfffffffe);  // all ones is "any", never a peer
+      if (!cid) usage_error(vsocklib::number_error_text(a, text, 0, 0xfffffffe));
+      last_host().peers.allowed_cids.push_back(static_cast<std::uint32_t>(*cid));
     } else if (a == "--udc") {
       last_guest().gadget.udc = value();
     } else if (a == "--serial") {

@@ -2,7 +2,7 @@
 
 #include "vsocklib/privileges.hpp"
 
-#include <charconv>
+#include "vsocklib/number.hpp"
 
 namespace vsock_mcast {
 namespace {
@@ -26,12 +26,9 @@ std::vector<std::string> split_list(const std::string& v) {
 }
 
 unsigned long number(const std::string& text, const std::string& what, unsigned long max) {
-  unsigned long n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n > max) {
-    throw config_error(what + " needs a number 0.." + std::to_string(max) + ", not \"" + text + "\"");
-  }
-  return n;
+  auto n = vsocklib::parse_unsigned(text, 0, max);
+  if (!n) throw config_error(vsocklib::number_error_text(what, text, 0, max));
+  return static_cast<unsigned long>(*n);
 }
 
 bool boolean(const std::string& text, const std::string& what) {

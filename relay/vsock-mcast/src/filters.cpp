@@ -1,6 +1,6 @@
 #include "filters.hpp"
 
-#include <charconv>
+#include "vsocklib/number.hpp"
 
 #include "record.hpp"
 
@@ -15,13 +15,9 @@ bool inside_link_local(const cidr& c) noexcept {
 }
 
 unsigned long number(std::string_view text, std::string_view what, unsigned long max) {
-  unsigned long n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n > max) {
-    throw filter_error(std::string(what) + " \"" + std::string(text) + "\" is not a number 0.." +
-                       std::to_string(max));
-  }
-  return n;
+  auto n = vsocklib::parse_unsigned(text, 0, max);
+  if (!n) throw filter_error(vsocklib::number_error_text(what, text, 0, max));
+  return static_cast<unsigned long>(*n);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <linux/capability.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <csignal>
 #include <functional>
 #include <iostream>
@@ -18,6 +17,7 @@
 #include "host.hpp"
 #include "vsocklib/control_socket.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/number.hpp"
 #include "vsocklib/privileges.hpp"
 
 #ifndef VSOCKLIB_VERSION
@@ -103,12 +103,9 @@ Exit status: 0 on SIGTERM/SIGINT, 1 on a start-up error, 2 on a usage or configu
 }
 
 std::uint32_t number_arg(const std::string& opt, const std::string& text, unsigned long max) {
-  unsigned long n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n > max) {
-    throw config_error(opt + " needs a number 0.." + std::to_string(max) + ", not \"" + text + "\"");
-  }
-  return static_cast<std::uint32_t>(n);
+  auto n = vsocklib::parse_unsigned(text, 0, max);
+  if (!n) throw config_error(vsocklib::number_error_text(opt, text, 0, max));
+  return static_cast<std::uint32_t>(*n);
 }
 
 struct common {
@@ -252,7 +249,7 @@ int host_main(int argc, char** argv) {
       else if (a == "--guest-address") cli.guest_addresses.push_back(parse_unicast(value()));
       else if (a == "--allow-group") allow_groups.push_back(value());
       else if (a == "--allow-port") allow_ports.push_back(value());
-      else if (a == "--allow-cid") cli.allowed_cids.push_back(number_arg(a, value(), 0xfffffffful));
+      else if (a == "--allow-cid") cli.allowed_cids.push_back(number_arg(a, value(), 0xfffffffeul));  // all ones is "any"
       else if (a == "--guest-to-guest") g2g = true;
       else if (a == "--rate-limit") rate = number_arg(a, value(), 10'000'000);
       else if (a == "--tun") tun = value();
