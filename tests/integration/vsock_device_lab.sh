@@ -25,9 +25,9 @@ if [[ ${1:-} == --guest ]]; then
   touch "$dir/guest-ready"
   # Guest -> host, once the host listens.
   for _ in $(seq 600); do [[ -e $dir/host-ready ]] && break; sleep 0.1; done
-  # --half-close linger: after a guest's half-close this device never reports the host's
-  # close (the connection stays established: measured, docs/vsocklib.md), so a guest that
-  # half-closed would wait forever. Holding it and closing once the reply is quiet ends.
+  # --half-close linger: a guest's half-close never reaches the host through this device
+  # (measured, docs/vsocklib.md), so the host's echo would wait for an EOF that never comes
+  # and the guest for the host's. Holding it and closing once the reply is quiet ends both.
   rc=0
   timeout 300 "$pipe" --half-close linger vsock:2:5002 - <"$dir/big.bin" >"$dir/guest-back.bin" 2>"$dir/guest-pipe.log" || rc=$?
   echo "$rc" >"$dir/guest-rc"
