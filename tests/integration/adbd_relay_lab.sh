@@ -6,7 +6,8 @@
 #   adb (host side of dummy_hcd) -> USB gadget (FunctionFS) -> adbd-relay -> vsock:1:5555 -> adbd-sim
 #
 # Shows: adb devices lists the relay's serial; shell echo; a 20 MB push + pull round trip
-# with equal checksums; adbd-sim killed -> the device leaves; adbd-sim restarted -> the
+# with equal checksums; the adb server killed during a pull -> a new one works within 3 s;
+# adbd-sim killed -> the device leaves; adbd-sim restarted -> the
 # device is back within 2 s and works. The relay runs as deployed: it drops to user nobody
 # with no capability after set-up, so every re-enumeration here is done unprivileged; at
 # exit it leaves its gadget, which `adbd-relay --remove-gadgets` (root) then takes down.
@@ -56,6 +57,36 @@ sum_in=$(sha256sum <"$work/in.bin" | cut -d' ' -f1)
 sum_out=$(sha256sum <"$work/out.bin" | cut -d' ' -f1)
 [[ $sum_in == "$sum_out" ]] || fail "pulled file differs from pushed file"
 echo "push+pull 20 MiB: equal sha256 ${sum_in:0:16}...; push $((t1 - t0)) ms, pull $((t2 - t1)) ms (TCG guest)"
+
+# The PC's adb server dies during a pull (SIGKILL, as a crash would) and is started again.
+# The relay sees no USB event for that, only the new server's CNXN; from then on nothing of
+# the old session (the rest of the pull, queued in USB transfers and the guest's socket)
+# may reach the PC, and the new server must be working within 3 s.
+# guest->PC bytes so far, from the relay's status (live during a session)
+to_pc() { "$relay" --status "$work/control" | grep -o '"vsock_to_usb_bytes": [0-9]*' | grep -o '[0-9]*$'; }
+before=$(to_pc)
+adb -s "$serial" pull /push.bin "$work/partial.bin" >/dev/null 2>&1 &
+pull_pid=$!
+for _ in $(seq 400); do
+  (($(to_pc) - before > 4 * 1024 * 1024)) && break
+  sleep 0.02
+done
+pkill -KILL -f 'adb .*fork-server' || fail "no adb server to kill"
+wait "$pull_pid" 2>/dev/null && fail "the pull finished before its adb server was killed"
+echo "adb server killed during a 20 MiB pull, $((($(to_pc) - before) / 1024)) KiB into it"
+head -c $((64 * 1024)) /dev/urandom >"$work/small.bin"
+t0=$(now_ms)
+adb start-server >/dev/null 2>&1
+wait_state "$serial" device 10 || fail "the new adb server never listed $serial: $(adb devices)"
+t1=$(now_ms)
+adb -s "$serial" push "$work/small.bin" /small.bin >/dev/null || fail "push through the new adb server failed"
+adb -s "$serial" pull /small.bin "$work/small.back" >/dev/null || fail "pull through the new adb server failed"
+cmp -s "$work/small.bin" "$work/small.back" || fail "the new session's pull differs from its push"
+t2=$(now_ms)
+echo "new adb server: device listed $((t1 - t0)) ms after start-server, push+pull 64 KiB done after $((t2 - t0)) ms"
+grep -q "the PC's adb started a new session" "$work/relay.log" || fail "the relay did not log the PC's new session"
+"$relay" --status "$work/control" | grep -q '"pc_new_sessions": [1-9]' || fail "status does not count the PC's new session"
+((t2 - t0 <= 3000)) || fail "the new adb server needed $((t2 - t0)) ms to list and use the device, more than 3 s"
 
 # The guest's adbd goes away: the device must leave; when it is back, so is the device.
 kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true

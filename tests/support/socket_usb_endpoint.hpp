@@ -37,6 +37,9 @@ class socket_usb_endpoint final : public usb_endpoint {
 
   std::size_t max_packet_size() const override { return max_packet_; }
 
+  /// A fresh endpoint on the same link, as the relay's reopened FunctionFS endpoints are.
+  void reopen() { cancelled_ = false; }
+
   asio::generic::seq_packet_protocol::socket& socket() { return s_; }
 
  private:

@@ -217,6 +217,130 @@ TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
   EXPECT_EQ(r.stats.max_payload, 4096u);
 }
 
+// MSG as USB transfers, cut at the offsets CUTS.
+std::vector<std::vector<std::byte>> split(const std::vector<std::byte>& msg, std::initializer_list<std::ptrdiff_t> cuts) {
+  std::vector<std::vector<std::byte>> out;
+  std::ptrdiff_t from = 0;
+  for (auto c : cuts) {
+    out.emplace_back(msg.begin() + from, msg.begin() + c);
+    from = c;
+  }
+  out.emplace_back(msg.begin() + from, msg.end());
+  return out;
+}
+
+// The PC and guest shake hands and the guest sends one OKAY (traffic past the handshake);
+// then the PC sends LATER, as transfers. Returns when the session has ended.
+void handshake_then(asio::io_context& io, rig& r, std::vector<std::vector<std::byte>> later) {
+  auto pc_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 8));
+  auto guest_msgs = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 9));
+  auto okay = message(adb::kOkay, 1, 2, {});
+  guest_msgs.insert(guest_msgs.end(), okay.begin(), okay.end());
+  // Cut outside the coroutines: GCC 12 cannot keep an initializer_list in a coroutine frame.
+  auto first = split(pc_cnxn, {24});
+  using transfers = std::vector<std::vector<std::byte>>;
+  vsocklib::test::run_with_deadline(io, [](rig& r, transfers first, std::vector<std::byte> guest_msgs,
+                                           transfers later) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto pc = [](rig& r, transfers first, transfers later) -> asio::awaitable<void> {
+      co_await pc_send(r, std::move(first));
+      std::vector<std::size_t> sizes;
+      std::vector<std::byte> bytes;
+      co_await pc_receive(r, 3, sizes, bytes);  // the guest's CNXN and OKAY
+      co_await pc_send(r, std::move(later));
+    };
+    auto guest = [](rig& r, std::vector<std::byte> msgs) -> asio::awaitable<void> {
+      std::vector<std::byte> pc_cnxn(34);
+      co_await asio::async_read(r.guest, asio::buffer(pc_cnxn), use_tuple);
+      co_await guest_sends(r, std::move(msgs));
+    };
+    co_await (relay(r) && guest(r, std::move(guest_msgs)) && pc(r, std::move(first), std::move(later)));
+  }(r, first, guest_msgs, std::move(later)));
+}
+
+// The next session on a new guest connection, starting from the last one's next_session;
+// returns the first N bytes the guest reads.
+std::vector<std::byte> next_session_delivers(asio::io_context& io, rig& r, std::size_t n) {
+  asio::local::stream_protocol::socket a(io), b(io);
+  asio::local::connect_pair(a, b);
+  r.guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), a.release());
+  r.relay_vsock = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), b.release());
+  std::vector<std::byte> got(n);
+  r.usb.reopen();
+  io.restart();
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> first, std::vector<std::byte>& got)
+                                            -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats,
+                          std::move(first)) &&
+              guest_read(r, got.size(), got));
+  }(r, std::move(r.stats.next_session), got));
+  return got;
+}
+
+// The PC's adb restarts mid-session (e.g. killed during a pull): its new CNXN must not be
+// answered with the old session's bytes. The session ends at the CNXN's header, and the
+// next session, on a new guest connection, delivers the whole CNXN first.
+TEST(RelaySession, ANewCnxnFromThePcStartsTheNextSessionWithIt) {
+  asio::io_context io;
+  rig r(io);
+  auto again = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(300, 10));
+  handshake_then(io, r, split(again, {24, 124}));  // its payload in two transfers
+  EXPECT_EQ(r.stats.reason, session_end::pc_new_session) << to_string(r.stats.reason, usb_role::device);
+  EXPECT_EQ(r.stats.next_session, std::vector<std::byte>(again.begin(), again.begin() + 24));
+  EXPECT_EQ(r.stats.usb_to_stream_messages, 1u) << "the new CNXN must not reach the old guest connection";
+
+  EXPECT_EQ(next_session_delivers(io, r, again.size()), again);
+  EXPECT_EQ(r.stats.usb_to_stream_messages, 1u);
+  EXPECT_EQ(r.stats.pc_bytes_dropped, 0u);
+}
+
+// Seen with Debian's adb 29: the new server's first read met the old session's data, it
+// gave up on its first CNXN after part of the payload and sent CNXN again.
+TEST(RelaySession, AnAbandonedCnxnAttemptIsDroppedForTheNextOne) {
+  asio::io_context io;
+  rig r(io);
+  auto attempt = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(119, 11));
+  auto again = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(119, 12));
+  auto later = split(attempt, {24});
+  later.back().resize(96);  // the first attempt's payload, cut short
+  for (auto& t : split(again, {24})) later.push_back(t);
+  handshake_then(io, r, std::move(later));
+  EXPECT_EQ(r.stats.reason, session_end::pc_new_session) << to_string(r.stats.reason, usb_role::device);
+
+  EXPECT_EQ(next_session_delivers(io, r, again.size()), again);
+  EXPECT_EQ(r.stats.pc_bytes_dropped, 24u + 96u);
+}
+
+// adb sends CNXN again when the guest has not answered past the handshake: that is adb's
+// own retry, and it goes to the guest within the session.
+TEST(RelaySession, ACnxnRepeatedDuringTheHandshakeStaysInTheSession) {
+  asio::io_context io;
+  rig r(io);
+  auto pc_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 13));
+  auto guest_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 14));
+  auto transfers = split(pc_cnxn, {24});
+  for (auto& t : split(pc_cnxn, {24})) transfers.push_back(t);
+  std::vector<std::byte> got;
+  using transfer_list = std::vector<std::vector<std::byte>>;
+  vsocklib::test::run_with_deadline(io, [](rig& r, transfer_list t, std::vector<std::byte> guest_cnxn,
+                                           std::vector<std::byte>& got) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto guest = [](rig& r, std::vector<std::byte> cnxn, std::vector<std::byte>& got) -> asio::awaitable<void> {
+      got.resize(68);
+      co_await asio::async_read(r.guest, asio::buffer(got.data(), 34), use_tuple);
+      co_await guest_sends(r, std::move(cnxn));
+      co_await asio::async_read(r.guest, asio::buffer(got.data() + 34, 34), use_tuple);
+      r.pc.close();
+    };
+    co_await (relay(r) && guest(r, std::move(guest_cnxn), got) && pc_send(r, std::move(t)));
+  }(r, transfers, guest_cnxn, got));
+  std::vector<std::byte> twice = pc_cnxn;
+  twice.insert(twice.end(), pc_cnxn.begin(), pc_cnxn.end());
+  EXPECT_EQ(got, twice);
+  EXPECT_NE(r.stats.reason, session_end::pc_new_session);
+}
+
 TEST(RelaySession, HeaderThatIsNotItsOwnTransferIsAProtocolError) {
   asio::io_context io;
   rig r(io);

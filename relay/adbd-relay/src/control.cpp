@@ -19,6 +19,7 @@ std::string status_json(const std::vector<const guest_status*>& guests,
            ", \"guest_connections\": " + std::to_string(g->guest_connections) +
            ", \"connect_failures\": " + std::to_string(g->connect_failures) +
            ", \"protocol_errors\": " + std::to_string(g->protocol_errors) +
+           ", \"pc_new_sessions\": " + std::to_string(g->pc_new_sessions) +
            ", \"usb_to_vsock_bytes\": " +
            std::to_string(g->usb_to_vsock_bytes + g->current.usb_to_stream_bytes) +
            ", \"vsock_to_usb_bytes\": " +

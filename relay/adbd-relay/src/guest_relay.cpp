@@ -79,7 +79,11 @@ asio::awaitable<void> guest_relay::run() {
   // The USB function while it is shown. It outlives a session that ended because the PC
   // went away (see below), so the PC's return is one enumeration, the PC's own.
   std::unique_ptr<ffs_function> f;
+  // The PC's CNXN that ended the last session (session_end::pc_new_session): the next
+  // session starts with it, on a new guest connection, without waiting for an ENABLE.
+  std::vector<std::byte> pc_cnxn;
   auto hide = [&] {
+    pc_cnxn.clear();
     if (f) f->close();
     f.reset();
     if (gadget_) gadget_->unbind();
@@ -112,13 +116,16 @@ asio::awaitable<void> guest_relay::run() {
       // The PC went away (port disabled, device deauthorised or unbound, a reset) while the
       // function stayed bound. Wait for the PC to configure it again, then reach the guest
       // anew: its previous connection was closed when the PC left.
-      status_.state = "waiting for the PC to come back";
-      const ffs_event ev = co_await wait_for_enable(*f, *log_, cfg_.name);
-      if (ev != ffs_event::enable) {
-        log_->info("[{}] the USB function {} while the PC was away; showing it again",
-                   cfg_.name, ev == ffs_event::unbind ? "was unbound" : "failed");
-        hide();
-        continue;
+      // Or the PC's adb started a new session, and stays: no ENABLE will come then.
+      if (pc_cnxn.empty()) {
+        status_.state = "waiting for the PC to come back";
+        const ffs_event ev = co_await wait_for_enable(*f, *log_, cfg_.name);
+        if (ev != ffs_event::enable) {
+          log_->info("[{}] the USB function {} while the PC was away; showing it again",
+                     cfg_.name, ev == ffs_event::unbind ? "was unbound" : "failed");
+          hide();
+          continue;
+        }
       }
       status_.state = "connecting to the guest's adbd";
       auto [ec, s] = co_await vsocklib::async_connect(cfg_.address, connect_.connect_timeout);
@@ -185,7 +192,8 @@ asio::awaitable<void> guest_relay::run() {
       continue;
     }
     auto& stats = status_.current;
-    auto ended = co_await (run_session(*usb, vsock, usb_role::device, session_, log_, stats) ||
+    auto ended = co_await (run_session(*usb, vsock, usb_role::device, session_, log_, stats,
+                                       std::exchange(pc_cnxn, {})) ||
                            wait_for_disable(*f, *log_, cfg_.name));
     // The guest's adbd learns at once that its session is over, whatever ended it.
     error_code ignored;
@@ -215,6 +223,9 @@ asio::awaitable<void> guest_relay::run() {
         status_.last_error = why;
       }
     }
+    if (stats.pc_bytes_dropped > 0) {
+      why += "; " + std::to_string(stats.pc_bytes_dropped) + " bytes of an abandoned CNXN from the PC dropped";
+    }
     const auto level = is_protocol_error(stats.reason) ? spdlog::level::warn : spdlog::level::info;
     log_->log(level, "[{}] session ended ({}); {} messages / {} bytes PC->guest, {} / {} guest->PC",
               cfg_.name, why, stats.usb_to_stream_messages, stats.usb_to_stream_bytes,
@@ -223,7 +234,17 @@ asio::awaitable<void> guest_relay::run() {
     if (stats.stream_to_usb_messages > 0) c.session_proven();
     status_.usb_to_vsock_bytes += stats.usb_to_stream_bytes;
     status_.vsock_to_usb_bytes += stats.stream_to_usb_bytes;
+    const bool pc_restarted = ended.index() == 0 && stats.reason == session_end::pc_new_session;
+    if (pc_restarted) pc_cnxn = std::move(stats.next_session);
     stats = {};
+
+    if (pc_restarted) {
+      // The old session's transfers were cancelled and its guest connection closed, so
+      // nothing of it reaches the PC; the function stays bound and enabled.
+      ++status_.pc_new_sessions;
+      f->close_endpoints();
+      continue;
+    }
 
     if (pc_left) {
       // Keep the function bound: the PC has already dropped this device (and with it its

@@ -26,6 +26,7 @@ struct shared_state {
   bool ended = false;
   std::uint32_t usb_max = 0;     // arg1 of the USB peer's CNXN; 0 until seen
   std::uint32_t stream_max = 0;  // arg1 of the stream peer's CNXN; 0 until seen
+  bool guest_past_handshake = false;  // the stream peer sent more than CNXN and AUTH
 
   // Until both sides have said what they accept, any size up to MAX_PAYLOAD may pass: the
   // CNXN and AUTH messages that come first are small, and adb itself checks no tighter.
@@ -80,9 +81,59 @@ asio::awaitable<bool> usb_write(shared_state& st, asio::const_buffer buf) {
   co_return true;
 }
 
-asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st) {
+// A 24-byte transfer that is a valid CNXN header.
+bool is_cnxn_header(std::span<const std::byte> t, std::array<std::byte, adb::kHeaderSize>& header) {
+  if (t.size() != adb::kHeaderSize) return false;
+  std::copy_n(t.begin(), adb::kHeaderSize, header.begin());
+  const auto h = adb::decode(header);
+  return h.command == adb::kCnxn && adb::validate(h, adb::kMaxPayload);
+}
+
+// The start of a session after session_end::pc_new_session: the previous session read the
+// PC's CNXN header (MSG). Its payload follows, unless the PC gave up on that attempt (an
+// adb server whose first read met the old session's data does, and sends CNXN again):
+// then a new CNXN header replaces it. Transfers that fit neither are dropped and counted,
+// so the guest sees one whole CNXN and the session starts on a message boundary.
+asio::awaitable<bool> finish_pc_cnxn(std::span<std::byte> buf, std::vector<std::byte> msg, shared_state& st) {
+  std::array<std::byte, adb::kHeaderSize> header;
+  std::copy_n(msg.begin(), adb::kHeaderSize, header.begin());
+  auto h = adb::decode(header);
+  while (msg.size() < adb::kHeaderSize + h.data_length) {
+    auto [ec, r] = co_await st.usb.async_read(asio::buffer(buf.data(), buf.size()));
+    if (st.ended) co_return false;
+    if (ec) {
+      st.end(session_end::usb_failed, ec);
+      co_return false;
+    }
+    const std::span<const std::byte> t(buf.data(), r);
+    if (is_cnxn_header(t, header)) {
+      st.stats.pc_bytes_dropped += msg.size();
+      msg.assign(header.begin(), header.end());
+      h = adb::decode(header);
+    } else if (msg.size() + r <= adb::kHeaderSize + h.data_length) {
+      msg.insert(msg.end(), t.begin(), t.end());
+    } else {
+      st.stats.pc_bytes_dropped += r;
+    }
+  }
+  if (!st.check(h, session_end::usb_protocol)) co_return false;
+  st.usb_max = h.arg1;
+  auto [ec, w] = co_await asio::async_write(st.stream, asio::buffer(msg), vsocklib::unslotted());
+  if (st.ended) co_return false;
+  if (ec) {
+    st.end(session_end::stream_failed, ec);
+    co_return false;
+  }
+  st.stats.usb_to_stream_bytes += w;
+  ++st.stats.usb_to_stream_messages;
+  co_return true;
+}
+
+asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st,
+                                    std::vector<std::byte> pc_cnxn) {
   // Outside cancellation arrives through run_stoppable in run_session, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
+  if (!pc_cnxn.empty() && !co_await finish_pc_cnxn(buf, std::move(pc_cnxn), st)) co_return;
   std::array<std::byte, adb::kHeaderSize> header_bytes;
   const char* peer = st.role == usb_role::device ? "the PC" : "the device";
   // Checked before every new wait: the other direction may have ended the session (and
@@ -102,6 +153,16 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st) 
     std::copy_n(buf.begin(), adb::kHeaderSize, header_bytes.begin());
     const auto h = adb::decode(header_bytes);
     if (!st.check(h, session_end::usb_protocol)) co_return;
+    if (h.command == adb::kCnxn && st.role == usb_role::device && st.guest_past_handshake) {
+      // The PC started over (its adb server restarted, or another client took the
+      // device) while the guest's answers to the old session may still be queued towards
+      // it, in the guest's socket and in submitted USB transfers. Ending the session
+      // cancels those transfers and drops the guest connection; the next session
+      // completes this CNXN on a new one (finish_pc_cnxn). A CNXN repeated during the
+      // handshake is adb's own retry and goes to the guest as before.
+      st.stats.next_session.assign(header_bytes.begin(), header_bytes.end());
+      co_return st.end(session_end::pc_new_session, {}, "a new CNXN from the PC");
+    }
     if (h.command == adb::kCnxn) {
       st.usb_max = h.arg1;
       // From the host's side a new CNXN starts a new session (e.g. the PC's adb server
@@ -151,6 +212,7 @@ asio::awaitable<void> stream_to_usb(std::span<std::byte> buf, std::size_t mps,
     if (ec) co_return st.end(session_end::stream_failed, ec);
     const auto h = adb::decode(header_bytes);
     if (!st.check(h, session_end::stream_protocol)) co_return;
+    if (h.command != adb::kCnxn && h.command != adb::kAuth) st.guest_past_handshake = true;
     if (h.command == adb::kCnxn) {
       st.stream_max = h.arg1;
       if (st.role == usb_role::host) st.usb_max = 0;  // the adb server starts a new session
@@ -186,6 +248,7 @@ const char* to_string(session_end e, usb_role role) noexcept {
     case session_end::stream_failed: return device ? "vsock side failed" : "adb server connection ended";
     case session_end::usb_protocol: return device ? "protocol error from the PC" : "protocol error from the device";
     case session_end::stream_protocol: return device ? "protocol error from the guest" : "protocol error from the adb server";
+    case session_end::pc_new_session: return "the PC's adb started a new session";
     case session_end::cancelled: return "cancelled";
   }
   return "?";
@@ -197,7 +260,8 @@ bool is_protocol_error(session_end e) noexcept {
 
 asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream,
                                   usb_role role, session_options opt,
-                                  std::shared_ptr<spdlog::logger> log, session_stats& stats) {
+                                  std::shared_ptr<spdlog::logger> log, session_stats& stats,
+                                  std::vector<std::byte> first) {
   using namespace asio::experimental::awaitable_operators;
   const auto start = std::chrono::steady_clock::now();
   // Whole wMaxPacketSize multiples only, so that no piece but a payload's last is short.
@@ -207,7 +271,7 @@ asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& st
   stats = {};
   shared_state st(usb, stream, role, stats);
   co_await vsocklib::run_stoppable(
-      usb_to_stream({storage.data(), chunk}, st) &&
+      usb_to_stream({storage.data(), chunk}, st, std::move(first)) &&
           stream_to_usb({storage.data() + chunk, chunk}, mps, st),
       [&st] { st.end(session_end::cancelled, asio::error::operation_aborted); });
   st.stats.max_payload = st.usb_max && st.stream_max ? st.limit() : adb::kMaxPayloadV1;

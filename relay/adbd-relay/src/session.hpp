@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "usb_endpoint.hpp"
 
@@ -48,6 +49,11 @@ enum class session_end {
   stream_failed,    ///< the stream closed or failed (adbd restart, adb server gone): see error
   usb_protocol,     ///< the USB peer sent something that is not ADB framing: see detail
   stream_protocol,  ///< the stream peer sent something that is not ADB framing: see detail
+  /// Device role: the PC sent a new CNXN after the session had carried traffic (its adb
+  /// server restarted, or another client took the device). The old session's bytes still
+  /// queued towards the PC must not reach it, so the session ends and the CNXN, in
+  /// session_stats::next_session, starts the next one on a new guest connection.
+  pc_new_session,
   cancelled,
 };
 
@@ -67,15 +73,22 @@ struct session_stats {
   session_end reason = session_end::cancelled;
   error_code error;
   std::string detail;  ///< for protocol errors: what was wrong, with the values
+  /// With pc_new_session: the PC's CNXN header, which the next session completes.
+  std::vector<std::byte> next_session;
+  /// Bytes from the PC dropped at the start of a session that began with next_session: a
+  /// CNXN attempt the PC abandoned (see finish_pc_cnxn in session.cpp).
+  std::uint64_t pc_bytes_dropped = 0;
 };
 
 /// Bridges USB and STREAM until either side ends or fails, keeping STATS current as it goes
 /// (a status query may read it meanwhile). Memory: 2 x chunk_size buffers. Runs on the
 /// awaiting coroutine's executor (one strand); cancelling it ends the session promptly (it
 /// cancels USB and the stream and waits for their pending operations, so both may be
-/// released when it returns).
+/// released when it returns). FIRST, when not empty, is a previous session's next_session:
+/// the PC's CNXN header, whose payload (or a CNXN sent again) comes next from USB.
 asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream,
                                   usb_role role, session_options opt,
-                                  std::shared_ptr<spdlog::logger> log, session_stats& stats);
+                                  std::shared_ptr<spdlog::logger> log, session_stats& stats,
+                                  std::vector<std::byte> first = {});
 
 }  // namespace adbd_relay
