@@ -187,6 +187,7 @@ int main(int argc, char** argv) {
       } else if (cmd == "run" && a == "--target") {
         ro.target = vsocklib::parse_address(value());
         if (!ro.target.is_stream()) throw std::invalid_argument("--target must be a stream address");
+        if (auto why = vsocklib::connect_problem(ro.target); !why.empty()) throw std::invalid_argument("--target " + why);
         have_target = true;
       } else if (cmd == "run" && a == "--streams") {
         ro.streams = static_cast<unsigned>(parse_number(a, value(), 1, 4096));

@@ -282,6 +282,10 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   shared_state st{opt, parse_or_exit(opt.left), opt.stdio ? vsocklib::address{} : parse_or_exit(opt.right),
                   vsocklib::log::get("vsock-pipe"), 0, false, asio::steady_timer(io)};
+  for (const auto* side : {opt.listen ? nullptr : &st.left, opt.stdio ? nullptr : &st.right}) {
+    if (!side) continue;
+    if (auto why = vsocklib::connect_problem(*side); !why.empty()) usage_error(why);
+  }
   st.opt.pump.half_close_a = policy(st.left);
   st.opt.pump.half_close_b = policy(opt.stdio ? std::nullopt : std::optional(st.right));
 

@@ -74,6 +74,12 @@ TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
   expect_error("[guest a]\naddress = vsock:3:1\n[guest b]\naddress = vsock:4:1\n", "needs udc");
   expect_error("[guest a]\naddress = vsock:3:1\n[guest a]\naddress = vsock:4:1\n", "defined twice");
   expect_error("[guest a]\naddress = vsock-seqpacket:3:1\n", "stream address");
+  // Values that parse but cannot work: found at --check, not by a connect loop or the kernel.
+  expect_error("[guest a]\naddress = vsock:-1:5555\n", "guest \"a\": vsock:any:5555: CID any is for listening");
+  expect_error("[guest a]\naddress = tcp:127.0.0.1:0\n", "port 0 is for listening");
+  expect_error("[guest a]\naddress = vsock:3:1\nserial = " + std::string(127, 's') + "\n",
+               "serial must be 1 to 126 bytes (a USB string), not 127");
+  expect_error("[guest a]\naddress = vsock:3:1\nproduct =\n", "product must be 1 to 126 bytes");
 }
 
 TEST(RelayConfig, ShippedExampleParses) {

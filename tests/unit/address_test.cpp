@@ -74,6 +74,18 @@ TEST(Address, ErrorsNameTheBadPart) {
 }
 
 // Only hybrid vsock turns our half-close into a full close (docs/vsocklib.md).
+TEST(Address, ListenOnlyAddressesCannotBeConnectedTo) {
+  using vsocklib::connect_problem;
+  using vsocklib::parse_address;
+  EXPECT_EQ(connect_problem(parse_address("vsock:3:5555")), "");
+  EXPECT_EQ(connect_problem(parse_address("tcp:127.0.0.1:1")), "");
+  EXPECT_EQ(connect_problem(parse_address("unix:/x")), "");
+  EXPECT_EQ(connect_problem(parse_address("vsock:any:5555")),
+            "vsock:any:5555: CID any is for listening; a connection needs the peer's CID");
+  EXPECT_NE(connect_problem(parse_address("vsock-seqpacket:-1:1")), "");
+  EXPECT_NE(connect_problem(parse_address("tcp:[::1]:0")), "");
+}
+
 TEST(Address, HalfCloseReachesThePeerExceptOverHybridVsock) {
   for (const char* a : {"vsock:3:5000", "unix:/run/x.sock", "tcp:127.0.0.1:1", "vsock-seqpacket:3:1"}) {
     EXPECT_TRUE(parse_address(a).passes_half_close()) << a;

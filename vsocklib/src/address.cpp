@@ -89,6 +89,17 @@ address parse_address(std::string_view text) {
                  "\" (expected vsock, vsock-seqpacket, hvsock, unix or tcp)");
 }
 
+std::string connect_problem(const address& a) {
+  const bool vsock = a.kind == transport::vsock || a.kind == transport::vsock_seqpacket;
+  if (vsock && a.cid == kCidAny) {
+    return a.to_string() + ": CID any is for listening; a connection needs the peer's CID";
+  }
+  if (a.kind == transport::tcp && a.port == 0) {
+    return a.to_string() + ": port 0 is for listening; a connection needs the peer's port";
+  }
+  return {};
+}
+
 std::string address::to_string() const {
   auto cid_text = [&] { return cid == kCidAny ? std::string("any") : std::to_string(cid); };
   switch (kind) {

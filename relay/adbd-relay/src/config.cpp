@@ -211,6 +211,17 @@ void validate(const config& cfg) {
   }
   std::set<std::string> gadgets, udcs;
   for (const auto& g : cfg.guests) {
+    if (auto why = vsocklib::connect_problem(g.address); !why.empty()) {
+      throw config_error("guest \"" + g.name + "\": " + why);
+    }
+    // The kernel refuses USB strings over 126 bytes, but only when the gadget is created.
+    for (const auto& [key, text] : {std::pair{"serial", &g.gadget.serial}, std::pair{"manufacturer", &g.gadget.manufacturer},
+                                    std::pair{"product", &g.gadget.product}}) {
+      if (text->empty() || text->size() > 126) {
+        throw config_error("guest \"" + g.name + "\": " + key + " must be 1 to 126 bytes (a USB string), not " +
+                           std::to_string(text->size()));
+      }
+    }
     if (!gadgets.insert(g.gadget.name).second) {
       throw config_error("guests share the gadget name \"" + g.gadget.name + "\"");
     }

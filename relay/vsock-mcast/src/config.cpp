@@ -249,6 +249,7 @@ void validate(const host_config& cfg) {
 void validate(const guest_config& cfg) {
   validate_user(cfg.user);
   if (!cfg.connect) throw config_error("no host address (connect = ... or --connect)");
+  if (auto why = vsocklib::connect_problem(*cfg.connect); !why.empty()) throw config_error("connect: " + why);
   if (cfg.tun.empty()) throw config_error("no TUN name (tun = ... or --tun)");
   if (cfg.tun.size() >= 16) throw config_error("TUN name \"" + cfg.tun + "\" is longer than 15 characters");
   if (cfg.mode == mode::l3 && !cfg.address) {

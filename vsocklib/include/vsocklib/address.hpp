@@ -51,6 +51,12 @@ struct address {
   friend bool operator==(const address&, const address&) = default;
 };
 
+/// Why A cannot be connected to, or "" when it can: an address that parses but only makes
+/// sense for listening (vsock CID any, tcp port 0). Programs check their connect-side
+/// addresses with it at start-up and in --check, so the mistake is not found by a connect
+/// loop that retries forever.
+std::string connect_problem(const address& a);
+
 /// Parses TEXT. Throws address_error naming the bad part, e.g.
 /// `bad address "vsock:x:5": CID "x" is not a number or "any"`.
 address parse_address(std::string_view text);
