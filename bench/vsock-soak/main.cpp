@@ -10,6 +10,7 @@
 #include <spdlog/logger.h>
 
 #include "vsock_soak/soak.hpp"
+#include "vsocklib/args.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/number.hpp"
 
@@ -125,7 +126,8 @@ milliseconds duration_of(const std::string& name, const std::string& v) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  std::vector<std::string> args(argv + 1, argv + argc);
+  auto args = vsocklib::split_option_values(argc, argv);
+  args.erase(args.begin());  // the program's name
   if (args.empty()) usage_exit("a command is needed: run or serve");
   if (args[0] == "-h" || args[0] == "--help") {
     std::cout << kUsage;

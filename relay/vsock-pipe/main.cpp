@@ -13,6 +13,7 @@
 #include <spdlog/logger.h>
 
 #include "stdio_stream.hpp"
+#include "vsocklib/args.hpp"
 #include "vsocklib/address.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/connector.hpp"
@@ -101,13 +102,14 @@ constexpr std::uint64_t kMaxId = 0xfffffffe;
 constexpr std::uint64_t kMaxMs = 86'400'000;  // one day
 
 options parse(int argc, char** argv) {
+  const auto args = vsocklib::split_option_values(argc, argv);
   options o;
   std::vector<std::string> positional;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string a = args[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
     };
     if (a == "-h" || a == "--help") {
       std::cout << kUsage;

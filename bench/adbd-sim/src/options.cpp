@@ -1,5 +1,6 @@
 #include "adbd_sim/options.hpp"
 
+#include "vsocklib/args.hpp"
 #include "vsocklib/number.hpp"
 
 namespace adbd_sim {
@@ -60,13 +61,14 @@ unsigned long long number(const std::string& option, const std::string& text,
 }  // namespace
 
 command_line parse_command_line(int argc, const char* const* argv) {
+  const auto args = vsocklib::split_option_values(argc, argv);
   command_line cl;
   options& o = cl.opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string a = args[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw usage_error(a + " needs a value");
-      return argv[++i];
+      if (i + 1 >= args.size()) throw usage_error(a + " needs a value");
+      return args[++i];
     };
     if (a == "-h" || a == "--help") {
       cl.what = command_line::action::help;

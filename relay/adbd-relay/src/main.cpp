@@ -13,6 +13,7 @@
 
 #include "config.hpp"
 #include "control.hpp"
+#include "vsocklib/args.hpp"
 #include "vsocklib/control_socket.hpp"
 #include "guest_relay.hpp"
 #include "host_relay.hpp"
@@ -90,14 +91,15 @@ struct cli {
 };
 
 cli parse(int argc, char** argv) {
+  const auto args = vsocklib::split_option_values(argc, argv);
   cli c;
   std::vector<adbd_relay::guest_config> cli_guests;
   std::vector<adbd_relay::host_config> cli_hosts;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string a = args[i];
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
     };
     auto last_guest = [&]() -> adbd_relay::guest_config& {
       if (cli_guests.empty()) usage_error(a + " applies to a --guest; give --guest first");
@@ -163,7 +165,7 @@ cli parse(int argc, char** argv) {
       c.log_level_override = value();
     } else if (a == "--status") {
       c.status = true;
-      if (i + 1 < argc && argv[i + 1][0] != '-') c.status_path = argv[++i];
+      if (i + 1 < args.size() && !args[i + 1].starts_with("-")) c.status_path = args[++i];
     } else if (a == "--check") {
       c.check = true;
     } else if (a == "--remove-gadgets") {

@@ -15,6 +15,7 @@
 #include "config.hpp"
 #include "guest.hpp"
 #include "host.hpp"
+#include "vsocklib/args.hpp"
 #include "vsocklib/control_socket.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/number.hpp"
@@ -224,6 +225,7 @@ int run(Config cfg, const char* what) {
 }
 
 int host_main(int argc, char** argv) {
+  const auto args = vsocklib::split_option_values(argc, argv);
   common c;
   host_config cli;
   std::optional<mode> mode_opt;
@@ -232,11 +234,11 @@ int host_main(int argc, char** argv) {
   bool g2g = false;
   std::vector<std::string> allow_groups, allow_ports;
   try {
-    for (int i = 2; i < argc; ++i) {
-      std::string a = argv[i];
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      std::string a = args[i];
       auto value = [&]() -> std::string {
-        if (i + 1 >= argc) usage_error(a + " needs a value", "host");
-        return argv[++i];
+        if (i + 1 >= args.size()) usage_error(a + " needs a value", "host");
+        return args[++i];
       };
       if (a == "-h" || a == "--help") {
         std::cout << kHostUsage;
@@ -294,17 +296,18 @@ int host_main(int argc, char** argv) {
 }
 
 int guest_main(int argc, char** argv) {
+  const auto args = vsocklib::split_option_values(argc, argv);
   common c;
   guest_config cli;
   std::optional<mode> mode_opt;
   std::optional<bool> default_route;
   std::optional<std::string> name, tun;
   try {
-    for (int i = 2; i < argc; ++i) {
-      std::string a = argv[i];
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      std::string a = args[i];
       auto value = [&]() -> std::string {
-        if (i + 1 >= argc) usage_error(a + " needs a value", "guest");
-        return argv[++i];
+        if (i + 1 >= args.size()) usage_error(a + " needs a value", "guest");
+        return args[++i];
       };
       if (a == "-h" || a == "--help") {
         std::cout << kGuestUsage;
