@@ -13,6 +13,7 @@
 #include "vsocklib/args.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/number.hpp"
+#include "vsocklib/privileges.hpp"
 
 #ifndef VSOCKLIB_VERSION
 #define VSOCKLIB_VERSION "unknown"
@@ -109,9 +110,7 @@ std::vector<std::string> read_config(const std::string& path) {
 }
 
 std::uint64_t parse_number(const std::string& name, const std::string& v, std::uint64_t lo, std::uint64_t hi) {
-  auto x = vsocklib::parse_unsigned(v, lo, hi, vsocklib::number_base::decimal_or_hex);
-  if (!x) throw std::invalid_argument(vsocklib::number_error_text(name, v, lo, hi));
-  return *x;
+  return vsocklib::require_unsigned<std::invalid_argument>(name, v, lo, hi, vsocklib::number_base::decimal_or_hex);
 }
 
 milliseconds duration_of(const std::string& name, const std::string& v) {
@@ -177,7 +176,7 @@ int main(int argc, char** argv) {
       } else if (cmd == "serve" && a == "--allow-cid") {
         so.policy.allowed_cids.push_back(static_cast<std::uint32_t>(parse_number(a, value(), 0, 0xffffffff)));
       } else if (cmd == "serve" && a == "--allow-uid") {
-        so.policy.allowed_uids.push_back(static_cast<uid_t>(parse_number(a, value(), 0, 0xfffffffe)));
+        so.policy.allowed_uids.push_back(static_cast<uid_t>(parse_number(a, value(), 0, vsocklib::kMaxUid)));
       } else if (cmd == "serve" && a == "--allow-remote-tcp") {
         so.policy.allow_remote_tcp = true;
       } else if (cmd == "serve" && a == "--inject-corruption") {

@@ -20,6 +20,7 @@
 #include "vsocklib/listener.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/number.hpp"
+#include "vsocklib/privileges.hpp"
 #include "vsocklib/pump.hpp"
 
 #ifndef VSOCKLIB_VERSION
@@ -97,8 +98,6 @@ std::uint64_t number(const std::string& option, const std::string& text, std::ui
   usage_error(vsocklib::number_error_text(option, text, lo, hi));
 }
 
-// CIDs and uids: the all-ones value is "any" / "no user", never a peer's.
-constexpr std::uint64_t kMaxId = 0xfffffffe;
 constexpr std::uint64_t kMaxMs = 86'400'000;  // one day
 
 options parse(int argc, char** argv) {
@@ -137,9 +136,9 @@ options parse(int argc, char** argv) {
     } else if (a == "--linger") {
       o.pump.linger = std::chrono::milliseconds(number(a, value(), 0, kMaxMs));
     } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, kMaxId)));
+      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, vsocklib::kMaxCid)));
     } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, kMaxId)));
+      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, vsocklib::kMaxUid)));
     } else if (a == "--allow-remote-tcp") {
       o.policy.allow_remote_tcp = true;
     } else if (a == "--log-level") {
@@ -284,10 +283,12 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   shared_state st{opt, parse_or_exit(opt.left), opt.stdio ? vsocklib::address{} : parse_or_exit(opt.right),
                   vsocklib::log::get("vsock-pipe"), 0, false, asio::steady_timer(io)};
-  for (const auto* side : {opt.listen ? nullptr : &st.left, opt.stdio ? nullptr : &st.right}) {
-    if (!side) continue;
-    if (auto why = vsocklib::connect_problem(*side); !why.empty()) usage_error(why);
-  }
+  // The sides vsock-pipe connects to: RIGHT, and LEFT unless it listens.
+  auto check_connectable = [](const vsocklib::address& a) {
+    if (auto why = vsocklib::connect_problem(a); !why.empty()) usage_error(why);
+  };
+  if (!opt.listen) check_connectable(st.left);
+  if (!opt.stdio) check_connectable(st.right);
   st.opt.pump.half_close_a = policy(st.left);
   st.opt.pump.half_close_b = policy(opt.stdio ? std::nullopt : std::optional(st.right));
 

@@ -51,7 +51,7 @@ address parse_address(std::string_view text) {
       a.cid = kCidAny;
     } else {
       // CID 0xFFFFFFFF is VMADDR_CID_ANY, spelled "any".
-      a.cid = parse_number(text, cid, "CID", 0xFFFFFFFEu);
+      a.cid = parse_number(text, cid, "CID", kMaxCid);
     }
     a.port = parse_number(text, port, "port", 0xFFFFFFFEu);
     return a;

@@ -2,6 +2,7 @@
 
 #include "vsocklib/args.hpp"
 #include "vsocklib/number.hpp"
+#include "vsocklib/privileges.hpp"
 
 namespace adbd_sim {
 
@@ -53,9 +54,7 @@ namespace {
 
 unsigned long long number(const std::string& option, const std::string& text,
                           unsigned long long min, unsigned long long max) {
-  auto v = vsocklib::parse_unsigned(text, min, max);
-  if (!v) throw usage_error(vsocklib::number_error_text(option, text, min, max));
-  return *v;
+  return vsocklib::require_unsigned<usage_error>(option, text, min, max);
 }
 
 }  // namespace
@@ -99,9 +98,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
     } else if (a == "--threads") {
       o.threads = static_cast<unsigned>(number(a, value(), 1, 256));
     } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, 0xfffffffeu)));
+      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, vsocklib::kMaxCid)));
     } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, 0xfffffffeu)));
+      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, vsocklib::kMaxUid)));
     } else if (a == "--allow-remote-tcp") {
       o.policy.allow_remote_tcp = true;
     } else if (a == "--log-level") {

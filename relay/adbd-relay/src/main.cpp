@@ -152,8 +152,8 @@ cli parse(int argc, char** argv) {
       last_host().path = value();
     } else if (a == "--host-allow-cid") {
       const std::string text = value();
-      const auto cid = vsocklib::parse_unsigned(text, 0, 0xfffffffe);  // all ones is "any", never a peer
-      if (!cid) usage_error(vsocklib::number_error_text(a, text, 0, 0xfffffffe));
+      const auto cid = vsocklib::parse_unsigned(text, 0, vsocklib::kMaxCid);
+      if (!cid) usage_error(vsocklib::number_error_text(a, text, 0, vsocklib::kMaxCid));
       last_host().peers.allowed_cids.push_back(static_cast<std::uint32_t>(*cid));
     } else if (a == "--udc") {
       last_guest().gadget.udc = value();

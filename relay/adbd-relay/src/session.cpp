@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <vector>
 
 #include <spdlog/logger.h>
@@ -81,12 +82,12 @@ asio::awaitable<bool> usb_write(shared_state& st, asio::const_buffer buf) {
   co_return true;
 }
 
-// A 24-byte transfer that is a valid CNXN header.
-bool is_cnxn_header(std::span<const std::byte> t, std::array<std::byte, adb::kHeaderSize>& header) {
-  if (t.size() != adb::kHeaderSize) return false;
-  std::copy_n(t.begin(), adb::kHeaderSize, header.begin());
-  const auto h = adb::decode(header);
-  return h.command == adb::kCnxn && adb::validate(h, adb::kMaxPayload);
+// The header, when transfer T is a valid CNXN header (24 bytes).
+std::optional<adb::message_header> cnxn_header(std::span<const std::byte> t) {
+  if (t.size() != adb::kHeaderSize) return std::nullopt;
+  const auto h = adb::decode(t.first<adb::kHeaderSize>());
+  if (h.command != adb::kCnxn || !adb::validate(h, adb::kMaxPayload)) return std::nullopt;
+  return h;
 }
 
 // The start of a session after session_end::pc_new_session: the previous session read the
@@ -95,9 +96,7 @@ bool is_cnxn_header(std::span<const std::byte> t, std::array<std::byte, adb::kHe
 // then a new CNXN header replaces it. Transfers that fit neither are dropped and counted,
 // so the guest sees one whole CNXN and the session starts on a message boundary.
 asio::awaitable<bool> finish_pc_cnxn(std::span<std::byte> buf, std::vector<std::byte> msg, shared_state& st) {
-  std::array<std::byte, adb::kHeaderSize> header;
-  std::copy_n(msg.begin(), adb::kHeaderSize, header.begin());
-  auto h = adb::decode(header);
+  auto h = adb::decode(std::span<const std::byte>(msg).first<adb::kHeaderSize>());
   while (msg.size() < adb::kHeaderSize + h.data_length) {
     auto [ec, r] = co_await st.usb.async_read(asio::buffer(buf.data(), buf.size()));
     if (st.ended) co_return false;
@@ -106,10 +105,10 @@ asio::awaitable<bool> finish_pc_cnxn(std::span<std::byte> buf, std::vector<std::
       co_return false;
     }
     const std::span<const std::byte> t(buf.data(), r);
-    if (is_cnxn_header(t, header)) {
+    if (auto again = cnxn_header(t)) {
       st.stats.pc_bytes_dropped += msg.size();
-      msg.assign(header.begin(), header.end());
-      h = adb::decode(header);
+      msg.assign(t.begin(), t.end());
+      h = *again;
     } else if (msg.size() + r <= adb::kHeaderSize + h.data_length) {
       msg.insert(msg.end(), t.begin(), t.end());
     } else {

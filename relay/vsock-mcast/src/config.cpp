@@ -26,9 +26,7 @@ std::vector<std::string> split_list(const std::string& v) {
 }
 
 unsigned long number(const std::string& text, const std::string& what, unsigned long max) {
-  auto n = vsocklib::parse_unsigned(text, 0, max);
-  if (!n) throw config_error(vsocklib::number_error_text(what, text, 0, max));
-  return static_cast<unsigned long>(*n);
+  return static_cast<unsigned long>(vsocklib::require_unsigned<config_error>(what, text, 0, max));
 }
 
 bool boolean(const std::string& text, const std::string& what) {

@@ -15,9 +15,7 @@ bool inside_link_local(const cidr& c) noexcept {
 }
 
 unsigned long number(std::string_view text, std::string_view what, unsigned long max) {
-  auto n = vsocklib::parse_unsigned(text, 0, max);
-  if (!n) throw filter_error(vsocklib::number_error_text(what, text, 0, max));
-  return static_cast<unsigned long>(*n);
+  return static_cast<unsigned long>(vsocklib::require_unsigned<filter_error>(what, text, 0, max));
 }
 
 }  // namespace

@@ -104,9 +104,7 @@ Exit status: 0 on SIGTERM/SIGINT, 1 on a start-up error, 2 on a usage or configu
 }
 
 std::uint32_t number_arg(const std::string& opt, const std::string& text, unsigned long max) {
-  auto n = vsocklib::parse_unsigned(text, 0, max);
-  if (!n) throw config_error(vsocklib::number_error_text(opt, text, 0, max));
-  return static_cast<std::uint32_t>(*n);
+  return static_cast<std::uint32_t>(vsocklib::require_unsigned<config_error>(opt, text, 0, max));
 }
 
 struct common {
@@ -251,7 +249,7 @@ int host_main(int argc, char** argv) {
       else if (a == "--guest-address") cli.guest_addresses.push_back(parse_unicast(value()));
       else if (a == "--allow-group") allow_groups.push_back(value());
       else if (a == "--allow-port") allow_ports.push_back(value());
-      else if (a == "--allow-cid") cli.allowed_cids.push_back(number_arg(a, value(), 0xfffffffeul));  // all ones is "any"
+      else if (a == "--allow-cid") cli.allowed_cids.push_back(number_arg(a, value(), vsocklib::kMaxCid));
       else if (a == "--guest-to-guest") g2g = true;
       else if (a == "--rate-limit") rate = number_arg(a, value(), 10'000'000);
       else if (a == "--tun") tun = value();

@@ -21,6 +21,8 @@ enum class transport { vsock, vsock_seqpacket, hvsock, unix_socket, tcp };
 
 /// VMADDR_CID_ANY, spelled "any" in addresses.
 inline constexpr std::uint32_t kCidAny = 0xFFFFFFFFu;
+/// The largest CID a peer can have (all ones is kCidAny, never a peer's).
+inline constexpr std::uint32_t kMaxCid = kCidAny - 1;
 
 /// Thrown by parse_address; what() names the address and the part that is wrong.
 class address_error : public std::invalid_argument {

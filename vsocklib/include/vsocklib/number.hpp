@@ -27,4 +27,13 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t
 std::string number_error_text(std::string_view what, std::string_view text, std::uint64_t lo,
                               std::uint64_t hi);
 
+/// parse_unsigned, or throws ERROR(number_error_text(...)): for parsers that report a bad
+/// value with their own exception type (config_error, usage_error, ...).
+template <typename Error>
+std::uint64_t require_unsigned(std::string_view what, std::string_view text, std::uint64_t lo,
+                               std::uint64_t hi, number_base base = number_base::decimal) {
+  if (auto v = parse_unsigned(text, lo, hi, base)) return *v;
+  throw Error(number_error_text(what, text, lo, hi));
+}
+
 }  // namespace vsocklib

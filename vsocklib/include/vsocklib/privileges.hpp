@@ -29,6 +29,9 @@ class privilege_error : public std::system_error {
   using std::system_error::system_error;
 };
 
+/// The largest uid a peer can have: (uid_t)-1 means "no user".
+inline constexpr uid_t kMaxUid = static_cast<uid_t>(-1) - 1;
+
 /// The ids SPEC names: its user's uid and its group's gid (the user's primary group when
 /// no group is named). Throws privilege_error for an unknown user or group. For set-up
 /// that must hand files to the user before the switch (FunctionFS mount options, chown).
