@@ -91,11 +91,7 @@ if [[ ${1:-} == --restart ]]; then
     fi
     sleep 0.1
   done
-  if [[ -n $detected ]]; then
-    echo "$t0 $detected" >"$dir/b$n/detect"
-  else
-    echo "$t0 none" >"$dir/b$n/detect"
-  fi
+  echo "$t0 ${detected:-none}" >"$dir/b$n/detect"
   end_lab "$dir"
   boot "$dir" "$soak" $((n + 1))
   exit
