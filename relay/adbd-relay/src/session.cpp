@@ -28,6 +28,7 @@ struct shared_state {
   std::uint32_t usb_max = 0;     // arg1 of the USB peer's CNXN; 0 until seen
   std::uint32_t stream_max = 0;  // arg1 of the stream peer's CNXN; 0 until seen
   bool guest_past_handshake = false;  // the stream peer sent more than CNXN and AUTH
+  bool pc_restarting = false;  // a new CNXN from the PC is being read: send it nothing more
 
   // Until both sides have said what they accept, any size up to MAX_PAYLOAD may pass: the
   // CNXN and AUTH messages that come first are small, and adb itself checks no tighter.
@@ -67,6 +68,7 @@ struct shared_state {
 // moved only part of its bytes cannot be completed by another (that would be a separate
 // transfer, ending the reader's transfer early), so a short write ends the session.
 asio::awaitable<bool> usb_write(shared_state& st, asio::const_buffer buf) {
+  if (st.pc_restarting) co_return false;  // nothing more of this session for the PC
   auto [ec, w] = co_await st.usb.async_write(buf);
   if (st.ended) co_return false;
   if (!ec && w != buf.size()) {
@@ -90,12 +92,13 @@ std::optional<adb::message_header> cnxn_header(std::span<const std::byte> t) {
   return h;
 }
 
-// The start of a session after session_end::pc_new_session: the previous session read the
-// PC's CNXN header (MSG). Its payload follows, unless the PC gave up on that attempt (an
-// adb server whose first read met the old session's data does, and sends CNXN again):
-// then a new CNXN header replaces it. Transfers that fit neither are dropped and counted,
-// so the guest sees one whole CNXN and the session starts on a message boundary.
-asio::awaitable<bool> finish_pc_cnxn(std::span<std::byte> buf, std::vector<std::byte> msg, shared_state& st) {
+// The PC started over: MSG holds its CNXN header. Reads the rest of that CNXN from USB,
+// unless the PC gives up on the attempt (an adb server whose first read met the old
+// session's data does, and sends CNXN again): then a new CNXN header replaces it.
+// Transfers that fit neither are dropped and counted, so MSG ends as one whole CNXN.
+// Read here, in the old session, because the endpoints it came in on are closed when
+// the session ends, and a transfer they had taken in would be lost.
+asio::awaitable<bool> collect_pc_cnxn(std::span<std::byte> buf, std::vector<std::byte>& msg, shared_state& st) {
   auto h = adb::decode(std::span<const std::byte>(msg).first<adb::kHeaderSize>());
   while (msg.size() < adb::kHeaderSize + h.data_length) {
     auto [ec, r] = co_await st.usb.async_read(asio::buffer(buf.data(), buf.size()));
@@ -115,6 +118,12 @@ asio::awaitable<bool> finish_pc_cnxn(std::span<std::byte> buf, std::vector<std::
       st.stats.pc_bytes_dropped += r;
     }
   }
+  co_return true;
+}
+
+// The first message of a session that a previous one read from the PC (its next_session).
+asio::awaitable<bool> send_first(std::vector<std::byte> msg, shared_state& st) {
+  const auto h = adb::decode(std::span<const std::byte>(msg).first<adb::kHeaderSize>());
   if (!st.check(h, session_end::usb_protocol)) co_return false;
   st.usb_max = h.arg1;
   auto [ec, w] = co_await asio::async_write(st.stream, asio::buffer(msg), vsocklib::unslotted());
@@ -129,10 +138,10 @@ asio::awaitable<bool> finish_pc_cnxn(std::span<std::byte> buf, std::vector<std::
 }
 
 asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st,
-                                    std::vector<std::byte> pc_cnxn) {
+                                    std::vector<std::byte> first) {
   // Outside cancellation arrives through run_stoppable in run_session, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
-  if (!pc_cnxn.empty() && !co_await finish_pc_cnxn(buf, std::move(pc_cnxn), st)) co_return;
+  if (!first.empty() && !co_await send_first(std::move(first), st)) co_return;
   std::array<std::byte, adb::kHeaderSize> header_bytes;
   const char* peer = st.role == usb_role::device ? "the PC" : "the device";
   // Checked before every new wait: the other direction may have ended the session (and
@@ -157,9 +166,12 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st,
       // device) while the guest's answers to the old session may still be queued towards
       // it, in the guest's socket and in submitted USB transfers. Ending the session
       // cancels those transfers and drops the guest connection; the next session
-      // completes this CNXN on a new one (finish_pc_cnxn). A CNXN repeated during the
-      // handshake is adb's own retry and goes to the guest as before.
-      st.stats.next_session.assign(header_bytes.begin(), header_bytes.end());
+      // starts with this CNXN on a new one. A CNXN repeated during the handshake is
+      // adb's own retry and goes to the guest as before.
+      st.pc_restarting = true;
+      std::vector<std::byte> msg(header_bytes.begin(), header_bytes.end());
+      if (!co_await collect_pc_cnxn(buf, msg, st)) co_return;
+      st.stats.next_session = std::move(msg);
       co_return st.end(session_end::pc_new_session, {}, "a new CNXN from the PC");
     }
     if (h.command == adb::kCnxn) {

@@ -73,10 +73,10 @@ struct session_stats {
   session_end reason = session_end::cancelled;
   error_code error;
   std::string detail;  ///< for protocol errors: what was wrong, with the values
-  /// With pc_new_session: the PC's CNXN header, which the next session completes.
+  /// With pc_new_session: the PC's CNXN (header and payload), for the next session.
   std::vector<std::byte> next_session;
-  /// Bytes from the PC dropped at the start of a session that began with next_session: a
-  /// CNXN attempt the PC abandoned (see finish_pc_cnxn in session.cpp).
+  /// With pc_new_session: bytes of a CNXN attempt the PC abandoned for another, dropped
+  /// (see collect_pc_cnxn in session.cpp).
   std::uint64_t pc_bytes_dropped = 0;
 };
 
@@ -85,7 +85,7 @@ struct session_stats {
 /// awaiting coroutine's executor (one strand); cancelling it ends the session promptly (it
 /// cancels USB and the stream and waits for their pending operations, so both may be
 /// released when it returns). FIRST, when not empty, is a previous session's next_session:
-/// the PC's CNXN header, whose payload (or a CNXN sent again) comes next from USB.
+/// a whole message from the USB peer, written to the stream before anything else.
 asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream,
                                   usb_role role, session_options opt,
                                   std::shared_ptr<spdlog::logger> log, session_stats& stats,
