@@ -35,8 +35,10 @@ using vsocklib::error_code;
 
 constexpr const char* kUsage = R"(usage: vsock-pipe [OPTIONS] LEFT RIGHT
 
-Moves bytes both ways between LEFT and RIGHT, 4 KiB at a time, passing end of stream on
-(half-close) and stopping when both directions have ended.
+Moves bytes both ways between LEFT and RIGHT, passing end of stream on (half-close) and
+stopping when both directions have ended. Each write into a vsock or hvsock side is at most
+one chunk (4 KiB), so the guest kernel never builds a larger packet; unix, tcp and standard
+output take whatever is buffered, up to --chunks x --chunk-size, in one write.
 
 Each of LEFT and RIGHT is one of
   ADDRESS          connect to it
@@ -47,8 +49,8 @@ ADDRESS is vsock:CID:PORT, hvsock:UDS_PATH:PORT, unix:PATH (unix:@NAME is abstra
 tcp:HOST:PORT. Listening on vsock takes CID "any"; listening on hvsock binds UDS_PATH_PORT.
 
 Options
-  --chunk-size BYTES     largest read/write (default 4096; 1..1048576)
-  --chunks N             chunks buffered per direction (default 2; 1..64)
+  --chunk-size BYTES     largest write into a vsock side (default 4096; 1..1048576)
+  --chunks N             buffer per direction, in chunks (default 16; 1..64)
   --once                 with listen:, serve one connection and exit
   --max-connections N    with listen:, connections served at once (default 64; 1..65536)
   --retry                keep reconnecting to RIGHT with backoff instead of failing
@@ -291,6 +293,9 @@ int main(int argc, char** argv) {
   if (!opt.stdio) check_connectable(st.right);
   st.opt.pump.half_close_a = policy(st.left);
   st.opt.pump.half_close_b = policy(opt.stdio ? std::nullopt : std::optional(st.right));
+  // Writes into vsock sides stay at one chunk; unix, tcp and stdio take all that is buffered.
+  st.opt.pump.bounded_a = st.left.needs_bounded_writes();
+  st.opt.pump.bounded_b = !opt.stdio && st.right.needs_bounded_writes();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](error_code ec, int) {

@@ -2,6 +2,10 @@
 # End-to-end check of the vsock-pipe binary: a client pipes 4 MB of random data through
 #   vsock-pipe - (stdio)  ->  FRONT  ->  vsock-pipe listen:FRONT  ->  unix echo (socat)
 # and must get back exactly what it sent. FRONT is tcp, unix or vsock (vsock only in the lab).
+# Over vsock in the lab it also traces the guest kernel's packets (tracefs): every packet
+# vsock-pipe's writes build must be at most one chunk (4 KiB), while the unix side is read
+# and written up to 64 KiB at a time; a control run with socat -b 65536 must show larger
+# packets, so the check can see a violation.
 # usage: vsock_pipe_test.sh PATH/TO/vsock-pipe tcp|unix|vsock
 set -euo pipefail
 
@@ -44,9 +48,49 @@ for _ in $(seq 100); do
 done
 [[ -n $front ]] || { echo "vsock-pipe did not start listening:"; cat "$work/server.log"; exit 1; }
 
+# trace_packets on|off: the guest kernel's vsock packet allocations (lab guests only).
+T=/sys/kernel/tracing
+ev=$T/events/vsock/virtio_transport_alloc_pkt
+trace=0
+if [[ $transport == vsock && ${VSOCK_LAB:-} == 1 ]]; then
+  [[ -d $ev ]] || { echo "FAIL: no $ev in the lab guest"; exit 1; }
+  trace=1
+fi
+trace_packets() {
+  if [[ $1 == on ]]; then
+    echo 0 >$T/tracing_on; : >$T/trace; echo 1 >"$ev/enable"; echo 1 >$T/tracing_on
+  else
+    echo 0 >$T/tracing_on; echo 0 >"$ev/enable"
+  fi
+}
+largest_packet() { grep -o 'len=[0-9]*' $T/trace | cut -d= -f2 | sort -n | tail -n1; }
+
 head -c 4194304 /dev/urandom >"$work/in"
+((trace)) && trace_packets on
 timeout 60 "$pipe_bin" "$front" - <"$work/in" >"$work/out" 2>"$work/client.log"
 wait "${pids[1]}"  # --once: the server exits after its one connection
+if ((trace)); then
+  trace_packets off
+  largest=$(largest_packet)
+  [[ -n $largest ]] || { echo "FAIL: no vsock packets traced"; exit 1; }
+  if ((largest > 4096)); then
+    echo "FAIL: vsock-pipe's writes built a $largest-byte vsock packet (limit: one 4 KiB chunk)"
+    exit 1
+  fi
+  # Control: a relay that writes 64 KiB at a time builds larger packets, and the trace sees them.
+  cport=$((port + 1))
+  socat -u -b 65536 "VSOCK-LISTEN:$cport" OPEN:/dev/null &
+  pids+=($!)
+  trace_packets on
+  for _ in $(seq 50); do  # until the listener is up (bounded)
+    socat -u -b 65536 OPEN:"$work/in" "VSOCK-CONNECT:1:$cport" 2>/dev/null && break
+    sleep 0.1
+  done
+  trace_packets off
+  control=$(largest_packet)
+  ((${control:-0} > 4096)) || { echo "FAIL: the control (socat -b 65536) traced no packet above 4 KiB (largest ${control:-none})"; exit 1; }
+  echo "ok: largest vsock packet $largest bytes through vsock-pipe (socat -b 65536: $control)"
+fi
 
 if ! cmp -s "$work/in" "$work/out"; then
   echo "FAIL: $(stat -c %s "$work/out") bytes came back, content differs or is short"

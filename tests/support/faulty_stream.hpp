@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,6 +36,7 @@ class faulty_stream {
   flow_meter* meter_as_source = nullptr;
   flow_meter* meter_as_sink = nullptr;
   std::size_t largest_read = 0;     ///< largest buffer a caller offered to a read
+  std::size_t largest_write = 0;    ///< largest buffer a caller offered to a write
 
   template <typename Buffers, typename Token>
   auto async_read_some(const Buffers& b, Token&& token) {
@@ -63,12 +65,20 @@ class faulty_stream {
     ++writes_;
     return asio::async_initiate<Token, void(error_code, std::size_t)>(
         [this](auto handler, const Buffers& b) {
+          largest_write = std::max(largest_write, asio::buffer_size(b));
           if (writes_ == fail_write_at) {
             return post_error(std::move(handler));
           }
-          asio::const_buffer first = *asio::buffer_sequence_begin(b);
-          if (max_write > 0) first = asio::buffer(first, max_write);
-          inner_.async_write_some(first, [this, h = std::move(handler)](error_code ec,
+          std::array<asio::const_buffer, 2> pieces{};
+          std::copy_n(asio::buffer_sequence_begin(b),
+                      std::min<std::size_t>(2, std::distance(asio::buffer_sequence_begin(b),
+                                                             asio::buffer_sequence_end(b))),
+                      pieces.begin());
+          if (max_write > 0) {
+            pieces[0] = asio::buffer(pieces[0], max_write);
+            pieces[1] = asio::buffer(pieces[1], max_write - pieces[0].size());
+          }
+          inner_.async_write_some(pieces, [this, h = std::move(handler)](error_code ec,
                                                                         std::size_t n) mutable {
             if (meter_as_sink) meter_as_sink->written_to_sink += n;
             std::move(h)(ec, n);

@@ -59,7 +59,7 @@ TEST(Pump, MovesEveryByteBothWaysAndFinishes) {
     EXPECT_EQ(stats.reason, pump_end::finished) << to_string(stats.reason);
     EXPECT_EQ(stats.a_to_b_bytes, data.size());
     EXPECT_EQ(stats.b_to_a_bytes, data.size());
-    EXPECT_GE(stats.a_to_b_chunks, data.size() / chunk);
+    EXPECT_GE(stats.a_to_b_writes, data.size() / chunk);  // both sides bounded by default
   }
 }
 
@@ -200,7 +200,8 @@ asio::awaitable<void> slow_reader(stream_protocol::socket& s, std::size_t& total
 
 asio::awaitable<void> backpressure_scenario(pair_of_pairs& p, test::flow_meter& meter,
                                             std::size_t& received, pump_stats& stats,
-                                            std::size_t& largest_read) {
+                                            std::size_t& largest_read,
+                                            std::size_t& largest_write) {
   using namespace asio::experimental::awaitable_operators;
   faulty_stream a(p.pump_a);
   faulty_stream b(p.pump_b);
@@ -212,6 +213,7 @@ asio::awaitable<void> backpressure_scenario(pair_of_pairs& p, test::flow_meter& 
             test::write_all_then_shutdown(p.client, data, 65536, wec) &&
             slow_reader(p.server, received));
   largest_read = a.largest_read;
+  largest_write = b.largest_write;
 }
 
 TEST(Pump, BackpressureBoundsWhatIsReadAhead) {
@@ -221,16 +223,61 @@ TEST(Pump, BackpressureBoundsWhatIsReadAhead) {
   p.pump_b.set_option(asio::socket_base::send_buffer_size(8192));
   p.server.set_option(asio::socket_base::receive_buffer_size(8192));
   test::flow_meter meter;
-  std::size_t received = 0, largest_read = 0;
+  std::size_t received = 0, largest_read = 0, largest_write = 0;
   pump_stats stats;
   p.server.shutdown(asio::socket_base::shutdown_send);  // B -> A is empty from the start
-  test::run_with_deadline(io, backpressure_scenario(p, meter, received, stats, largest_read), 60s);
+  test::run_with_deadline(
+      io, backpressure_scenario(p, meter, received, stats, largest_read, largest_write), 60s);
   EXPECT_EQ(received, 1u << 20);
   EXPECT_EQ(meter.read_from_source, 1u << 20);
   EXPECT_LE(meter.max_ahead, 3u * 4096u) << "read further ahead than 3 chunks";
   EXPECT_GT(meter.max_ahead, 0u);
-  EXPECT_LE(largest_read, 4096u);
+  EXPECT_LE(largest_read, 3u * 4096u) << "offered a read more than the ring";
+  EXPECT_LE(largest_write, 4096u) << "wrote more than a chunk into a bounded side";
   EXPECT_EQ(stats.reason, pump_end::finished);
+}
+
+// Where the source delivers more than a chunk at a time, the pump reads it in one call and
+// passes it on in one call to an unbounded side, but in chunks to a bounded one.
+asio::awaitable<void> write_size_scenario(pair_of_pairs& p, pump_options opt,
+                                          std::size_t& largest_write, pump_stats& stats) {
+  using namespace asio::experimental::awaitable_operators;
+  faulty_stream a(p.pump_a);
+  faulty_stream b(p.pump_b);
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, test::echo_session(std::move(p.server)), asio::detached);
+  const auto data = test::random_bytes(1 << 20, 8);
+  std::vector<std::byte> got;
+  error_code wec, rec;
+  co_await (run_pump(a, b, opt, stats) &&
+            [](pair_of_pairs& p, const std::vector<std::byte>& data, std::vector<std::byte>& got,
+               error_code& wec, error_code& rec) -> asio::awaitable<void> {
+              got = co_await test::exchange(p.client, data, wec, rec);
+            }(p, data, got, wec, rec));
+  EXPECT_EQ(got, data);
+  largest_write = std::max(a.largest_write, b.largest_write);
+}
+
+TEST(Pump, OnlyBoundedSidesGetChunkSizedWrites) {
+  for (bool bounded : {true, false}) {
+    asio::io_context io;
+    pair_of_pairs p(io);
+    pump_options opt{4096, 16};
+    opt.bounded_a = opt.bounded_b = bounded;
+    std::size_t largest_write = 0;
+    pump_stats stats;
+    test::run_with_deadline(io, write_size_scenario(p, opt, largest_write, stats));
+    EXPECT_EQ(stats.reason, pump_end::finished);
+    if (bounded) {
+      EXPECT_LE(largest_write, 4096u);
+      EXPECT_GE(stats.a_to_b_writes, (1u << 20) / 4096);
+    } else {
+      // The client writes 64 KiB at a time: the ring (64 KiB) fills beyond one chunk.
+      EXPECT_GT(largest_write, 4096u);
+      EXPECT_LE(largest_write, 16u * 4096u);
+      EXPECT_LT(stats.a_to_b_writes, (1u << 20) / 4096);
+    }
+  }
 }
 
 asio::awaitable<void> fault_scenario(pair_of_pairs& p, bool fail_a_read, pump_stats& stats) {
@@ -266,7 +313,7 @@ TEST(Pump, FailedWriteOnBEndsWithBFailed) {
   test::run_with_deadline(io, fault_scenario(p, false, stats));
   EXPECT_EQ(stats.reason, pump_end::b_failed);
   EXPECT_EQ(stats.error, asio::error::connection_reset);
-  EXPECT_EQ(stats.a_to_b_chunks, 4u);
+  EXPECT_EQ(stats.a_to_b_writes, 4u);
 }
 
 asio::awaitable<void> short_write_scenario(pair_of_pairs& p, std::vector<std::byte>& got,

@@ -47,6 +47,13 @@ struct address {
   /// ends its input (measured: docs/vsocklib.md, "Half-close per transport").
   bool passes_half_close() const noexcept { return kind != transport::hvsock; }
 
+  /// Whether writes into a connection on this address reach a vsock transport, where each
+  /// write should be at most one chunk (the guest builds a packet per write; see
+  /// pump_options::bounded_a). True for vsock, vsock-seqpacket and hvsock.
+  bool needs_bounded_writes() const noexcept {
+    return kind != transport::unix_socket && kind != transport::tcp;
+  }
+
   /// The canonical text form; parse_address(a.to_string()) == a.
   std::string to_string() const;
 

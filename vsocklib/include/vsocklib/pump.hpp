@@ -1,12 +1,19 @@
 // The bounded bidirectional pump: moves bytes between two streams until both directions
 // have ended or one side fails.
 //
-// Memory is fixed when the pump starts: 2 directions x chunks_in_flight x chunk_size bytes
-// of buffer (16 KiB with the defaults), plus the coroutine frames. Nothing is allocated per
-// chunk: the buffers are reused and Asio's recycling allocator serves the operations.
+// Memory is fixed when the pump starts: each direction has a ring of chunk_size x
+// chunks_in_flight bytes (64 KiB with the defaults), plus the coroutine frames. Nothing is
+// allocated per chunk: the rings are reused and Asio's recycling allocator serves the
+// operations.
 //
-// Backpressure: a direction reads a chunk only into a free buffer; buffers are freed when
-// their bytes are fully written. A slow writer therefore stops the reads on its source.
+// Syscalls: a read takes whatever the ring has free (one readv into up to two pieces); a
+// write takes whatever the ring holds, except into a side marked bounded, where each write
+// is at most chunk_size bytes. The 4 KiB bound exists for AF_VSOCK writes (the guest kernel
+// builds a packet per write, up to the write's size); reads and writes into unix or tcp
+// sockets need no such limit, and fewer, larger calls there are most of the pump's speed.
+//
+// Backpressure: a direction reads only into free ring space; space is freed as its bytes
+// are written. A slow writer therefore stops the reads on its source.
 //
 // Half-close: end of stream on one side is passed on as shutdown(send) to the other side
 // once every byte read before it has been written; the other direction keeps going. Some
@@ -45,11 +52,18 @@ enum class half_close {
 };
 
 struct pump_options {
-  /// Largest read and write, in bytes. 4 KiB keeps every vsock packet an order-0 page
-  /// allocation in the kernel (see docs/architecture.md).
+  /// Largest write into a bounded side, in bytes, and the unit of the rings. 4 KiB keeps
+  /// every vsock packet an order-0 page allocation in the kernel (see
+  /// docs/architecture.md).
   std::size_t chunk_size = 4096;
-  /// Chunks buffered per direction. 2 lets one chunk be written while the next is read.
-  unsigned chunks_in_flight = 2;
+  /// Ring size per direction, in chunks. At least 2 lets one chunk be written while the
+  /// next is read; 16 (64 KiB) lets reads and unbounded writes move up to 64 KiB per call,
+  /// about twice the throughput of 2 between unix sockets (docs/benchmarks.md).
+  unsigned chunks_in_flight = 16;
+  /// Whether writes into side A / side B are bounded by chunk_size. Mark every AF_VSOCK or
+  /// hybrid vsock side bounded; an unbounded side takes all buffered bytes per write.
+  bool bounded_a = true;
+  bool bounded_b = true;
   /// End of stream towards side A (from B) and towards side B (from A).
   half_close half_close_a = half_close::pass;
   half_close half_close_b = half_close::pass;
@@ -81,8 +95,10 @@ const char* to_string(pump_end e) noexcept;
 struct pump_stats {
   std::uint64_t a_to_b_bytes = 0;
   std::uint64_t b_to_a_bytes = 0;
-  std::uint64_t a_to_b_chunks = 0;
-  std::uint64_t b_to_a_chunks = 0;
+  std::uint64_t a_to_b_writes = 0;  ///< write calls into B (each at most chunk_size if bounded)
+  std::uint64_t b_to_a_writes = 0;
+  std::uint64_t a_to_b_reads = 0;   ///< read calls on A that returned data
+  std::uint64_t b_to_a_reads = 0;
   std::chrono::steady_clock::duration duration{};
   pump_end reason = pump_end::finished;
   error_code error;  ///< the failure for a_failed / b_failed
@@ -93,31 +109,40 @@ struct pump_stats {
 
 namespace detail {
 
-// One direction's ring of chunk buffers, shared by its reader and writer coroutines. Both
-// run on the pump's executor, so plain fields suffice; the timers serve as events (waiting
-// on a timer that never expires, woken by cancel()).
+// One direction's byte ring, shared by its reader and writer coroutines. Both run on the
+// pump's executor, so plain fields suffice; the timers serve as events (waiting on a timer
+// that never expires, woken by cancel()). The reader fills [begin + filled, begin) and the
+// writer drains [begin, begin + filled), modulo the ring's size; each changes `filled` only
+// when its operation has completed, so the two regions never overlap.
 struct pump_direction {
-  pump_direction(const asio::any_io_executor& ex, std::span<std::byte> storage,
-                 std::size_t chunk, unsigned n)
-      : storage(storage), chunk(chunk), slots(n), reader_wake(ex), writer_wake(ex) {
+  pump_direction(const asio::any_io_executor& ex, std::span<std::byte> ring,
+                 std::size_t max_write)
+      : ring(ring), max_write(max_write), reader_wake(ex), writer_wake(ex) {
     reader_wake.expires_at(asio::steady_timer::time_point::max());
     writer_wake.expires_at(asio::steady_timer::time_point::max());
   }
-  std::span<std::byte> storage;
-  std::size_t chunk;
-  unsigned slots;
-  std::array<std::size_t, pump_options::kMaxChunksInFlight> length{};
-  unsigned head = 0;   // next slot to read into
-  unsigned tail = 0;   // next slot to write from
-  unsigned filled = 0;
+  std::span<std::byte> ring;
+  std::size_t max_write;  // largest write into the destination
+  std::size_t begin = 0;  // offset of the oldest unwritten byte
+  std::size_t filled = 0;
   bool source_ended = false;
   std::chrono::steady_clock::time_point last_read{};  // of the source, for linger
   std::uint64_t bytes = 0;
-  std::uint64_t chunks = 0;
+  std::uint64_t writes = 0;
+  std::uint64_t reads = 0;
   asio::steady_timer reader_wake;
   asio::steady_timer writer_wake;
 
-  asio::mutable_buffer slot(unsigned i) { return {storage.data() + i * chunk, chunk}; }
+  using pieces = std::array<asio::mutable_buffer, 2>;
+
+  // The ring region [from, from + n), n <= ring size, as up to two pieces.
+  pieces region(std::size_t from, std::size_t n) {
+    const std::size_t first = std::min(n, ring.size() - from);
+    return {asio::mutable_buffer(ring.data() + from, first),
+            asio::mutable_buffer(ring.data(), n - first)};
+  }
+  pieces free_space() { return region((begin + filled) % ring.size(), ring.size() - filled); }
+  pieces next_write() { return region(begin, std::min(filled, max_write)); }
 };
 
 struct pump_shared {
@@ -156,11 +181,11 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
   // Outside cancellation arrives through run_stoppable in async_pump, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
-    while (d.filled == d.slots && !sh.stopping) {
+    while (d.filled == d.ring.size() && !sh.stopping) {
       co_await d.reader_wake.async_wait(unslotted());
     }
     if (sh.stopping) co_return;
-    auto [ec, n] = co_await src.async_read_some(d.slot(d.head), unslotted());
+    auto [ec, n] = co_await src.async_read_some(d.free_space(), unslotted());
     if (sh.stopping) co_return;
     if (ec == asio::error::eof) {
       d.source_ended = true;
@@ -174,9 +199,8 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
     }
     if (n == 0) continue;  // a zero-length read is not end of stream for every stream type
     d.last_read = std::chrono::steady_clock::now();
-    d.length[d.head] = n;
-    d.head = (d.head + 1) % d.slots;
-    ++d.filled;
+    d.filled += n;
+    ++d.reads;
     d.writer_wake.cancel();
   }
 }
@@ -226,17 +250,16 @@ asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& o
       }
       co_return;
     }
-    auto [ec, n] = co_await asio::async_write(
-        dst, asio::buffer(d.slot(d.tail), d.length[d.tail]), unslotted());
+    auto [ec, n] = co_await dst.async_write_some(d.next_write(), unslotted());
     if (sh.stopping) co_return;
     if (ec) {
       pump_fail(sh, d, other, dst_failed, ec, a, b);
       co_return;
     }
     d.bytes += n;
-    ++d.chunks;
-    d.tail = (d.tail + 1) % d.slots;
-    --d.filled;
+    ++d.writes;
+    d.begin = (d.begin + n) % d.ring.size();
+    d.filled -= n;
     d.reader_wake.cancel();
   }
 }
@@ -263,10 +286,10 @@ asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
   const std::size_t per_direction = opt.chunk_size * opt.chunks_in_flight;
   // One allocation for the connection's whole buffer budget.
   auto storage = std::make_unique<std::byte[]>(2 * per_direction);
-  detail::pump_direction ab(ex, {storage.get(), per_direction}, opt.chunk_size,
-                            opt.chunks_in_flight);
-  detail::pump_direction ba(ex, {storage.get() + per_direction, per_direction}, opt.chunk_size,
-                            opt.chunks_in_flight);
+  auto max_write = [&](bool bounded) { return bounded ? opt.chunk_size : per_direction; };
+  detail::pump_direction ab(ex, {storage.get(), per_direction}, max_write(opt.bounded_b));
+  detail::pump_direction ba(ex, {storage.get() + per_direction, per_direction},
+                            max_write(opt.bounded_a));
   detail::pump_shared sh;
 
   // The operations are unslotted() (no allocation per chunk); outside cancellation reaches
@@ -280,8 +303,10 @@ asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
 
   stats.a_to_b_bytes = ab.bytes;
   stats.b_to_a_bytes = ba.bytes;
-  stats.a_to_b_chunks = ab.chunks;
-  stats.b_to_a_chunks = ba.chunks;
+  stats.a_to_b_writes = ab.writes;
+  stats.b_to_a_writes = ba.writes;
+  stats.a_to_b_reads = ab.reads;
+  stats.b_to_a_reads = ba.reads;
   stats.reason = sh.stopping ? sh.reason : pump_end::finished;
   stats.error = sh.error;
   stats.lingered = sh.lingered;
