@@ -66,15 +66,18 @@ echo "push+pull 20 MiB: equal sha256 ${sum_in:0:16}...; push $((t1 - t0)) ms, pu
 # guest->PC bytes so far, from the relay's status (live during a session)
 to_pc() { "$relay" --status "$work/control" | grep -o '"vsock_to_usb_bytes": [0-9]*' | grep -o '[0-9]*$'; }
 before=$(to_pc)
-adb -s "$serial" pull /push.bin "$work/partial.bin" >/dev/null 2>&1 &
+# 64 MiB (sparse, straight into adbd-sim's root): a pull long enough (about 5 s) that the
+# status polls below cannot miss it, however fast the machine.
+truncate -s 64M "$work/root/big.bin"
+adb -s "$serial" pull /big.bin "$work/partial.bin" >/dev/null 2>&1 &
 pull_pid=$!
 for _ in $(seq 400); do
-  (($(to_pc) - before > 4 * 1024 * 1024)) && break
+  (($(to_pc) - before > 2 * 1024 * 1024)) && break
   sleep 0.02
 done
 pkill -KILL -f 'adb .*fork-server' || fail "no adb server to kill"
 wait "$pull_pid" 2>/dev/null && fail "the pull finished before its adb server was killed"
-echo "adb server killed during a 20 MiB pull, $((($(to_pc) - before) / 1024)) KiB into it"
+echo "adb server killed during a 64 MiB pull, $((($(to_pc) - before) / 1024)) KiB into it"
 head -c $((64 * 1024)) /dev/urandom >"$work/small.bin"
 t0=$(now_ms)
 adb start-server >/dev/null 2>&1

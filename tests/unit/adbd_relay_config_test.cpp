@@ -64,7 +64,8 @@ TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
   expect_error("[guest a]\nadress = vsock:3:5555\n", "test.conf:2: unknown key \"adress\" in [guest a]");
   expect_error("[guest a]\naddress = vsock:x:5555\n", "test.conf:2: bad address \"vsock:x:5555\"");
   expect_error("[guest a]\n", "[guest a] has no address");
-  expect_error("[relay]\nchunk_size = 1000\n", "multiple of 512");
+  expect_error("[relay]\nusb_transfer_size = 1000\n", "multiple of 512");
+  expect_error("[relay]\nchunk_size = 100\n", "chunk_size must be 512..1048576");
   expect_error("[relay]\nchunk_size = lots\n", "test.conf:2: chunk_size needs a number");
   expect_error("[gest a]\n", "unknown section [gest a]");
   expect_error("address = vsock:3:5555\n", "outside a section");

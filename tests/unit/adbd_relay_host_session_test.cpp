@@ -17,6 +17,9 @@ namespace adbd_relay {
 namespace {
 
 namespace adb = vsocklib::adb;
+// The framing tests below count USB transfers of 4 KiB (the default is 16 KiB; the tests
+// of the default's own sizes say so).
+constexpr session_options k4KiBTransfers{.chunk_size = 4096, .usb_transfer_size = 4096};
 using vsocklib::use_tuple;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
@@ -67,7 +70,7 @@ struct rig {
 };
 
 asio::awaitable<void> relay(rig& r) {
-  co_await run_session(r.usb, r.relay_stream, usb_role::host, {}, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.usb, r.relay_stream, usb_role::host, k4KiBTransfers, vsocklib::log::get("test"), r.stats);
 }
 
 // The device's view: every transfer's size and bytes, until TRANSFERS have arrived; then

@@ -16,6 +16,9 @@ namespace adbd_relay {
 namespace {
 
 namespace adb = vsocklib::adb;
+// The framing tests below count USB transfers of 4 KiB (the default is 16 KiB; the tests
+// of the default's own sizes say so).
+constexpr session_options k4KiBTransfers{.chunk_size = 4096, .usb_transfer_size = 4096};
 using vsocklib::use_tuple;
 using namespace std::chrono_literals;
 using seqpacket = asio::generic::seq_packet_protocol;
@@ -36,14 +39,14 @@ std::vector<std::byte> header_only(adb::message_header h) {
 }
 
 struct rig {
-  explicit rig(asio::io_context& io, std::size_t max_packet = 512)
+  /// GUEST_TYPE SOCK_SEQPACKET keeps the relay's stream writes apart, so a test can see
+  /// their sizes (the relay then must not read from the guest side).
+  explicit rig(asio::io_context& io, std::size_t max_packet = 512, int guest_type = SOCK_STREAM)
       : pc(io), guest(io), relay_vsock(io), usb(make_usb(io, max_packet)) {
-    asio::local::stream_protocol::socket a(io), b(io);
-    asio::local::connect_pair(a, b);
-    guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM),
-                                    a.release());
-    relay_vsock = vsocklib::stream_socket(
-        io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), b.release());
+    int fds[2];
+    if (::socketpair(AF_UNIX, guest_type, 0, fds) != 0) throw std::runtime_error("socketpair");
+    guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, guest_type), fds[0]);
+    relay_vsock = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, guest_type), fds[1]);
   }
 
   socket_usb_endpoint make_usb(asio::io_context& io, std::size_t max_packet) {
@@ -62,7 +65,7 @@ struct rig {
 };
 
 asio::awaitable<void> relay(rig& r) {
-  co_await run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats);
 }
 
 // The PC's view: transfer sizes and bytes, until the relay drops the USB side.
@@ -113,6 +116,30 @@ TEST(RelaySession, GuestMessagesReachThePcAsHeaderThenWholePackets) {
   EXPECT_EQ(r.stats.error, asio::error::eof);
 }
 
+asio::awaitable<void> relay_with_defaults(rig& r) {
+  co_await run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats);
+}
+
+TEST(RelaySession, DefaultUsbTransfersAre16KiB) {
+  asio::io_context io;
+  rig r(io, 512);
+  auto data = vsocklib::test::random_bytes(40000, 31);
+  auto cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, {});
+  auto wrte = message(adb::kWrte, 1, 2, data);
+  std::vector<std::byte> stream = cnxn;
+  stream.insert(stream.end(), wrte.begin(), wrte.end());
+  std::vector<std::size_t> sizes;
+  std::vector<std::byte> bytes;
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> s,
+                                           std::vector<std::size_t>& sizes,
+                                           std::vector<std::byte>& bytes) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (relay_with_defaults(r) && guest_to_pc(r, std::move(s), 5, sizes, bytes));
+  }(r, stream, sizes, bytes));
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 24, 16384, 16384, 7232}));
+  EXPECT_EQ(bytes, stream);
+}
+
 // The PC's transfers, as adb's libusb backend sends them.
 asio::awaitable<void> pc_send(rig& r, std::vector<std::vector<std::byte>> transfers) {
   for (auto& t : transfers) co_await r.pc.async_send(asio::buffer(t), 0, use_tuple);
@@ -149,6 +176,42 @@ TEST(RelaySession, PcTransfersReachTheGuestAsOneStream) {
   EXPECT_EQ(got, expected);
   EXPECT_EQ(r.stats.usb_to_stream_messages, 3u);
   EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason, usb_role::device);
+}
+
+// The guest's records (SOCK_SEQPACKET rig): one per relay write, until the PC goes away.
+asio::awaitable<void> guest_records(rig& r, std::size_t n, std::vector<std::size_t>& sizes,
+                                    std::vector<std::byte>& got) {
+  std::vector<std::byte> buf(1 << 20);
+  while (got.size() < n) {
+    auto [ec, k] = co_await r.guest.async_read_some(asio::buffer(buf), use_tuple);
+    if (ec) break;
+    sizes.push_back(k);
+    got.insert(got.end(), buf.begin(), buf.begin() + k);
+  }
+  r.pc.close();
+}
+
+TEST(RelaySession, LargeUsbTransfersReachTheGuestInWritesOfAtMostAChunk) {
+  asio::io_context io;
+  rig r(io, 512, SOCK_SEQPACKET);
+  auto d = vsocklib::test::random_bytes(16384, 32);  // one 16 KiB transfer, then a ZLP
+  auto small = vsocklib::test::random_bytes(100, 33);
+  auto h1 = header_only(adb::make_header(adb::kWrte, 1, 2, d, false));
+  auto h2 = header_only(adb::make_header(adb::kWrte, 1, 2, small, false));
+  std::vector<std::vector<std::byte>> transfers{h1, d, {}, h2, small};
+  std::vector<std::byte> expected;
+  for (auto* part : {&h1, &d, &h2, &small}) expected.insert(expected.end(), part->begin(), part->end());
+  std::vector<std::size_t> sizes;
+  std::vector<std::byte> got;
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::vector<std::byte>> t,
+                                           std::size_t n, std::vector<std::size_t>& sizes,
+                                           std::vector<std::byte>& got) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (relay_with_defaults(r) && pc_send(r, std::move(t)) && guest_records(r, n, sizes, got));
+  }(r, transfers, expected.size(), sizes, got));
+  EXPECT_EQ(got, expected);
+  // The header rides with the first 4072 payload bytes; no write above 4 KiB.
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{4096, 4096, 4096, 4096, 24, 124}));
 }
 
 asio::awaitable<void> guest_sends(rig& r, std::vector<std::byte> bytes) {
@@ -271,7 +334,7 @@ std::vector<std::byte> next_session_delivers(asio::io_context& io, rig& r, std::
   vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> first, std::vector<std::byte>& got)
                                             -> asio::awaitable<void> {
     using namespace asio::experimental::awaitable_operators;
-    co_await (run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats,
+    co_await (run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats,
                           std::move(first)) &&
               guest_read(r, got.size(), got));
   }(r, std::move(r.stats.next_session), got));
@@ -368,7 +431,7 @@ asio::awaitable<void> forever() {
 
 asio::awaitable<void> session_or_forever(rig& r) {
   using namespace asio::experimental::awaitable_operators;
-  co_await (run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats) || forever());
+  co_await (run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats) || forever());
 }
 
 TEST(RelaySession, CancellationEndsAnIdleSessionPromptly) {

@@ -24,6 +24,9 @@ namespace adbd_relay {
 namespace {
 
 namespace adb = vsocklib::adb;
+// The framing tests below count USB transfers of 4 KiB (the default is 16 KiB; the tests
+// of the default's own sizes say so).
+constexpr session_options k4KiBTransfers{.chunk_size = 4096, .usb_transfer_size = 4096};
 using vsocklib::use_tuple;
 using seqpacket = asio::generic::seq_packet_protocol;
 using bytes = std::vector<std::byte>;
@@ -114,7 +117,7 @@ struct rig {
 };
 
 asio::awaitable<void> session(rig& r) {
-  co_await run_session(r.faulty, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.faulty, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats);
 }
 
 // ---------------------------------------------------------------- PC -> guest (reads)

@@ -135,8 +135,11 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
         if (cfg.session.usb_transfers_in_flight == 0) at.fail("usb_transfers_in_flight must be 1..64");
       } else if (key == "chunk_size") {
         cfg.session.chunk_size = parse_number(at, key, value, 1 << 20);
-        if (cfg.session.chunk_size < 512 || cfg.session.chunk_size % 512 != 0) {
-          at.fail("chunk_size must be a multiple of 512 (the high-speed packet size), at least 512");
+        if (cfg.session.chunk_size < 512) at.fail("chunk_size must be 512..1048576");
+      } else if (key == "usb_transfer_size") {
+        cfg.session.usb_transfer_size = parse_number(at, key, value, 1 << 20);
+        if (cfg.session.usb_transfer_size < 512 || cfg.session.usb_transfer_size % 512 != 0) {
+          at.fail("usb_transfer_size must be a multiple of 512 (the high-speed packet size), at least 512");
         }
       } else if (key == "connect_timeout_ms") {
         cfg.connect.connect_timeout = std::chrono::milliseconds(parse_number(at, key, value, 600000));

@@ -184,7 +184,7 @@ asio::awaitable<void> guest_relay::run() {
     ++status_.sessions;
     usb_endpoint* usb = nullptr;
     try {
-      usb = &f->open_endpoints(session_.chunk_size, session_.usb_transfers_in_flight);
+      usb = &f->open_endpoints(session_.usb_transfer_size, session_.usb_transfers_in_flight);
     } catch (const std::system_error& e) {
       status_.last_error = e.what();
       log_->error("[{}] {}", cfg_.name, e.what());

@@ -137,8 +137,8 @@ asio::awaitable<bool> send_first(std::vector<std::byte> msg, shared_state& st) {
   co_return true;
 }
 
-asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st,
-                                    std::vector<std::byte> first) {
+asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
+                                    shared_state& st, std::vector<std::byte> first) {
   // Outside cancellation arrives through run_stoppable in run_session, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
   if (!first.empty() && !co_await send_first(std::move(first), st)) co_return;
@@ -183,6 +183,7 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st,
 
     // The header waits for its first payload piece so both go to the stream in one write:
     // the guest kernel then queues one vsock packet instead of a tiny one plus a large one.
+    // Each write is at most CHUNK bytes, header included, however large the USB transfer.
     std::uint32_t remaining = h.data_length;
     bool header_sent = false;
     do {
@@ -199,14 +200,19 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, shared_state& st,
         }
         got = r;
       }
-      const std::array<asio::const_buffer, 2> pieces{
-          asio::buffer(header_bytes, header_sent ? 0 : adb::kHeaderSize),
-          asio::buffer(buf.data(), got)};
-      auto [wec, w] = co_await asio::async_write(st.stream, pieces, vsocklib::unslotted());
-      if (st.ended) co_return;
-      if (wec) co_return st.end(session_end::stream_failed, wec);
-      header_sent = true;
-      st.stats.usb_to_stream_bytes += w;
+      std::size_t written = 0;
+      do {
+        const std::size_t head = header_sent ? 0 : adb::kHeaderSize;
+        const std::size_t take = std::min(got - written, chunk - head);
+        const std::array<asio::const_buffer, 2> pieces{
+            asio::buffer(header_bytes, head), asio::buffer(buf.data() + written, take)};
+        auto [wec, w] = co_await asio::async_write(st.stream, pieces, vsocklib::unslotted());
+        if (st.ended) co_return;
+        if (wec) co_return st.end(session_end::stream_failed, wec);
+        header_sent = true;
+        st.stats.usb_to_stream_bytes += w;
+        written += take;
+      } while (written < got);
       remaining -= static_cast<std::uint32_t>(got);
     } while (remaining > 0);
     ++st.stats.usb_to_stream_messages;
@@ -277,13 +283,15 @@ asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& st
   const auto start = std::chrono::steady_clock::now();
   // Whole wMaxPacketSize multiples only, so that no piece but a payload's last is short.
   const std::size_t mps = std::max<std::size_t>(usb.max_packet_size(), 1);
-  const std::size_t chunk = std::max(mps, opt.chunk_size / mps * mps);
-  std::vector<std::byte> storage(2 * chunk);
+  const std::size_t transfer = std::max(mps, opt.usb_transfer_size / mps * mps);
+  // Room for a header and at least as much payload in each stream write.
+  const std::size_t chunk = std::max<std::size_t>(opt.chunk_size, 2 * adb::kHeaderSize);
+  std::vector<std::byte> storage(2 * transfer);
   stats = {};
   shared_state st(usb, stream, role, stats);
   co_await vsocklib::run_stoppable(
-      usb_to_stream({storage.data(), chunk}, st, std::move(first)) &&
-          stream_to_usb({storage.data() + chunk, chunk}, mps, st),
+      usb_to_stream({storage.data(), transfer}, chunk, st, std::move(first)) &&
+          stream_to_usb({storage.data() + transfer, transfer}, mps, st),
       [&st] { st.end(session_end::cancelled, asio::error::operation_aborted); });
   st.stats.max_payload = st.usb_max && st.stream_max ? st.limit() : adb::kMaxPayloadV1;
   st.stats.duration = std::chrono::steady_clock::now() - start;

@@ -36,9 +36,15 @@ namespace adbd_relay {
 enum class usb_role { device, host };
 
 struct session_options {
-  /// Largest USB transfer and stream read. 4 KiB is a multiple of every wMaxPacketSize
-  /// (64, 512, 1024), so every piece but a payload's last is a whole number of packets.
+  /// Largest write into the stream (the guest's vsock connection, or an adb server's):
+  /// 4 KiB keeps every vsock packet the guest's kernel builds an order-0 allocation.
+  /// A header rides in the same write as its payload's first bytes.
   std::size_t chunk_size = 4096;
+  /// Largest USB transfer, independent of chunk_size: a multiple of 512, so of every
+  /// wMaxPacketSize (64, 512, 1024), and every piece but a payload's last is a whole
+  /// number of packets. Fewer, larger transfers cost fewer completions per byte; 16 KiB
+  /// is what AOSP's adbd queues.
+  std::size_t usb_transfer_size = 16384;
   /// USB transfers kept queued per direction (gadget mode, FunctionFS AIO). One leaves the
   /// UDC idle between a transfer's completion and the next submission; adbd keeps several.
   std::size_t usb_transfers_in_flight = 8;
@@ -81,7 +87,7 @@ struct session_stats {
 };
 
 /// Bridges USB and STREAM until either side ends or fails, keeping STATS current as it goes
-/// (a status query may read it meanwhile). Memory: 2 x chunk_size buffers. Runs on the
+/// (a status query may read it meanwhile). Memory: 2 x usb_transfer_size buffers. Runs on the
 /// awaiting coroutine's executor (one strand); cancelling it ends the session promptly (it
 /// cancels USB and the stream and waits for their pending operations, so both may be
 /// released when it returns). FIRST, when not empty, is a previous session's next_session:
