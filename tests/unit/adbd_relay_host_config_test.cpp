@@ -63,7 +63,10 @@ TEST(HostConfig, ErrorsNameFileLineAndWhat) {
   EXPECT_EQ(error_of("[host a]\nlisten = vsock-seqpacket:any:1\n"),
             "test.conf:2: listen must be a stream address (vsock:any:PORT, tcp:..., unix:...)");
   EXPECT_EQ(error_of("[host a]\nlisten = tcp:127.0.0.1:1\nallowed_cids = 3, x\n"),
-            "test.conf:3: allowed_cids needs a number in 0..4294967295, not \"x\"");
+            "test.conf:3: allowed_cids needs a number in 0..4294967294, not \"x\"");
+  // All ones is VMADDR_CID_ANY, never a peer's CID: an allowlist holding it admits nobody.
+  EXPECT_EQ(error_of("[host a]\nlisten = vsock:any:1\nallowed_cids = 4294967295\n"),
+            "test.conf:3: allowed_cids needs a number in 0..4294967294, not \"4294967295\"");
   EXPECT_EQ(error_of("[host a]\nlisten = tcp:127.0.0.1:1\nseriel = x\n"),
             "test.conf:3: unknown key \"seriel\" in [host a]");
   EXPECT_EQ(error_of("[host a]\nlisten = tcp:127.0.0.1:1\n[host b]\nlisten = tcp:127.0.0.1:2\n"),

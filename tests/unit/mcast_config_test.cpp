@@ -118,6 +118,9 @@ TEST(McastConfig, ErrorsNameFileLineAndProblem) {
   EXPECT_NE(host_error("[host]\nguest_to_guest = maybe\n").find("yes or no"), std::string::npos);
   EXPECT_NE(host_error("[host]\nqueue_bytes = 100\n").find("largest record"), std::string::npos);
   EXPECT_NE(host_error("key = 1\n").find("test.conf:1: \"key\" outside a section"), std::string::npos);
+  // All ones is VMADDR_CID_ANY, never a peer's CID.
+  EXPECT_NE(host_error("[host]\nallow_cid = 4294967295\n").find("test.conf:2: allow_cid"),
+            std::string::npos);
 }
 
 TEST(McastConfig, ValidationNamesWhatIsMissing) {

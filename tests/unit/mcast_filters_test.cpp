@@ -55,6 +55,8 @@ TEST(McastAllowlist, ParseErrorsSayWhat) {
   EXPECT_NE(msg([] { parse_cidr("nonsense"); }).find("not an IPv4 address"), std::string::npos);
   EXPECT_NE(msg([] { parse_port_range("70000"); }).find("0..65535"), std::string::npos);
   EXPECT_NE(msg([] { parse_port_range("9-3"); }).find("ends before"), std::string::npos);
+  EXPECT_NE(msg([] { parse_port_range("-1"); }).find("\"-1\" is not N or N-M"), std::string::npos);
+  EXPECT_NE(msg([] { parse_port_range("5-"); }).find("is not N or N-M"), std::string::npos);
   EXPECT_EQ(parse_cidr("0.0.0.0/0").prefix, 0u);
   EXPECT_TRUE(parse_cidr("0.0.0.0/0").contains(0xEFFF0001));
 }

@@ -185,7 +185,7 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
         host_has_listen = true;
       } else if (key == "serial") h.serial = v;
       else if (key == "path") h.path = v;
-      else if (key == "allowed_cids") h.peers.allowed_cids = parse_list<std::uint32_t>(at, key, value, 0xffffffff);
+      else if (key == "allowed_cids") h.peers.allowed_cids = parse_list<std::uint32_t>(at, key, value, vsocklib::kMaxCid);
       else if (key == "allowed_uids") h.peers.allowed_uids = parse_list<uid_t>(at, key, value, vsocklib::kMaxUid);
       else if (key == "allow_remote_tcp") h.peers.allow_remote_tcp = parse_bool(at, key, value);
       else at.fail("unknown key \"" + std::string(key) + "\" in [host " + h.name + "]");

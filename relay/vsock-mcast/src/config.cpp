@@ -155,7 +155,7 @@ void apply_host(const vsocklib::ini_document& doc, host_config& cfg) {
       apply_allow(cfg.to_lan, k, v);
     } else if (k == "allow_cid") {
       for (const auto& c : split_list(v)) {
-        cfg.allowed_cids.push_back(static_cast<std::uint32_t>(number(c, "allow_cid", 0xfffffffful)));
+        cfg.allowed_cids.push_back(static_cast<std::uint32_t>(number(c, "allow_cid", vsocklib::kMaxCid)));
       }
     } else if (k == "guest_to_guest") {
       cfg.guest_to_guest = boolean(v, k);

@@ -40,6 +40,10 @@ cidr parse_cidr(std::string_view text) {
 port_range parse_port_range(std::string_view text) {
   port_range r;
   auto dash = text.find('-');
+  // "-1" would otherwise read as an empty first port.
+  if (dash == 0 || dash + 1 == text.size()) {
+    throw filter_error("port range \"" + std::string(text) + "\" is not N or N-M (ports 0..65535)");
+  }
   r.first = static_cast<std::uint16_t>(number(text.substr(0, dash), "port", 65535));
   r.last = dash == std::string_view::npos
                ? r.first
