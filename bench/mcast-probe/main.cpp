@@ -4,6 +4,7 @@
 // vsock-mcast tests and bench/compare-mcast. Plain sockets on purpose: the checker must not
 // share code with the daemon it checks.
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -569,8 +570,15 @@ int cmd_recv(Args& args) {
     }
     return s;
   };
+  // Datagrams the kernel dropped at this socket (its receive buffer was full): loss that
+  // happened here, not on the path under test.
+  std::uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t meminfo_len = sizeof meminfo;
+  const unsigned long long socket_drops =
+      getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &meminfo_len) == 0 ? meminfo[SK_MEMINFO_DROPS] : 0;
   if (json) {
-    std::printf("{\"group\":\"%s\",\"interface\":\"%s\",\"run_id\":%lld,\"received\":%llu,\"lost\":%llu,"
+    std::printf("{\"socket_drops\":%llu,", socket_drops);
+    std::printf("\"group\":\"%s\",\"interface\":\"%s\",\"run_id\":%lld,\"received\":%llu,\"lost\":%llu,"
                 "\"duplicates\":%llu,\"out_of_order\":%llu,\"foreign\":%llu,\"other_runs\":%llu,"
                 "\"mismatches\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"pps\":%.1f,"
                 "\"sources\":[%s],\"interfaces\":[%s],\"ttl\":[%s],\"tos\":[%s],\"text\":\"%s\","

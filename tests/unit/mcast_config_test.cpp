@@ -54,6 +54,7 @@ allow_port = 7400-7600
 allow_cid = 3
 guest_to_guest = yes
 rate_limit = 5000
+lan_rcvbuf = 8388608
 queue_packets = 64
 queue_bytes = 262144
 user = vsock-mcast
@@ -76,6 +77,7 @@ allow_port = 7400
   EXPECT_EQ(c.allowed_cids, (std::vector<std::uint32_t>{3}));
   EXPECT_TRUE(c.guest_to_guest);
   EXPECT_EQ(c.rate_limit, 5000u);
+  EXPECT_EQ(c.lan_rcvbuf, 8u << 20);
   EXPECT_EQ(c.queue.packets, 64u);
   EXPECT_EQ(c.user, "vsock-mcast");
   EXPECT_NO_THROW(validate(c));
@@ -118,6 +120,8 @@ TEST(McastConfig, ErrorsNameFileLineAndProblem) {
   EXPECT_NE(host_error("[host]\nguest_to_guest = maybe\n").find("yes or no"), std::string::npos);
   EXPECT_NE(host_error("[host]\nqueue_bytes = 100\n").find("largest record"), std::string::npos);
   EXPECT_NE(host_error("key = 1\n").find("test.conf:1: \"key\" outside a section"), std::string::npos);
+  EXPECT_NE(host_error("[host]\nlan_rcvbuf = 1000\n").find("lan_rcvbuf must be 65536..268435456"),
+            std::string::npos);
   // All ones is VMADDR_CID_ANY, never a peer's CID.
   EXPECT_NE(host_error("[host]\nallow_cid = 4294967295\n").find("test.conf:2: allow_cid"),
             std::string::npos);

@@ -161,6 +161,12 @@ void apply_host(const vsocklib::ini_document& doc, host_config& cfg) {
       cfg.guest_to_guest = boolean(v, k);
     } else if (k == "rate_limit") {
       cfg.rate_limit = static_cast<std::uint32_t>(number(v, k, 10'000'000));
+    } else if (k == "lan_rcvbuf") {
+      cfg.lan_rcvbuf = static_cast<std::uint32_t>(number(v, k, host_config::kMaxRcvbuf));
+      if (cfg.lan_rcvbuf < host_config::kMinRcvbuf) {
+        throw config_error("lan_rcvbuf must be " + std::to_string(host_config::kMinRcvbuf) + ".." +
+                           std::to_string(host_config::kMaxRcvbuf) + " bytes");
+      }
     } else if (k == "tun") {
       cfg.tun = v;
     } else if (k == "control") {

@@ -43,6 +43,10 @@ struct host_config {
   std::vector<std::uint32_t> allowed_cids;     ///< vsock listeners: peers allowed (empty: all)
   bool guest_to_guest = false;
   std::uint32_t rate_limit = 0;                ///< packets/s per guest and direction; 0: off
+  /// Receive buffer of each LAN socket, bytes: what absorbs a burst while the host endpoint
+  /// is busy (SO_RCVBUFFORCE with CAP_NET_ADMIN, else capped at net.core.rmem_max).
+  std::uint32_t lan_rcvbuf = 4u << 20;
+  static constexpr std::uint32_t kMinRcvbuf = 64u << 10, kMaxRcvbuf = 256u << 20;
   std::string tun = "vmc-host";                ///< l3: the host's TUN
   std::string control = "/run/vsock-mcast/host.sock";
   std::string log_level = "info";

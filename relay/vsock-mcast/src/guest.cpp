@@ -314,6 +314,7 @@ std::string guest_endpoint::status_json() const {
          ", \"from_host_bytes\": " + std::to_string(from_host_bytes_) +
          ", \"queued_packets\": " + std::to_string(ch_ ? ch_->queued_packets() : 0) +
          ", \"tun_restores\": " + std::to_string(restores_) +
+         ", \"tun_rx_dropped\": " + std::to_string(os::link_counter(cfg_.tun, "rx_dropped")) +
          ",\n \"drops\": " + drops_.json() + ", \"malformed\": " + malformed_.json() +
          ", \"igmp_errors\": " + igmp_errors_.json() + "}\n";
 }

@@ -352,7 +352,8 @@ void host_endpoint::open_lan(lan_port& lan) {
   if (lan.ifindex == 0) return;
   const int flags = os::link_flags(lan.name);
   lan.up = flags >= 0 && (flags & IFF_UP) && (flags & IFF_RUNNING);
-  lan.rx = std::make_shared<asio::posix::stream_descriptor>(io_, os::open_lan_receiver(lan.name).release());
+  lan.rx = std::make_shared<asio::posix::stream_descriptor>(
+      io_, os::open_lan_receiver(lan.name, static_cast<int>(cfg_.lan_rcvbuf)).release());
   lan.tx = os::open_lan_sender(lan.ifindex);
   for (auto group : members_.lan_groups()) {
     lan_join(lan, group, members_.is_static(group) ? "static" : "re-join");
@@ -373,7 +374,12 @@ void host_endpoint::open_lan(lan_port& lan) {
   asio::co_spawn(io_, read_lan(lan.rx, index), asio::detached);
 }
 
+std::uint64_t host_endpoint::lan_port::socket_drops() const {
+  return socket_drops_closed + (rx && rx->is_open() ? os::socket_drops(rx->native_handle()) : 0);
+}
+
 void host_endpoint::close_lan(lan_port& lan) {
+  lan.socket_drops_closed = lan.socket_drops();
   if (lan.rx) lan.rx->close();
   lan.rx.reset();
   lan.tx.reset();
@@ -560,7 +566,8 @@ std::string host_endpoint::status_json() const {
            ", \"ifindex\": " + std::to_string(l.ifindex) + ", \"up\": " + (l.up ? "true" : "false") +
            ", \"joined\": " + groups_json(joined) + ", \"rx_packets\": " + std::to_string(l.rx_packets) +
            ", \"tx_packets\": " + std::to_string(l.tx_packets) +
-           ", \"tx_errors\": " + std::to_string(l.tx_errors) + "}";
+           ", \"tx_errors\": " + std::to_string(l.tx_errors) +
+           ", \"socket_drops\": " + std::to_string(l.socket_drops()) + "}";
   }
   out += "],\n \"groups\": [";
   const auto groups = members_.lan_groups();

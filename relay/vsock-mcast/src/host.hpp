@@ -62,6 +62,8 @@ class host_endpoint {
     os::fd tx;
     std::map<std::uint32_t, os::fd> joined;
     std::uint64_t rx_packets = 0, tx_packets = 0, tx_errors = 0;
+    std::uint64_t socket_drops_closed = 0;  // of receivers closed since (LAN reopened)
+    std::uint64_t socket_drops() const;
   };
   struct guest {
     guest_id id = 0;

@@ -6,6 +6,7 @@
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -15,6 +16,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <system_error>
 #include <vector>
 
@@ -195,7 +197,7 @@ error_code write_sysctl(const std::string& path, const std::string& value) {
   return {};
 }
 
-fd open_lan_receiver(const std::string& name) {
+fd open_lan_receiver(const std::string& name, int rcvbuf) {
   fd s(::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
   if (!s) fail("raw UDP socket for " + name);
   // Pass only IPv4 destinations in 224.0.0.0/4 (byte 16 of the IP header, high nibble 0xE):
@@ -216,10 +218,27 @@ fd open_lan_receiver(const std::string& name) {
     fail("SO_BINDTODEVICE " + name);
   }
   // Bursts of discovery traffic (many participants starting at once) must not overflow
-  // the default receive buffer; the kernel caps this at net.core.rmem_max.
-  int rcvbuf = 1 << 20;
-  ::setsockopt(s.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  // the default receive buffer. FORCE needs CAP_NET_ADMIN, which the host endpoint keeps
+  // after its privilege drop; without it the kernel caps the size at net.core.rmem_max.
+  if (::setsockopt(s.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) {
+    ::setsockopt(s.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
   return s;
+}
+
+std::uint64_t link_counter(const std::string& name, const std::string& what) {
+  std::ifstream in("/sys/class/net/" + name + "/statistics/" + what);
+  std::uint64_t n = 0;
+  return in >> n ? n : 0;
+}
+
+std::uint32_t socket_drops(int fd) {
+  std::uint32_t info[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 || len <= SK_MEMINFO_DROPS * sizeof info[0]) {
+    return 0;
+  }
+  return info[SK_MEMINFO_DROPS];
 }
 
 fd open_lan_sender(unsigned ifindex) {

@@ -56,7 +56,15 @@ error_code write_sysctl(const std::string& path, const std::string& value);
 
 /// Host: a raw IPPROTO_UDP socket bound to interface NAME that receives only datagrams to
 /// multicast destinations (a classic BPF filter), whole IP packet included. Non-blocking.
-fd open_lan_receiver(const std::string& name);
+/// RCVBUF bytes of receive buffer (forced with CAP_NET_ADMIN, else capped at rmem_max).
+fd open_lan_receiver(const std::string& name, int rcvbuf);
+/// A counter of link NAME from /sys/class/net/NAME/statistics/WHAT (e.g. "rx_dropped": for
+/// a TUN, packets written to it that the kernel's input queue had no room for); 0 when
+/// unreadable.
+std::uint64_t link_counter(const std::string& name, const std::string& what);
+/// Datagrams the kernel dropped at FD because its receive buffer was full (SO_MEMINFO);
+/// 0 when the kernel cannot say.
+std::uint32_t socket_drops(int fd);
 /// Host: an IPPROTO_RAW (IP_HDRINCL) socket that sends multicast out of IFINDEX.
 fd open_lan_sender(unsigned ifindex);
 /// Host: a UDP socket that holds the membership of GROUP on IFINDEX (IP_ADD_MEMBERSHIP);
