@@ -1,14 +1,9 @@
 #include "vsocklib/control_socket.hpp"
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
-#include <cstddef>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 
 #include "vsocklib/connect.hpp"
@@ -80,31 +75,6 @@ std::string json_string(std::string_view s) {
     }
   }
   return out + "\"";
-}
-
-bool sd_notify(const std::string& message) {
-  const char* path = std::getenv("NOTIFY_SOCKET");
-  if (!path || !*path) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::size_t len = std::strlen(path);
-  if (len >= sizeof addr.sun_path) return false;
-  std::memcpy(addr.sun_path, path, len);
-  if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const auto sent = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
-                             reinterpret_cast<sockaddr*>(&addr),
-                             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
-  ::close(fd);
-  return sent == static_cast<ssize_t>(message.size());
-}
-
-std::chrono::microseconds watchdog_interval() {
-  const char* usec = std::getenv("WATCHDOG_USEC");
-  if (!usec) return {};
-  const long long v = std::atoll(usec);
-  return std::chrono::microseconds(v > 0 ? v / 2 : 0);
 }
 
 }  // namespace vsocklib

@@ -14,7 +14,7 @@
 #include "config.hpp"
 #include "control.hpp"
 #include "vsocklib/args.hpp"
-#include "vsocklib/control_socket.hpp"
+#include "vsocklib/daemon.hpp"
 #include "guest_relay.hpp"
 #include "host_relay.hpp"
 #include "host_usb.hpp"
@@ -185,24 +185,6 @@ cli parse(int argc, char** argv) {
   return c;
 }
 
-asio::awaitable<void> query_status(std::string path, int& rc) {
-  auto [ec, text] = co_await vsocklib::async_query_control(path);
-  if (ec) {
-    std::cerr << "adbd-relay: no relay answers on " << path << ": " << ec.message() << "\n";
-    co_return;
-  }
-  std::cout << text;
-  rc = 0;
-}
-
-int print_status(const std::string& path) {
-  asio::io_context io;
-  int rc = 1;
-  asio::co_spawn(io, query_status(path, rc), asio::detached);
-  io.run();
-  return rc;
-}
-
 // What a relay that ran as `user` left behind: each configured guest's gadget.
 int remove_gadgets(const adbd_relay::config& cfg) {
   int rc = 0;
@@ -231,21 +213,11 @@ void check_gadgets_reachable(const std::list<adbd_relay::guest_relay>& relays, c
   }
 }
 
-asio::awaitable<void> watchdog(std::chrono::microseconds every) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  for (;;) {
-    vsocklib::sd_notify("WATCHDOG=1");
-    t.expires_after(every);
-    auto [ec] = co_await t.async_wait(vsocklib::use_tuple);
-    if (ec) co_return;
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   auto c = parse(argc, argv);
-  if (c.status) return print_status(c.status_path);
+  if (c.status) return vsocklib::print_status("adbd-relay", "relay", {c.status_path});
   std::optional<vsocklib::privilege_spec> drop;
   try {
     adbd_relay::validate(c.cfg);
@@ -274,9 +246,9 @@ int main(int argc, char** argv) {
     statuses.push_back(&relays.back().status());
   }
 
-  std::optional<vsocklib::control_socket> control;
+  std::optional<vsocklib::daemon_runtime> runtime;
   try {
-    control.emplace(io.get_executor(), c.cfg.control_socket, log);
+    runtime.emplace(io, c.cfg.control_socket, log);
   } catch (const std::exception& e) {
     log->error("status socket: {}", e.what());
     return 1;
@@ -317,7 +289,6 @@ int main(int argc, char** argv) {
   }
 
   int rc = 0;
-  asio::cancellation_signal stop_control;
   std::list<asio::cancellation_signal> stops;
   unsigned running = 0;
   auto start = [&](asio::awaitable<void> work, std::string name) {
@@ -346,29 +317,15 @@ int main(int argc, char** argv) {
   for (auto& r : relays) start(r.run(), r.status().name);
   for (auto& h : host_relays) start(h.run(), h.status().name);
   if (usb) start(adbd_relay::watch_adb_devices(*usb, c.cfg.host_rescan, log), "host mode");
-  asio::co_spawn(io, control->serve([&] { return adbd_relay::status_json(statuses, host_statuses); }),
-                 asio::bind_cancellation_slot(stop_control.slot(), asio::detached));
-  asio::cancellation_signal stop_watchdog;
-  if (auto every = vsocklib::watchdog_interval(); every.count() > 0) {
-    asio::co_spawn(io, watchdog(every), asio::bind_cancellation_slot(stop_watchdog.slot(), asio::detached));
-  }
-
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](error_code ec, int sig) {
-    if (ec) return;
-    log->info("signal {}: stopping", sig);
-    vsocklib::sd_notify("STOPPING=1");
-    for (auto& s : stops) s.emit(asio::cancellation_type::terminal);
-    stop_control.emit(asio::cancellation_type::terminal);
-    stop_watchdog.emit(asio::cancellation_type::terminal);
-  });
+  runtime->start([&] { return adbd_relay::status_json(statuses, host_statuses); },
+                 [&] { for (auto& s : stops) s.emit(asio::cancellation_type::terminal); },
+                 "bridging " + std::to_string(relays.size()) + " guest(s), " +
+                     std::to_string(host_relays.size()) + " host-mode listener(s)");
   asio::post(io, [&] {
-    vsocklib::sd_notify("READY=1\nSTATUS=bridging " + std::to_string(relays.size()) +
-                          " guest(s), " + std::to_string(host_relays.size()) + " host-mode listener(s)");
     log->info("adbd-relay {} started: {} guest(s), {} host-mode listener(s), status on {}",
               VSOCKLIB_VERSION, relays.size(), host_relays.size(), c.cfg.control_socket);
   });
   io.run();
-  control.reset();
+  runtime.reset();  // removes the status socket
   return rc;
 }

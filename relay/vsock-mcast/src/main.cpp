@@ -16,7 +16,7 @@
 #include "guest.hpp"
 #include "host.hpp"
 #include "vsocklib/args.hpp"
-#include "vsocklib/control_socket.hpp"
+#include "vsocklib/daemon.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/number.hpp"
 #include "vsocklib/privileges.hpp"
@@ -158,16 +158,6 @@ void apply_files(const common& c, Apply apply) {
   }
 }
 
-asio::awaitable<void> watchdog(std::chrono::microseconds every) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  for (;;) {
-    vsocklib::sd_notify("WATCHDOG=1");
-    t.expires_after(every);
-    auto [ec] = co_await t.async_wait(vsocklib::use_tuple);
-    if (ec) co_return;
-  }
-}
-
 /// Runs ENDPOINT until SIGTERM/SIGINT, with its status socket and systemd notification.
 template <typename Endpoint, typename Config>
 int run(Config cfg, const char* what) {
@@ -179,10 +169,10 @@ int run(Config cfg, const char* what) {
   auto log = vsocklib::log::get("vsock-mcast");
   asio::io_context io(1);
   std::optional<Endpoint> endpoint;
-  std::optional<vsocklib::control_socket> control;
+  std::optional<vsocklib::daemon_runtime> runtime;
   try {
     endpoint.emplace(io, cfg);
-    control.emplace(io.get_executor(), cfg.control, log);
+    runtime.emplace(io, cfg.control, log);
   } catch (const std::exception& e) {
     log->error("cannot start the {} endpoint: {}", what, e.what());
     return 1;
@@ -203,21 +193,8 @@ int run(Config cfg, const char* what) {
     log->info("running as user {} (uid {}), keeping {}", cfg.user, ::getuid(), kept);
   }
   endpoint->start();
-  asio::co_spawn(io, control->serve([&] { return endpoint->status_json(); }), asio::detached);
-  asio::cancellation_signal stop_watchdog;
-  if (auto every = vsocklib::watchdog_interval(); every.count() > 0) {
-    asio::co_spawn(io, watchdog(every), asio::bind_cancellation_slot(stop_watchdog.slot(), asio::detached));
-  }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](vsocklib::error_code ec, int sig) {
-    if (ec) return;
-    log->info("signal {}: stopping", sig);
-    vsocklib::sd_notify("STOPPING=1");
-    endpoint->stop();
-    control->close();
-    stop_watchdog.emit(asio::cancellation_type::terminal);
-  });
-  vsocklib::sd_notify(std::string("READY=1\nSTATUS=") + what + " endpoint running");
+  runtime->start([&] { return endpoint->status_json(); }, [&] { endpoint->stop(); },
+                 std::string(what) + " endpoint running");
   io.run();
   return 0;
 }
@@ -358,24 +335,7 @@ int status_main(int argc, char** argv) {
   } else {
     paths = {host_config{}.control, guest_config{}.control};
   }
-  asio::io_context io;
-  int rc = 1;
-  auto query = [](std::vector<std::string> paths, int& rc) -> asio::awaitable<void> {
-    std::string errors;
-    for (const auto& p : paths) {
-      auto [ec, text] = co_await vsocklib::async_query_control(p);
-      if (!ec) {
-        std::cout << text;
-        rc = 0;
-        co_return;
-      }
-      errors += "vsock-mcast: no endpoint answers on " + p + ": " + ec.message() + "\n";
-    }
-    std::cerr << errors;
-  };
-  asio::co_spawn(io, query(paths, rc), asio::detached);
-  io.run();
-  return rc;
+  return vsocklib::print_status("vsock-mcast", "endpoint", paths);
 }
 
 }  // namespace

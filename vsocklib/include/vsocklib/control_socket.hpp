@@ -45,12 +45,4 @@ asio::awaitable<std::tuple<error_code, std::string>> async_query_control(
 /// S as a JSON string literal, quotes included (for status documents).
 std::string json_string(std::string_view s);
 
-/// systemd's sd_notify(3) protocol without libsystemd: a datagram to $NOTIFY_SOCKET.
-/// Returns false when not started by systemd (no NOTIFY_SOCKET) or the send failed.
-bool sd_notify(const std::string& message);
-
-/// Half of $WATCHDOG_USEC (the interval systemd wants pings at), or zero when the watchdog
-/// is off.
-std::chrono::microseconds watchdog_interval();
-
 }  // namespace vsocklib
