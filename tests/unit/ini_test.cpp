@@ -48,13 +48,14 @@ address = vsock:3:5555
 }
 
 TEST(Ini, TrailingCommentsAfterWhitespaceOnly) {
-  EXPECT_EQ(ini_strip_comment(" android-guest    # what adb lists"), "android-guest");
-  EXPECT_EQ(ini_strip_comment("tag=a#1"), "tag=a#1");
-  EXPECT_EQ(ini_strip_comment("x\t# tab"), "x");
-  EXPECT_EQ(ini_strip_comment("# all comment"), "# all comment");
-  auto d = parse_ini("k = v # note\n", "f.conf");
-  ASSERT_EQ(d.entries.size(), 1u);
+  auto d = parse_ini("k = v # note\ns = android-guest    # what adb lists\nt = tag=a#1\n"
+                     "x = x\t# tab\nc = # all comment\n", "f.conf");
+  ASSERT_EQ(d.entries.size(), 5u);
   EXPECT_EQ(d.entries[0].value, "v");
+  EXPECT_EQ(d.entries[1].value, "android-guest");
+  EXPECT_EQ(d.entries[2].value, "tag=a#1");
+  EXPECT_EQ(d.entries[3].value, "x");
+  EXPECT_EQ(d.entries[4].value, "");  // all comment
 }
 
 TEST(Ini, WindowsLineEndings) {

@@ -15,6 +15,17 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(kSpace) - b + 1);
 }
 
+// VALUE without a trailing "  # comment" (a '#' that follows whitespace), trimmed.
+std::string_view strip_comment(std::string_view value) {
+  for (std::size_t i = 1; i < value.size(); ++i) {
+    if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+      value = value.substr(0, i);
+      break;
+    }
+  }
+  return trim(value);
+}
+
 }  // namespace
 
 void ini_document::fail(int line, const std::string& what) const {
@@ -44,19 +55,9 @@ ini_document parse_ini(std::string_view text, const std::string& source) {
     if (eq == std::string_view::npos) doc.fail(line_no, "expected key = value");
     auto key = trim(line.substr(0, eq));
     if (key.empty()) doc.fail(line_no, "empty key before '='");
-    doc.entries.push_back({current, std::string(key), std::string(ini_strip_comment(line.substr(eq + 1))), line_no});
+    doc.entries.push_back({current, std::string(key), std::string(strip_comment(line.substr(eq + 1))), line_no});
   }
   return doc;
-}
-
-std::string_view ini_strip_comment(std::string_view value) {
-  for (std::size_t i = 1; i < value.size(); ++i) {
-    if (value[i] == '#' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
-      value = value.substr(0, i);
-      break;
-    }
-  }
-  return trim(value);
 }
 
 ini_document read_ini_file(const std::string& path) {

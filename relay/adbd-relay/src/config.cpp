@@ -69,63 +69,54 @@ guest_config default_guest(const std::string& name, vsocklib::address address) {
 }
 
 void parse_config(std::string_view text, const std::string& source, config& cfg) {
+  vsocklib::ini_document doc;
+  try {
+    doc = vsocklib::parse_ini(text, source);
+  } catch (const vsocklib::ini_error& e) {
+    throw config_error(e.what());
+  }
   enum class section { none, relay, guest, host } current = section::none;
   guest_config* guest = nullptr;
   bool guest_has_address = false;
   host_config* host = nullptr;
   bool host_has_listen = false;
-  auto finish_guest = [&](const line_context& at) {
+  line_context at{source, 0};
+  // A section's required key must have come by the time the next section (or the end).
+  auto finish_section = [&] {
     if (guest && !guest_has_address) at.fail("[guest " + guest->name + "] has no address");
     if (host && !host_has_listen) at.fail("[host " + host->name + "] has no listen address");
   };
-  int line_no = 0;
-  line_context at{source, 0};
-  while (!text.empty()) {
-    auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    at.line = ++line_no;
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[') {
-      if (line.back() != ']') at.fail("section header without ']'");
-      finish_guest(at);
-      auto name = trim(line.substr(1, line.size() - 2));
-      guest = nullptr;
-      host = nullptr;
-      if (name == "relay") {
-        current = section::relay;
-      } else if (name.substr(0, 5) == "host ") {
-        auto hname = std::string(trim(name.substr(5)));
-        if (hname.empty()) at.fail("[host] needs a name, e.g. [host phone]");
-        for (const auto& h : cfg.hosts) {
-          if (h.name == hname) at.fail("host \"" + hname + "\" is defined twice");
-        }
-        cfg.hosts.push_back(default_host(hname, {}));
-        host = &cfg.hosts.back();
-        host_has_listen = false;
-        current = section::host;
-      } else if (name.substr(0, 6) == "guest ") {
-        auto gname = std::string(trim(name.substr(6)));
-        if (gname.empty()) at.fail("[guest] needs a name, e.g. [guest android]");
-        for (const auto& g : cfg.guests) {
-          if (g.name == gname) at.fail("guest \"" + gname + "\" is defined twice");
-        }
-        cfg.guests.push_back(default_guest(gname, {}));
-        guest = &cfg.guests.back();
-        guest_has_address = false;
-        current = section::guest;
-      } else {
-        at.fail("unknown section [" + std::string(name) +
-                "] (expected [relay], [guest NAME] or [host NAME])");
-      }
-      continue;
+  // "[KIND NAME]": a new entry of LIST named NAME, made by MAKE; a second NAME is an error.
+  auto add_named = [&](auto& list, const std::string& kind, std::string_view rest, auto make) -> auto& {
+    const auto n = std::string(trim(rest));
+    for (const auto& x : list) {
+      if (x.name == n) at.fail(kind + " \"" + n + "\" is defined twice");
     }
-    auto eq = line.find('=');
-    if (eq == std::string_view::npos) at.fail("expected key = value");
-    auto key = trim(line.substr(0, eq));
-    auto value = vsocklib::ini_strip_comment(line.substr(eq + 1));
-    std::string v(value);
+    list.push_back(make(n, {}));
+    return list.back();
+  };
+  auto open_section = [&](const std::string& name) {
+    finish_section();
+    guest = nullptr;
+    host = nullptr;
+    if (name == "relay") {
+      current = section::relay;
+    } else if (name.starts_with("host ")) {
+      host = &add_named(cfg.hosts, "host", std::string_view(name).substr(5), default_host);
+      host_has_listen = false;
+      current = section::host;
+    } else if (name.starts_with("guest ")) {
+      guest = &add_named(cfg.guests, "guest", std::string_view(name).substr(6), default_guest);
+      guest_has_address = false;
+      current = section::guest;
+    } else if (name == "host" || name == "guest") {
+      at.fail("[" + name + "] needs a name, e.g. [" + name + (name == "host" ? " phone]" : " android]"));
+    } else {
+      at.fail("unknown section [" + name + "] (expected [relay], [guest NAME] or [host NAME])");
+    }
+  };
+  auto apply = [&](std::string_view key, const std::string& v) {
+    const std::string_view value = v;
     if (current == section::relay) {
       if (key == "log_level") cfg.log_level = v;
       else if (key == "control_socket") cfg.control_socket = v;
@@ -192,8 +183,23 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
     } else {
       at.fail("\"" + std::string(key) + "\" outside a section ([relay], [guest NAME] or [host NAME])");
     }
+  };
+  // The reader lists sections and entries apart, each in file order: walk both by line, so
+  // a section is opened (and the previous one finished) before its first entry.
+  auto next_section = doc.sections.begin();
+  for (const auto& e : doc.entries) {
+    for (; next_section != doc.sections.end() && next_section->line < e.line; ++next_section) {
+      at.line = next_section->line;
+      open_section(next_section->name);
+    }
+    at.line = e.line;
+    apply(e.key, e.value);
   }
-  finish_guest(at);
+  for (; next_section != doc.sections.end(); ++next_section) {
+    at.line = next_section->line;
+    open_section(next_section->name);
+  }
+  finish_section();
 }
 
 void validate(const config& cfg) {

@@ -55,7 +55,4 @@ ini_document parse_ini(std::string_view text, const std::string& source);
 /// cannot be read.
 ini_document read_ini_file(const std::string& path);
 
-/// VALUE without a trailing "  # comment" (a '#' that follows whitespace), trimmed.
-std::string_view ini_strip_comment(std::string_view value);
-
 }  // namespace vsocklib
