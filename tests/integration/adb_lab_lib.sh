@@ -2,7 +2,7 @@
 # private adb server, the logs shown on failure, and waiting for devices.
 #   work      temporary directory, removed on exit with every background job killed
 #   logs      files printed (prefixed with their names) by fail
-#   fail MSG  prints MSG and the logs, exits 1
+#   fail MSG  prints MSG and the logs, exits 1 (also for any command set -e would stop on)
 #   now_ms, rss_kib PID, adb_state SERIAL, wait_state SERIAL STATE|gone SECONDS
 #   relay_field GUEST KEY  a value (a number, or a "string" with its quotes) from that
 #                          guest's line of `$relay --status $work/control`
@@ -35,6 +35,10 @@ fail() {
   done
   exit 1
 }
+# A command that fails where set -e would end the test without a word: say which one.
+# (-E: also inside functions and command substitutions.)
+set -E
+trap 'fail "unexpected failure (status $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 adb_state() { "${LAB_ADB:-adb}" devices | awk -v s="$1" '$1 == s { print $2 }'; }

@@ -61,8 +61,12 @@ echo "push+pull 20 MiB: equal sha256 ${sum_in:0:16}...; push $((t1 - t0)) ms, pu
 # The PC's adb server dies during a pull (SIGKILL, as a crash would) and is started again.
 # The relay sees no USB event for that, only the new server's CNXN; from then on nothing of
 # the old session (the rest of the pull, queued in USB transfers and the guest's socket)
-# may reach the PC, and the new server must be working: within 3 s on a quiet machine
-# (printed); asserted within 10 s, a sanity bound for a TCG guest on a loaded machine.
+# may reach the PC, and the new server must be working. Two shares, both printed: adb's,
+# from start-server to its CNXN reaching the relay (0.1 s, or 2-9 s when its first attempt
+# read data the relay had queued before it could know, and adb gave up and retried), and
+# the rest, from that CNXN to adb listing the device (1.1-3.3 s in the TCG guest: a new
+# guest connection, its CNXN answer, adb's own handshake). Asserted: the rest within 10 s
+# and the whole within 20 s, sanity bounds for a loaded TCG guest.
 # guest->PC bytes so far, from the relay's status (live during a session)
 to_pc() { "$relay" --status "$work/control" | grep -o '"vsock_to_usb_bytes": [0-9]*' | grep -o '[0-9]*$'; }
 before=$(to_pc)
@@ -89,8 +93,15 @@ cmp -s "$work/small.bin" "$work/small.back" || fail "the new session's pull diff
 t2=$(now_ms)
 echo "new adb server: device listed $((t1 - t0)) ms after start-server, push+pull 64 KiB done after $((t2 - t0)) ms"
 grep -q "the PC's adb started a new session" "$work/relay.log" || fail "the relay did not log the PC's new session"
+# The split between adb and the relay: when the relay had the new server's whole CNXN (its
+# log's clock is this guest's), and whether adb abandoned an attempt first.
+cnxn_line=$(grep "session ended: the PC's adb started a new session" "$work/relay.log" | tail -1)
+cnxn_ms=$(date -d "${cnxn_line:0:23}" +%s%3N)
+dropped=$(grep -o '[0-9]* bytes of an abandoned CNXN' "$work/relay.log" | tail -1 | cut -d' ' -f1 || true)
+echo "  the relay had the new CNXN $((cnxn_ms - t0)) ms after start-server${dropped:+ (adb abandoned a first attempt: $dropped bytes dropped)}, $((t1 - cnxn_ms)) ms before adb listed the device"
 "$relay" --status "$work/control" | grep -q '"pc_new_sessions": [1-9]' || fail "status does not count the PC's new session"
-((t2 - t0 <= 10000)) || fail "the new adb server needed $((t2 - t0)) ms to list and use the device, more than 10 s"
+((t1 - cnxn_ms <= 10000)) || fail "adb listed the device $((t1 - cnxn_ms)) ms after the relay had its CNXN, more than 10 s"
+((t2 - t0 <= 20000)) || fail "the new adb server needed $((t2 - t0)) ms to list and use the device, more than 20 s"
 
 # The guest's adbd goes away: the device must leave; when it is back, so is the device.
 kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true
