@@ -27,6 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!g.name.empty());
     FUZZ_CHECK(g.address.is_stream());
   }
-  FUZZ_CHECK(cfg.session.chunk_size >= 512 && cfg.session.chunk_size % 512 == 0);
+  FUZZ_CHECK(cfg.session.chunk_size >= 512 && cfg.session.chunk_size <= (1u << 20));
+  FUZZ_CHECK(cfg.session.usb_transfer_size >= 512 && cfg.session.usb_transfer_size % 512 == 0);
   return 0;
 }
