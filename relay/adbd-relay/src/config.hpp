@@ -1,5 +1,5 @@
-// adbd-relay's configuration: a small INI file (docs/adbd-relay.md, example in
-// relay/adbd-relay/adbd-relay.conf) plus command-line overrides.
+// adbd-relay's configuration: an INI file read with vsocklib::parse_ini (docs/adbd-relay.md,
+// example in relay/adbd-relay/dist/adbd-relay.conf) plus command-line overrides.
 #pragma once
 
 #include <stdexcept>

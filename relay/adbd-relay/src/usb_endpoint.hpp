@@ -14,7 +14,7 @@ using vsocklib::error_code;
 
 /// One function's bulk OUT (PC to device) and bulk IN (device to PC) endpoints.
 /// Used from one strand. Transfers do not react to Asio's per-operation cancellation (the
-/// FunctionFS ones run on threads); cancel() is how they are stopped.
+/// FunctionFS ones are Linux AIO requests, aio_queue.hpp); cancel() is how they are stopped.
 class usb_endpoint {
  public:
   virtual ~usb_endpoint() = default;
