@@ -97,8 +97,6 @@ struct pump_stats {
   std::uint64_t b_to_a_bytes = 0;
   std::uint64_t a_to_b_writes = 0;  ///< write calls into B (each at most chunk_size if bounded)
   std::uint64_t b_to_a_writes = 0;
-  std::uint64_t a_to_b_reads = 0;   ///< read calls on A that returned data
-  std::uint64_t b_to_a_reads = 0;
   std::chrono::steady_clock::duration duration{};
   pump_end reason = pump_end::finished;
   error_code error;  ///< the failure for a_failed / b_failed
@@ -129,7 +127,6 @@ struct pump_direction {
   std::chrono::steady_clock::time_point last_read{};  // of the source, for linger
   std::uint64_t bytes = 0;
   std::uint64_t writes = 0;
-  std::uint64_t reads = 0;
   asio::steady_timer reader_wake;
   asio::steady_timer writer_wake;
 
@@ -200,7 +197,6 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
     if (n == 0) continue;  // a zero-length read is not end of stream for every stream type
     d.last_read = std::chrono::steady_clock::now();
     d.filled += n;
-    ++d.reads;
     d.writer_wake.cancel();
   }
 }
@@ -305,8 +301,6 @@ asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
   stats.b_to_a_bytes = ba.bytes;
   stats.a_to_b_writes = ab.writes;
   stats.b_to_a_writes = ba.writes;
-  stats.a_to_b_reads = ab.reads;
-  stats.b_to_a_reads = ba.reads;
   stats.reason = sh.stopping ? sh.reason : pump_end::finished;
   stats.error = sh.error;
   stats.lingered = sh.lingered;
