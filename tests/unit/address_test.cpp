@@ -67,6 +67,8 @@ TEST(Address, ErrorsNameTheBadPart) {
   expect_error("tcp:localhost:65536", "port 65536 is out of range");
   expect_error("tcp::1:80", "must be in brackets");
   expect_error("tcp::80", "empty host");
+  expect_error("tcp:[[::1]]:80", "holds a bracket");
+  expect_error("tcp:local host:80", "holds a bracket, space or control byte");
   expect_error("unix:", "empty Unix socket path");
   expect_error("hvsock::5", "empty Unix socket path");
   expect_error("hvsock:/x.sock:p", "port \"p\"");

@@ -81,6 +81,13 @@ address parse_address(std::string_view text) {
       fail(text, "IPv6 host \"" + std::string(host) + "\" must be in brackets, e.g. [::1]");
     }
     if (host.empty()) fail(text, "empty host");
+    // A host name or address never holds brackets, spaces or control bytes; refusing them
+    // keeps to_string() a form that parses back to the same address.
+    for (const char c : host) {
+      if (c == '[' || c == ']' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+        fail(text, "host \"" + std::string(host) + "\" holds a bracket, space or control byte");
+      }
+    }
     a.host = std::string(host);
     a.port = parse_number(text, port, "port", 65535);
     return a;
