@@ -114,6 +114,13 @@ status_query() {
 guest_count() { status_query host 'sum(1 for g in s["guests"] if g["ready"])'; }
 host_groups() { status_query host '" ".join(g["group"] for g in s["groups"])'; }
 host_drops() { status_query host "s['drops'].get('$1', 0)"; }  # host_drops REASON
+lan_opens() { status_query host 's["lan"][0]["opens"]'; }  # times lan0's receiver was opened
+expect_lan_opens() {  # expect_lan_opens N WHY
+  local got
+  got=$(lan_opens) || fail "status of host failed"
+  [[ $got == "$1" ]] || fail "host status: lan0 receiver opened $got time(s), expected $1 ($2)"
+  echo "   ok: lan0 receiver opened $got time(s) ($2)"
+}
 
 wait_guests() {  # wait_guests N: the host has N guests registered
   local got
@@ -242,6 +249,7 @@ scenario_two_guests() {
   recv_check lan2 "LAN: exactly $n from guest 1"
   recv_check g1b "guest 1: exactly $n (its own loop copy, nothing echoed back)"
   recv_check g2b "guest 2: exactly $n from guest 1 (guest-to-guest)"
+  expect_lan_opens 1 "link events on the same interface keep the receiver and its queue"
 }
 
 # (e) Allowlists: a port or group outside them does not cross, either way, and the refusals
@@ -309,6 +317,7 @@ scenario_lan_flap() {
   wait_lan_up
   netns_wait 10 has_maddr "$G" || fail "host not joined to $G on lan0 10 s after the link came back"
   lan_roundtrip after
+  expect_lan_opens 1 "down and up on the same interface keep the receiver"
 }
 
 # (g') The LAN interface disappears and a new one of the same name appears (a USB NIC
@@ -327,6 +336,7 @@ scenario_lan_replug() {
     fail "host did not re-join $G on the new lan0 within 10 s; ip maddr: $(nsx host ip -4 maddr show dev lan0 | tr -s ' \n' ' ')"
   echo "   ok: host re-joined $G on the new lan0"
   lan_roundtrip after
+  expect_lan_opens 2 "a new interface needs a new receiver"
 }
 
 # (g) l3 mode: the guest announces its unicast locator by multicast (discovery style); a LAN

@@ -354,7 +354,16 @@ void host_endpoint::open_lan(lan_port& lan) {
   lan.up = flags >= 0 && (flags & IFF_UP) && (flags & IFF_RUNNING);
   lan.rx = std::make_shared<asio::posix::stream_descriptor>(
       io_, os::open_lan_receiver(lan.name, static_cast<int>(cfg_.lan_rcvbuf)).release());
+  ++lan.opens;
   lan.tx = os::open_lan_sender(lan.ifindex);
+  join_lan(lan);
+  const std::size_t index = static_cast<std::size_t>(&lan - lans_.data());
+  asio::co_spawn(io_, read_lan(lan.rx, index), asio::detached);
+}
+
+void host_endpoint::join_lan(lan_port& lan) {
+  // lan_join opens the new membership before it closes the one it replaces, so a group
+  // being joined again stays joined throughout.
   for (auto group : members_.lan_groups()) {
     lan_join(lan, group, members_.is_static(group) ? "static" : "re-join");
   }
@@ -370,8 +379,19 @@ void host_endpoint::open_lan(lan_port& lan) {
       }
     }
   }
-  const std::size_t index = static_cast<std::size_t>(&lan - lans_.data());
-  asio::co_spawn(io_, read_lan(lan.rx, index), asio::detached);
+}
+
+void host_endpoint::refresh_lan(lan_port& lan) {
+  // The same interface under the same index: keep the receiver and what it has queued, and
+  // only join again. Anything else (a new index, no receiver yet) opens the LAN afresh.
+  if (lan.rx && lan.rx->is_open() && lan.ifindex != 0 && os::if_index(lan.name) == lan.ifindex) {
+    const int flags = os::link_flags(lan.name);
+    lan.up = flags >= 0 && (flags & IFF_UP) && (flags & IFF_RUNNING);
+    join_lan(lan);
+    return;
+  }
+  close_lan(lan);
+  open_lan(lan);
 }
 
 std::uint64_t host_endpoint::lan_port::socket_drops() const {
@@ -446,7 +466,7 @@ void host_endpoint::on_net_event(const net_event& ev) {
     if (!overrun && !by_name && (ev.ifindex == 0 || ev.ifindex != lan.ifindex)) continue;
     try {
       if (overrun) {
-        log_->warn("netlink events lost: reopening LAN {}", lan.name);
+        log_->warn("netlink events lost: checking LAN {} again", lan.name);
       } else if (ev.what == net_event::kind::link) {
         if (ev.removed) {
           if (lan.ifindex != 0) log_->warn("LAN {} removed", lan.name);
@@ -472,8 +492,8 @@ void host_endpoint::on_net_event(const net_event& ev) {
       } else {
         continue;  // routes do not concern the LAN side
       }
-      close_lan(lan);
-      open_lan(lan);
+      if (ev.what == net_event::kind::link && ev.ifindex != lan.ifindex) close_lan(lan);
+      refresh_lan(lan);
     } catch (const std::exception& e) {
       log_->error("LAN {}: {}", lan.name, e.what());
     }
@@ -567,7 +587,8 @@ std::string host_endpoint::status_json() const {
            ", \"joined\": " + groups_json(joined) + ", \"rx_packets\": " + std::to_string(l.rx_packets) +
            ", \"tx_packets\": " + std::to_string(l.tx_packets) +
            ", \"tx_errors\": " + std::to_string(l.tx_errors) +
-           ", \"socket_drops\": " + std::to_string(l.socket_drops()) + "}";
+           ", \"socket_drops\": " + std::to_string(l.socket_drops()) +
+           ", \"opens\": " + std::to_string(l.opens) + "}";
   }
   out += "],\n \"groups\": [";
   const auto groups = members_.lan_groups();

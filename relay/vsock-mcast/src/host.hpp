@@ -63,6 +63,7 @@ class host_endpoint {
     std::map<std::uint32_t, os::fd> joined;
     std::uint64_t rx_packets = 0, tx_packets = 0, tx_errors = 0;
     std::uint64_t socket_drops_closed = 0;  // of receivers closed since (LAN reopened)
+    std::uint64_t opens = 0;  // receivers opened: 1 unless the interface was replaced
     std::uint64_t socket_drops() const;
   };
   struct guest {
@@ -98,6 +99,8 @@ class host_endpoint {
 
   void open_lan(lan_port& lan);
   void close_lan(lan_port& lan);
+  void join_lan(lan_port& lan);
+  void refresh_lan(lan_port& lan);
   void lan_join(lan_port& lan, std::uint32_t group, const std::string& why);
   asio::awaitable<void> read_lan(std::shared_ptr<asio::posix::stream_descriptor> d, std::size_t lan);
   void on_lan_packet(lan_port& lan, std::span<std::uint8_t> packet);
