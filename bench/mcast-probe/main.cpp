@@ -29,6 +29,9 @@
 #include <thread>
 #include <vector>
 
+// Boost.JSON compiled into this tool alone: it shares no code with the daemon it checks.
+#include <boost/json/src.hpp>
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -190,27 +193,20 @@ unsigned if_index(const std::string& name) {
   return idx;
 }
 
+// One JSON summary line on stdout, what --json promises the scripts that parse it.
+void print_json(const boost::json::object& summary) {
+  std::printf("%s\n", boost::json::serialize(summary).c_str());
+}
+
+template <typename Items>
+boost::json::array json_array(const Items& items) {
+  return boost::json::array(items.begin(), items.end());
+}
+
 std::string if_name(unsigned idx) {
   char name[IF_NAMESIZE] = {};
   if (idx == 0 || if_indextoname(idx, name) == nullptr) return "if" + std::to_string(idx);
   return name;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // Walks "--name value" / "--flag" pairs; every command declares which names it takes.
@@ -335,10 +331,8 @@ int cmd_send(Args& args) {
   double secs = seconds_since(t0);
   double pps = secs > 0 ? sent / secs : 0;
   if (json) {
-    std::printf("{\"sent\":%llu,\"size\":%llu,\"group\":\"%s\",\"run_id\":%u,\"seconds\":%.6f,"
-                "\"pps\":%.1f,\"retries\":%llu}\n",
-                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(size),
-                to_string(*group).c_str(), run_id, secs, pps, static_cast<unsigned long long>(retries));
+    print_json({{"sent", sent}, {"size", size}, {"group", to_string(*group)}, {"run_id", run_id},
+                {"seconds", secs}, {"pps", pps}, {"retries", retries}});
   } else {
     std::fprintf(stderr, "mcast-probe send: %llu datagrams of %llu B to %s (ttl %d, tos 0x%02x, run %u) in %.3f s, %.0f pps\n",
                  static_cast<unsigned long long>(sent), static_cast<unsigned long long>(size),
@@ -559,14 +553,12 @@ int cmd_recv(Args& args) {
   if (mismatches > 0)
     failures.push_back(std::to_string(mismatches) + " datagrams differ from the expectation, first: " + first_mismatch);
 
-  auto join = [](const auto& set, bool quote) {
+  auto join = [](const auto& set) {
     std::string s;
     for (const auto& x : set) {
       if (!s.empty()) s += ",";
-      std::string v;
-      if constexpr (std::is_same_v<std::decay_t<decltype(x)>, int>) v = std::to_string(x);
-      else v = quote ? "\"" + json_escape(x) + "\"" : x;
-      s += v;
+      if constexpr (std::is_same_v<std::decay_t<decltype(x)>, int>) s += std::to_string(x);
+      else s += x;
     }
     return s;
   };
@@ -577,27 +569,20 @@ int cmd_recv(Args& args) {
   const unsigned long long socket_drops =
       getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &meminfo_len) == 0 ? meminfo[SK_MEMINFO_DROPS] : 0;
   if (json) {
-    std::printf("{\"socket_drops\":%llu,", socket_drops);
-    std::printf("\"group\":\"%s\",\"interface\":\"%s\",\"run_id\":%lld,\"received\":%llu,\"lost\":%llu,"
-                "\"duplicates\":%llu,\"out_of_order\":%llu,\"foreign\":%llu,\"other_runs\":%llu,"
-                "\"mismatches\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"pps\":%.1f,"
-                "\"sources\":[%s],\"interfaces\":[%s],\"ttl\":[%s],\"tos\":[%s],\"text\":\"%s\","
-                "\"ok\":%s,\"failures\":[%s]}\n",
-                to_string(*group).c_str(), json_escape(interface).c_str(),
-                static_cast<long long>(run_id), static_cast<unsigned long long>(unique),
-                static_cast<unsigned long long>(lost), static_cast<unsigned long long>(dups),
-                static_cast<unsigned long long>(reordered), static_cast<unsigned long long>(foreign),
-                static_cast<unsigned long long>(other_runs), static_cast<unsigned long long>(mismatches),
-                static_cast<unsigned long long>(bytes), span, pps, join(sources, true).c_str(),
-                join(ifaces, true).c_str(), join(ttls, false).c_str(), join(toss, false).c_str(),
-                json_escape(text).c_str(), failures.empty() ? "true" : "false", join(failures, true).c_str());
+    print_json({{"socket_drops", socket_drops}, {"group", to_string(*group)}, {"interface", interface},
+                {"run_id", run_id}, {"received", unique}, {"lost", lost}, {"duplicates", dups},
+                {"out_of_order", reordered}, {"foreign", foreign}, {"other_runs", other_runs},
+                {"mismatches", mismatches}, {"bytes", bytes}, {"seconds", span}, {"pps", pps},
+                {"sources", json_array(sources)}, {"interfaces", json_array(ifaces)},
+                {"ttl", json_array(ttls)}, {"tos", json_array(toss)}, {"text", text},
+                {"ok", failures.empty()}, {"failures", json_array(failures)}});
   } else {
     std::printf("received %llu lost %llu duplicates %llu out-of-order %llu foreign %llu from [%s] "
                 "ttl [%s] tos [%s] if [%s]%s%s\n",
                 static_cast<unsigned long long>(unique), static_cast<unsigned long long>(lost),
                 static_cast<unsigned long long>(dups), static_cast<unsigned long long>(reordered),
-                static_cast<unsigned long long>(foreign + other_runs), join(sources, false).c_str(),
-                join(ttls, false).c_str(), join(toss, false).c_str(), join(ifaces, false).c_str(),
+                static_cast<unsigned long long>(foreign + other_runs), join(sources).c_str(),
+                join(ttls).c_str(), join(toss).c_str(), join(ifaces).c_str(),
                 text.empty() ? "" : " text ", text.c_str());
   }
   std::fflush(stdout);
@@ -720,9 +705,8 @@ int cmd_ping(Args& args) {
   double median = rtts.empty() ? 0 : rtts[rtts.size() / 2];
   bool ok = rtts.size() == count && wrong_source == 0;
   if (json)
-    std::printf("{\"to\":\"%s\",\"sent\":%llu,\"replies\":%zu,\"wrong_source\":%llu,\"from\":\"%s\",\"rtt_median_us\":%.1f,\"ok\":%s}\n",
-                to_string(*to).c_str(), static_cast<unsigned long long>(count), rtts.size(),
-                static_cast<unsigned long long>(wrong_source), last_from.c_str(), median, ok ? "true" : "false");
+    print_json({{"to", to_string(*to)}, {"sent", count}, {"replies", rtts.size()},
+                {"wrong_source", wrong_source}, {"from", last_from}, {"rtt_median_us", median}, {"ok", ok}});
   else
     std::printf("ping %s: %zu/%llu replies, last from %s, median RTT %.0f us\n", to_string(*to).c_str(),
                 rtts.size(), static_cast<unsigned long long>(count), last_from.empty() ? "-" : last_from.c_str(), median);

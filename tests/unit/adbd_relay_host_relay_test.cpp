@@ -4,6 +4,10 @@
 // tests/integration/adbd_relay_host_lab.sh.)
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "control.hpp"
 #include "host_relay.hpp"
 #include "host_usb.hpp"
 #include "run_coro.hpp"
@@ -53,6 +57,35 @@ TEST(HostRelay, ConnectionWithoutItsDeviceIsClosedAtOnceAndCounted) {
   for (const auto& ec : results) EXPECT_EQ(ec, asio::error::eof) << ec.message();
   EXPECT_EQ(r.status().no_device, 3u);
   EXPECT_EQ(r.status().sessions, 0u);
+}
+
+// The status document is JSON, and each guest and listener stays on one line: people read
+// it that way and the lab scripts grep a guest's line.
+TEST(Status, IsJsonWithOneLinePerGuestAndListener) {
+  guest_status g;
+  g.name = "guest0";
+  g.address = "vsock:3:5555";
+  g.udc = "dummy_udc.0";
+  g.state = "bridging";
+  g.sessions = 2;
+  g.usb_to_vsock_bytes = 100;
+  g.current.usb_to_stream_bytes = 5;
+  g.last_error = "guest said \"no\"\n";
+  host_status h;
+  h.name = "host0";
+  h.listen = "vsock:any:5555";
+  h.sessions = 1;
+  h.busy = 3;
+  const std::string text = status_json({&g}, {&h});
+  const auto doc = boost::json::parse(text);
+  const auto& guest = doc.at("guests").at(0);
+  EXPECT_EQ(guest.at("name").as_string(), "guest0");
+  EXPECT_EQ(guest.at("usb_to_vsock_bytes").to_number<std::uint64_t>(), 105u);
+  EXPECT_EQ(guest.at("last_error").as_string(), "guest said \"no\"\n");
+  EXPECT_EQ(doc.at("hosts").at(0).at("busy").to_number<std::uint64_t>(), 3u);
+  EXPECT_NE(text.find("\n    {\"name\": \"guest0\", \"address\": \"vsock:3:5555\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"sessions\": 1, \"no_device\": 0, \"busy\": 3"), std::string::npos) << text;
+  EXPECT_TRUE(status_json({}, {}).starts_with("{\n  \"guests\": [],\n  \"hosts\": []\n}"));
 }
 
 }  // namespace

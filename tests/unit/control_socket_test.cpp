@@ -44,10 +44,5 @@ TEST(ControlSocket, NoEndpointIsAnError) {
   EXPECT_TRUE(ec);
 }
 
-TEST(ControlSocket, JsonStrings) {
-  EXPECT_EQ(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
-  EXPECT_EQ(json_string(""), "\"\"");
-}
-
 }  // namespace
 }  // namespace vsocklib

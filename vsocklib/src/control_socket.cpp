@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdio>
 #include <filesystem>
 
 #include "vsocklib/connect.hpp"
@@ -58,23 +57,6 @@ asio::awaitable<std::tuple<error_code, std::string>> async_query_control(
     if (rec) co_return std::tuple{rec, text};
   }
   co_return std::tuple{error_code{}, text};
-}
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace vsocklib

@@ -5,16 +5,20 @@
 
 #include <cstring>
 
+#include <boost/json/value.hpp>
 #include <spdlog/spdlog.h>
 
 #include "igmp.hpp"
 #include "os.hpp"
 #include "packet.hpp"
 #include "vsocklib/connect.hpp"
+#include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
 
 namespace vsock_mcast {
 namespace {
+
+namespace json = boost::json;
 
 // 224.0.0.0/4: every multicast destination leaves through the TUN. vsomeip also waits for
 // a route covering its SD group on the interface that holds its unicast address.
@@ -296,27 +300,29 @@ asio::awaitable<void> guest_endpoint::restore_soon() {
 }
 
 std::string guest_endpoint::status_json() const {
-  std::string groups = "[";
-  bool first = true;
-  for (auto g : groups_) {
-    groups += (first ? "" : ", ") + json_string(ipv4_to_string(g));
-    first = false;
-  }
-  groups += "]";
-  return "{\"role\": \"guest\", \"mode\": " + json_string(mode_name(cfg_.mode)) +
-         ", \"name\": " + json_string(cfg_.name) + ", \"tun\": " + json_string(cfg_.tun) +
-         ", \"host\": " + json_string(cfg_.connect->to_string()) +
-         ", \"host_name\": " + json_string(host_name_) + ", \"state\": " + json_string(state_) +
-         ",\n \"groups\": " + groups + ", \"connections\": " + std::to_string(connections_) +
-         ", \"to_host_packets\": " + std::to_string(to_host_packets_) +
-         ", \"to_host_bytes\": " + std::to_string(to_host_bytes_) +
-         ", \"from_host_packets\": " + std::to_string(from_host_packets_) +
-         ", \"from_host_bytes\": " + std::to_string(from_host_bytes_) +
-         ", \"queued_packets\": " + std::to_string(ch_ ? ch_->queued_packets() : 0) +
-         ", \"tun_restores\": " + std::to_string(restores_) +
-         ", \"tun_rx_dropped\": " + std::to_string(os::link_counter(cfg_.tun, "rx_dropped")) +
-         ",\n \"drops\": " + drops_.json() + ", \"malformed\": " + malformed_.json() +
-         ", \"igmp_errors\": " + igmp_errors_.json() + "}\n";
+  json::array groups;
+  for (auto g : groups_) groups.emplace_back(ipv4_to_string(g));
+  json::object doc;
+  doc["role"] = "guest";
+  doc["mode"] = mode_name(cfg_.mode);
+  doc["name"] = cfg_.name;
+  doc["tun"] = cfg_.tun;
+  doc["host"] = cfg_.connect->to_string();
+  doc["host_name"] = host_name_;
+  doc["state"] = state_;
+  doc["groups"] = std::move(groups);
+  doc["connections"] = connections_;
+  doc["to_host_packets"] = to_host_packets_;
+  doc["to_host_bytes"] = to_host_bytes_;
+  doc["from_host_packets"] = from_host_packets_;
+  doc["from_host_bytes"] = from_host_bytes_;
+  doc["queued_packets"] = ch_ ? ch_->queued_packets() : 0;
+  doc["tun_restores"] = restores_;
+  doc["tun_rx_dropped"] = os::link_counter(cfg_.tun, "rx_dropped");
+  doc["drops"] = drops_.json();
+  doc["malformed"] = malformed_.json();
+  doc["igmp_errors"] = igmp_errors_.json();
+  return vsocklib::to_text(doc);
 }
 
 }  // namespace vsock_mcast

@@ -5,13 +5,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/json/value.hpp>
 #include <spdlog/spdlog.h>
 
 #include "packet.hpp"
+#include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
 
 namespace vsock_mcast {
 namespace {
+
+namespace json = boost::json;
 
 const char* mode_name(mode m) { return m == mode::l3 ? "l3" : "mcast"; }
 
@@ -570,63 +574,67 @@ asio::awaitable<void> host_endpoint::read_tun() {
 
 std::string host_endpoint::status_json() const {
   auto groups_json = [](const std::vector<std::uint32_t>& groups) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      out += (i ? ", " : "") + json_string(ipv4_to_string(groups[i]));
-    }
-    return out + "]";
+    json::array out;
+    for (auto g : groups) out.emplace_back(ipv4_to_string(g));
+    return out;
   };
-  std::string out = "{\"role\": \"host\", \"mode\": " + json_string(mode_name(cfg_.mode));
-  out += ",\n \"lan\": [";
-  for (std::size_t i = 0; i < lans_.size(); ++i) {
-    const auto& l = lans_[i];
+  json::object doc;
+  doc["role"] = "host";
+  doc["mode"] = mode_name(cfg_.mode);
+  json::array lan;
+  for (const auto& l : lans_) {
     std::vector<std::uint32_t> joined;
     for (const auto& [g, fd] : l.joined) joined.push_back(g);
-    out += std::string(i ? ",\n  " : "\n  ") + "{\"name\": " + json_string(l.name) +
-           ", \"ifindex\": " + std::to_string(l.ifindex) + ", \"up\": " + (l.up ? "true" : "false") +
-           ", \"joined\": " + groups_json(joined) + ", \"rx_packets\": " + std::to_string(l.rx_packets) +
-           ", \"tx_packets\": " + std::to_string(l.tx_packets) +
-           ", \"tx_errors\": " + std::to_string(l.tx_errors) +
-           ", \"socket_drops\": " + std::to_string(l.socket_drops()) +
-           ", \"opens\": " + std::to_string(l.opens) + "}";
+    lan.push_back(json::object{{"name", l.name},
+                               {"ifindex", l.ifindex},
+                               {"up", l.up},
+                               {"joined", groups_json(joined)},
+                               {"rx_packets", l.rx_packets},
+                               {"tx_packets", l.tx_packets},
+                               {"tx_errors", l.tx_errors},
+                               {"socket_drops", l.socket_drops()},
+                               {"opens", l.opens}});
   }
-  out += "],\n \"groups\": [";
-  const auto groups = members_.lan_groups();
-  for (std::size_t i = 0; i < groups.size(); ++i) {
-    std::string names;
-    for (auto id : members_.members(groups[i])) {
+  doc["lan"] = std::move(lan);
+  json::array groups;
+  for (auto group : members_.lan_groups()) {
+    json::array names;
+    for (auto id : members_.members(group)) {
       auto it = guests_.find(id);
-      if (it != guests_.end()) names += (names.empty() ? "" : ", ") + json_string(it->second->name);
+      if (it != guests_.end()) names.emplace_back(it->second->name);
     }
-    out += std::string(i ? ",\n  " : "\n  ") + "{\"group\": " + json_string(ipv4_to_string(groups[i])) +
-           ", \"static\": " + (members_.is_static(groups[i]) ? "true" : "false") +
-           ", \"guests\": [" + names + "]}";
+    groups.push_back(json::object{{"group", ipv4_to_string(group)},
+                                  {"static", members_.is_static(group)},
+                                  {"guests", std::move(names)}});
   }
-  out += "],\n \"guests\": [";
-  bool first = true;
+  doc["groups"] = std::move(groups);
+  json::array guests;
   for (const auto& [id, g] : guests_) {
-    out += std::string(first ? "\n  " : ",\n  ");
-    first = false;
-    out += "{\"id\": " + std::to_string(id) + ", \"name\": " + json_string(g->name) +
-           ", \"peer\": " + json_string(g->peer) + ", \"ready\": " + (g->ready ? "true" : "false") +
-           ", \"transport\": " + json_string(g->ch->seqpacket() ? "seqpacket" : "stream") +
-           ", \"address\": " + json_string(g->address ? ipv4_to_string(g->address) : "") +
-           ", \"groups\": " + groups_json(members_.groups_of(id)) +
-           ", \"to_guest_packets\": " + std::to_string(g->to_guest_packets) +
-           ", \"to_guest_bytes\": " + std::to_string(g->to_guest_bytes) +
-           ", \"from_guest_packets\": " + std::to_string(g->from_guest_packets) +
-           ", \"from_guest_bytes\": " + std::to_string(g->from_guest_bytes) +
-           ", \"queued_packets\": " + std::to_string(g->ch->queued_packets()) +
-           ", \"queued_bytes\": " + std::to_string(g->ch->queued_bytes()) +
-           ", \"drops\": " + g->drops.json() + ", \"malformed\": " + g->malformed.json() + "}";
+    guests.push_back(json::object{{"id", id},
+                                  {"name", g->name},
+                                  {"peer", g->peer},
+                                  {"ready", g->ready},
+                                  {"transport", g->ch->seqpacket() ? "seqpacket" : "stream"},
+                                  {"address", g->address ? ipv4_to_string(g->address) : ""},
+                                  {"groups", groups_json(members_.groups_of(id))},
+                                  {"to_guest_packets", g->to_guest_packets},
+                                  {"to_guest_bytes", g->to_guest_bytes},
+                                  {"from_guest_packets", g->from_guest_packets},
+                                  {"from_guest_bytes", g->from_guest_bytes},
+                                  {"queued_packets", g->ch->queued_packets()},
+                                  {"queued_bytes", g->ch->queued_bytes()},
+                                  {"drops", g->drops.json()},
+                                  {"malformed", g->malformed.json()}});
   }
-  out += "],\n \"guests_connected\": " + std::to_string(guests_.size()) +
-         ", \"guests_total\": " + std::to_string(guests_total_) +
-         ", \"lan_rx_packets\": " + std::to_string(lan_rx_) +
-         ", \"tun_rx_packets\": " + std::to_string(tun_rx_) +
-         ", \"tun_tx_packets\": " + std::to_string(tun_tx_) +
-         ",\n \"drops\": " + drops_.json() + ",\n \"malformed\": " + malformed_.json() + "}\n";
-  return out;
+  doc["guests"] = std::move(guests);
+  doc["guests_connected"] = guests_.size();
+  doc["guests_total"] = guests_total_;
+  doc["lan_rx_packets"] = lan_rx_;
+  doc["tun_rx_packets"] = tun_rx_;
+  doc["tun_tx_packets"] = tun_tx_;
+  doc["drops"] = drops_.json();
+  doc["malformed"] = malformed_.json();
+  return vsocklib::to_text(doc);
 }
 
 }  // namespace vsock_mcast

@@ -1,4 +1,4 @@
-// Counters shown in the status JSON, and the JSON spelling helpers.
+// Counters shown in the status JSON.
 #pragma once
 
 #include <cstdint>
@@ -6,7 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "vsocklib/control_socket.hpp"
+namespace boost::json {
+class object;
+}
 
 namespace vsock_mcast {
 
@@ -25,13 +27,11 @@ class drop_counters {
     return it == by_reason_.end() ? 0 : it->second;
   }
   /// {"echo": 3, ...}
-  std::string json() const;
+  boost::json::object json() const;
 
  private:
   std::map<std::string, std::uint64_t, std::less<>> by_reason_;
   std::uint64_t total_ = 0;
 };
-
-using vsocklib::json_string;
 
 }  // namespace vsock_mcast

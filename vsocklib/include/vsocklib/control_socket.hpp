@@ -42,7 +42,4 @@ class control_socket {
 asio::awaitable<std::tuple<error_code, std::string>> async_query_control(
     const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
-/// S as a JSON string literal, quotes included (for status documents).
-std::string json_string(std::string_view s);
-
 }  // namespace vsocklib
