@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -57,6 +60,12 @@ TEST(Json, TextAndLineParseBackToTheSameDocument) {
   EXPECT_EQ(json::parse(to_text(doc)), json::value(doc));
   EXPECT_EQ(json::parse(to_line(doc)), json::value(doc));
   EXPECT_EQ(to_line(json::object{{"a", 1}}), "{\"a\":1}");
+}
+
+TEST(Json, DoublesAreWrittenAsPeopleWriteThem) {
+  EXPECT_EQ(to_line(json::array{1.5, 123.457, 1.0, 0.001, -2.25}), "[1.5,123.457,1,0.001,-2.25]");
+  EXPECT_EQ(to_line(json::array{std::numeric_limits<double>::infinity(), std::nan("")}), "[null,null]");
+  EXPECT_EQ(json::parse(to_line(json::array{0.1})).at(0).as_double(), 0.1);
 }
 
 TEST(Json, NonObjectsAndEmptyObjectsStayOnOneLine) {

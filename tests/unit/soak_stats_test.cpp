@@ -1,6 +1,9 @@
 // vsock-soak's statistics: the latency histogram's error bound, the /proc parsers, the
 // bounded series, and the verdict that decides the exit status.
 #include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -150,6 +153,10 @@ TEST(SoakResults, JsonAndHtmlCarryTheRun) {
   EXPECT_NE(j.find("\"result\":\"pass\""), std::string::npos);
   EXPECT_NE(j.find("\"cause\":\"restart\""), std::string::npos);
   EXPECT_EQ(j.find("</script>"), std::string::npos) << "text must not end the HTML data block";
+  const auto doc = boost::json::parse(j);
+  EXPECT_EQ(doc.at("totals").at("first_error").as_string(), "</script><b>");
+  EXPECT_EQ(doc.at("series").at("p99_us").at(0).to_number<std::uint64_t>(), 90u);
+  EXPECT_EQ(doc.at("first_corruption"), nullptr);
   const auto h = to_html(r);
   EXPECT_NE(h.find(j), std::string::npos);
   EXPECT_EQ(h.find("http://"), h.find("http://www.w3.org/2000/svg")) << "no external resources";

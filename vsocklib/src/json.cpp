@@ -1,6 +1,8 @@
 #include "vsocklib/json.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 
 // Boost.JSON is compiled here, once, for the library and every program that links it.
 #include <boost/json/src.hpp>
@@ -11,35 +13,56 @@ namespace {
 
 namespace json = boost::json;
 
-// Scalars and everything below the second level: one line, with spaces after separators.
-void append_inline(std::string& out, const json::value& v) {
+struct layout {
+  const char* item_sep;  // between members or elements
+  const char* key_sep;   // between a key and its value
+};
+constexpr layout kSpaced{", ", ": "};
+constexpr layout kCompact{",", ":"};
+
+// Boost.JSON writes doubles as 1.5E0; people and shell tools read 1.5. The shortest form
+// that reads back to the same double, and null for what JSON cannot hold (inf, NaN).
+void append_double(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d);
+  out.append(buf, r.ptr);
+}
+
+void append(std::string& out, const json::value& v, const layout& l) {
   if (const auto* o = v.if_object()) {
     out += '{';
     bool first = true;
     for (const auto& m : *o) {
-      if (!first) out += ", ";
+      if (!first) out += l.item_sep;
       first = false;
       out += json::serialize(json::string_view(m.key()));
-      out += ": ";
-      append_inline(out, m.value());
+      out += l.key_sep;
+      append(out, m.value(), l);
     }
     out += '}';
   } else if (const auto* a = v.if_array()) {
     out += '[';
     bool first = true;
     for (const auto& e : *a) {
-      if (!first) out += ", ";
+      if (!first) out += l.item_sep;
       first = false;
-      append_inline(out, e);
+      append(out, e, l);
     }
     out += ']';
+  } else if (const auto* d = v.if_double()) {
+    append_double(out, *d);
   } else {
     out += json::serialize(v);
   }
 }
 
 bool holds_objects(const json::array& a) {
-  return !a.empty() && std::all_of(a.begin(), a.end(), [](const json::value& e) { return e.is_object(); });
+  return !a.empty() &&
+         std::all_of(a.begin(), a.end(), [](const json::value& e) { return e.is_object(); });
 }
 
 }  // namespace
@@ -48,7 +71,7 @@ std::string to_text(const json::value& doc) {
   std::string out;
   const auto* o = doc.if_object();
   if (!o || o->empty()) {
-    append_inline(out, doc);
+    append(out, doc, kSpaced);
     return out + "\n";
   }
   out += "{\n";
@@ -62,19 +85,25 @@ std::string to_text(const json::value& doc) {
       out += "[\n";
       for (std::size_t i = 0; i < a->size(); ++i) {
         out += "    ";
-        append_inline(out, (*a)[i]);
+        append(out, (*a)[i], kSpaced);
         out += i + 1 < a->size() ? ",\n" : "\n";
       }
       out += "  ]";
     } else {
-      append_inline(out, m.value());
+      append(out, m.value(), kSpaced);
     }
   }
   return out + "\n}\n";
 }
 
-std::string to_line(const json::value& doc) { return json::serialize(doc); }
+std::string to_line(const json::value& doc) {
+  std::string out;
+  append(out, doc, kCompact);
+  return out;
+}
 
-std::string json_string(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
+std::string json_string(std::string_view s) {
+  return json::serialize(json::string_view(s.data(), s.size()));
+}
 
 }  // namespace vsocklib

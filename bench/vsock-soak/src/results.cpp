@@ -1,113 +1,36 @@
 #include "vsock_soak/results.hpp"
 
+#include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "vsocklib/json.hpp"
+
 namespace vsock_soak {
 namespace {
 
-// A minimal JSON writer: the report has a fixed shape, so no library is needed.
-class json {
- public:
-  std::string out;
+namespace json = boost::json;
 
-  void open(char c) {
-    comma();
-    out += c;
-    first_ = true;
-  }
-  void close(char c) {
-    out += c;
-    first_ = false;
-  }
-  void key(std::string_view k) {
-    comma();
-    str(k);
-    out += ':';
-    first_ = true;  // the value follows without a comma
-  }
-  void value(std::string_view s) {
-    comma();
-    str(s);
-  }
-  void value(double v) {
-    comma();
-    out += std::isfinite(v) ? fmt::format("{:.6g}", v) : "null";
-  }
-  void value(std::uint64_t v) {
-    comma();
-    out += std::to_string(v);
-  }
-  void value(std::int64_t v) {
-    comma();
-    out += std::to_string(v);
-  }
-  void value(bool v) {
-    comma();
-    out += v ? "true" : "false";
-  }
-  void null() {
-    comma();
-    out += "null";
-  }
-  template <typename T>
-  void field(std::string_view k, const T& v) {
-    key(k);
-    value(v);
-  }
-  void field(std::string_view k, unsigned v) { field(k, std::uint64_t{v}); }
-  void field(std::string_view k, int v) { field(k, std::int64_t{v}); }
-  void field(std::string_view k, const char* v) { field(k, std::string_view(v)); }
-  void field(std::string_view k, const std::string& v) { field(k, std::string_view(v)); }
-  template <typename T>
-  void field(std::string_view k, const std::optional<T>& v) {
-    key(k);
-    if (v) value(*v); else null();
-  }
-
- private:
-  void comma() {
-    if (!first_) out += ',';
-    first_ = false;
-  }
-  void str(std::string_view s) {
-    out += '"';
-    for (char c : s) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        // "</script>" inside the HTML report must not end the data block early.
-        case '<': out += "\\u003c"; break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", int(c));
-          else out += c;
-      }
-    }
-    out += '"';
-  }
-  bool first_ = true;
-};
-
-template <typename T, typename F>
-void array_of(json& j, std::string_view k, const std::vector<T>& v, F get) {
-  j.key(k);
-  j.open('[');
-  for (const auto& x : v) j.value(get(x));
-  j.close(']');
+template <typename T>
+json::value or_null(const std::optional<T>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
 }
 
-void proc_json(json& j, const proc_point& p) {
-  j.open('{');
-  j.field("t_s", p.t_s);
-  j.field("rss_kib", p.rss_kib);
-  j.field("fds", p.fds);
-  j.field("threads", p.threads);
-  j.field("cpu_pct", p.cpu_pct);
-  j.close('}');
+// One array per field of a series: the report's charts read columns.
+template <typename T, typename F>
+json::array column(const std::vector<T>& v, F get) {
+  json::array out;
+  out.reserve(v.size());
+  for (const auto& x : v) out.emplace_back(get(x));
+  return out;
+}
+
+json::value proc_json(const std::optional<proc_point>& p) {
+  if (!p) return nullptr;
+  return json::object{{"t_s", p->t_s}, {"rss_kib", p->rss_kib}, {"fds", p->fds},
+                      {"threads", p->threads}, {"cpu_pct", p->cpu_pct}};
 }
 
 }  // namespace
@@ -249,134 +172,105 @@ std::string summary_line(const results& r) {
 }
 
 std::string to_json(const results& r) {
-  json j;
-  j.open('{');
-  j.field("tool", "vsock-soak");
-  j.field("version", r.version);
-  j.field("result", r.passed() ? "pass" : "fail");
-  j.key("failures");
-  j.open('[');
-  for (const auto& f : r.failures) j.value(f);
-  j.close(']');
-  j.field("summary", summary_line(r));
-  j.key("config");
-  j.open('{');
-  j.field("target", r.target);
-  j.field("streams", r.streams);
-  j.field("sizes", r.sizes);
-  j.field("seed", r.seed);
-  j.field("window", r.window);
-  j.field("duration_s", r.duration_s);
-  j.field("recovery_bound_ms", r.recovery_bound_ms);
-  j.field("max_rss_growth_kib", r.max_rss_growth_kib);
-  j.field("max_fd_growth", r.max_fd_growth);
-  j.field("warmup_s", r.warmup_s);
-  j.field("drift_window_s", r.drift_window_s);
-  j.field("started_utc", r.started_utc);
-  j.close('}');
-  j.key("totals");
-  j.open('{');
-  j.field("elapsed_s", r.elapsed_s);
-  j.field("messages", r.messages);
-  j.field("bytes", r.bytes);
-  j.field("lost_messages", r.lost_messages);
-  j.field("lost_bytes", r.lost_bytes);
-  j.field("corruptions", r.corruptions);
-  j.field("gaps", r.gaps);
-  j.field("duplicates", r.duplicates);
-  j.field("stalls", r.stalls);
-  j.field("breaks", r.breaks);
-  j.field("reconnects", r.reconnects);
-  j.field("connect_failures", r.connect_failures);
-  j.field("first_error", r.first_error);
-  j.close('}');
-  j.key("first_corruption");
+  json::object doc;
+  doc["tool"] = "vsock-soak";
+  doc["version"] = r.version;
+  doc["result"] = r.passed() ? "pass" : "fail";
+  doc["failures"] = json::array(r.failures.begin(), r.failures.end());
+  doc["summary"] = summary_line(r);
+  doc["config"] = json::object{{"target", r.target},
+                               {"streams", r.streams},
+                               {"sizes", r.sizes},
+                               {"seed", r.seed},
+                               {"window", r.window},
+                               {"duration_s", r.duration_s},
+                               {"recovery_bound_ms", r.recovery_bound_ms},
+                               {"max_rss_growth_kib", or_null(r.max_rss_growth_kib)},
+                               {"max_fd_growth", or_null(r.max_fd_growth)},
+                               {"warmup_s", r.warmup_s},
+                               {"drift_window_s", r.drift_window_s},
+                               {"started_utc", r.started_utc}};
+  doc["totals"] = json::object{{"elapsed_s", r.elapsed_s},
+                               {"messages", r.messages},
+                               {"bytes", r.bytes},
+                               {"lost_messages", r.lost_messages},
+                               {"lost_bytes", r.lost_bytes},
+                               {"corruptions", r.corruptions},
+                               {"gaps", r.gaps},
+                               {"duplicates", r.duplicates},
+                               {"stalls", r.stalls},
+                               {"breaks", r.breaks},
+                               {"reconnects", r.reconnects},
+                               {"connect_failures", r.connect_failures},
+                               {"first_error", r.first_error}};
   if (const auto& c = r.first_corruption) {
-    j.open('{');
-    j.field("stream", std::uint64_t{c->stream});
-    j.field("offset", c->offset);
-    j.field("seq", c->seq);
-    j.field("header", c->header);
-    j.field("direction", c->direction);
-    j.field("detail", c->detail);
-    j.close('}');
+    doc["first_corruption"] = json::object{{"stream", c->stream},       {"offset", c->offset},
+                                           {"seq", c->seq},             {"header", c->header},
+                                           {"direction", c->direction}, {"detail", c->detail}};
   } else {
-    j.null();
+    doc["first_corruption"] = nullptr;
   }
-  j.key("latency_us");
-  j.open('{');
-  j.field("count", r.latency.count());
-  j.field("p50", r.latency.percentile(0.5));
-  j.field("p99", r.latency.percentile(0.99));
-  j.field("p999", r.latency.percentile(0.999));
-  j.field("max", r.latency.max());
-  j.close('}');
-  j.key("recoveries");
-  j.open('[');
+  doc["latency_us"] = json::object{{"count", r.latency.count()},
+                                   {"p50", r.latency.percentile(0.5)},
+                                   {"p99", r.latency.percentile(0.99)},
+                                   {"p999", r.latency.percentile(0.999)},
+                                   {"max", r.latency.max()}};
+  json::array recoveries;
   for (const auto& rc : r.recoveries) {
-    j.open('{');
-    j.field("start_s", rc.start_s);
-    j.field("cause", rc.cause);
-    j.field("streams_broken", rc.streams_broken);
-    j.field("duration_ms", rc.duration_ms);
-    j.field("recovered", rc.recovered);
-    j.close('}');
+    recoveries.push_back(json::object{{"start_s", rc.start_s},
+                                      {"cause", rc.cause},
+                                      {"streams_broken", rc.streams_broken},
+                                      {"duration_ms", rc.duration_ms},
+                                      {"recovered", rc.recovered}});
   }
-  j.close(']');
-  j.field("recoveries_not_listed", r.recoveries_not_listed);
-  j.key("faults");
-  j.open('[');
+  doc["recoveries"] = std::move(recoveries);
+  doc["recoveries_not_listed"] = r.recoveries_not_listed;
+  json::array faults;
   for (const auto& f : r.faults) {
-    j.open('{');
-    j.field("t_s", f.t_s);
-    j.field("kind", f.kind);
-    j.field("detail", f.detail);
-    j.field("took_ms", f.took_ms);
-    j.close('}');
+    faults.push_back(json::object{
+        {"t_s", f.t_s}, {"kind", f.kind}, {"detail", f.detail}, {"took_ms", f.took_ms}});
   }
-  j.close(']');
-  j.field("faults_not_listed", r.faults_not_listed);
-  j.key("series");
-  j.open('{');
-  array_of(j, "t_s", r.series, [](auto& p) { return p.t_s; });
-  array_of(j, "interval_s", r.series, [](auto& p) { return p.interval_s; });
-  array_of(j, "bytes", r.series, [](auto& p) { return p.bytes; });
-  array_of(j, "messages", r.series, [](auto& p) { return p.messages; });
-  array_of(j, "p50_us", r.series, [](auto& p) { return p.p50_us; });
-  array_of(j, "p99_us", r.series, [](auto& p) { return p.p99_us; });
-  array_of(j, "p999_us", r.series, [](auto& p) { return p.p999_us; });
-  array_of(j, "max_us", r.series, [](auto& p) { return p.max_us; });
-  array_of(j, "errors", r.series, [](auto& p) { return p.errors; });
-  array_of(j, "breaks", r.series, [](auto& p) { return p.breaks; });
-  j.close('}');
-  j.key("processes");
-  j.open('[');
+  doc["faults"] = std::move(faults);
+  doc["faults_not_listed"] = r.faults_not_listed;
+  const auto& s = r.series;
+  doc["series"] = json::object{
+      {"t_s", column(s, [](auto& p) { return p.t_s; })},
+      {"interval_s", column(s, [](auto& p) { return p.interval_s; })},
+      {"bytes", column(s, [](auto& p) { return p.bytes; })},
+      {"messages", column(s, [](auto& p) { return p.messages; })},
+      {"p50_us", column(s, [](auto& p) { return p.p50_us; })},
+      {"p99_us", column(s, [](auto& p) { return p.p99_us; })},
+      {"p999_us", column(s, [](auto& p) { return p.p999_us; })},
+      {"max_us", column(s, [](auto& p) { return p.max_us; })},
+      {"errors", column(s, [](auto& p) { return p.errors; })},
+      {"breaks", column(s, [](auto& p) { return p.breaks; })}};
+  json::array processes;
   for (const auto& p : r.processes) {
-    j.open('{');
-    j.field("name", p.name);
-    j.field("pid", std::int64_t{p.pid});
-    j.field("restarts", p.restarts);
-    j.field("missing_samples", p.missing_samples);
-    j.field("rss_growth_kib", rss_growth(p));
-    j.field("fd_growth", fd_growth(p));
-    j.key("baseline");
-    if (p.baseline) proc_json(j, *p.baseline); else j.null();
-    j.key("last");
-    if (p.last) proc_json(j, *p.last); else j.null();
-    j.key("series");
-    j.open('{');
-    array_of(j, "t_s", p.points, [](auto& x) { return x.t_s; });
-    array_of(j, "rss_kib", p.points, [](auto& x) { return x.rss_kib; });
-    array_of(j, "fds", p.points, [](auto& x) { return x.fds; });
-    array_of(j, "threads", p.points, [](auto& x) { return x.threads; });
-    array_of(j, "cpu_pct", p.points, [](auto& x) { return x.cpu_pct; });
-    j.close('}');
-    j.close('}');
+    const auto& pts = p.points;
+    processes.push_back(json::object{
+        {"name", p.name},
+        {"pid", std::int64_t{p.pid}},
+        {"restarts", p.restarts},
+        {"missing_samples", p.missing_samples},
+        {"rss_growth_kib", or_null(rss_growth(p))},
+        {"fd_growth", or_null(fd_growth(p))},
+        {"baseline", proc_json(p.baseline)},
+        {"last", proc_json(p.last)},
+        {"series", json::object{{"t_s", column(pts, [](auto& x) { return x.t_s; })},
+                                {"rss_kib", column(pts, [](auto& x) { return x.rss_kib; })},
+                                {"fds", column(pts, [](auto& x) { return x.fds; })},
+                                {"threads", column(pts, [](auto& x) { return x.threads; })},
+                                {"cpu_pct", column(pts, [](auto& x) { return x.cpu_pct; })}}}});
   }
-  j.close(']');
-  j.close('}');
-  j.out += '\n';
-  return j.out;
+  doc["processes"] = std::move(processes);
+  // The HTML report embeds this text: "</script>" inside a string must not end its data
+  // block early. '<' appears only inside strings, and its escape reads back the same.
+  std::string out;
+  for (char c : vsocklib::to_line(doc)) {
+    if (c == '<') out += "\\u003c";
+    else out += c;
+  }
+  return out + "\n";
 }
 
 namespace {
