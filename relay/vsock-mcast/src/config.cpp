@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <linux/capability.h>
+
 #include "vsocklib/privileges.hpp"
 
 #include "vsocklib/number.hpp"
@@ -260,5 +262,10 @@ void validate(const guest_config& cfg) {
     throw config_error("mode l3 needs the guest's address (address = IPv4/PREFIX or --address)");
   }
 }
+
+// Netlink events make the host re-create routes and proxy entries and re-open raw sockets,
+// and the guest bring its TUN and route back after a link change.
+std::vector<int> capabilities_kept(const host_config&) { return {CAP_NET_ADMIN, CAP_NET_RAW}; }
+std::vector<int> capabilities_kept(const guest_config&) { return {CAP_NET_ADMIN}; }
 
 }  // namespace vsock_mcast

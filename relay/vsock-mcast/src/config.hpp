@@ -83,4 +83,9 @@ void apply_guest(const vsocklib::ini_document& doc, guest_config& cfg);
 void validate(const host_config& cfg);
 void validate(const guest_config& cfg);
 
+/// The capabilities an endpoint keeps when it drops privileges (`user`), as CAP_* numbers:
+/// what it still needs once running (docs/security.md).
+std::vector<int> capabilities_kept(const host_config& cfg);
+std::vector<int> capabilities_kept(const guest_config& cfg);
+
 }  // namespace vsock_mcast
