@@ -4,12 +4,17 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <array>
 #include <sstream>
 
 #include "peers.hpp"
 #include "run_coro.hpp"
 #include "temp_dir.hpp"
+#include "vsock_available.hpp"
 #include "vsocklib/connector.hpp"
+#include "vsocklib/error.hpp"
 #include "vsocklib/listener.hpp"
 #include "vsocklib/log.hpp"
 
@@ -137,12 +142,68 @@ TEST(Connector, BackoffResetsOnlyAfterAProvenSession) {
   EXPECT_EQ(c.successes(), 3u);
 }
 
-TEST(Connector, RejectsBadOptionsAndRecordAddresses) {
+TEST(Connector, RejectsBadOptions) {
   connector_options bad;
   bad.backoff.jitter = 2;
   EXPECT_THROW(connector(parse_address("unix:/x"), bad, log::get("test")), std::invalid_argument);
-  EXPECT_THROW(connector(parse_address("vsock-seqpacket:1:2"), {}, log::get("test")),
+  connector_options no_timeout;
+  no_timeout.connect_timeout = 0ms;
+  EXPECT_THROW(connector(parse_address("unix:/x"), no_timeout, log::get("test")),
                std::invalid_argument);
+}
+
+asio::awaitable<void> wrong_calls(connector& stream, connector& records, error_code& a,
+                                  error_code& b) {
+  auto [ea, sa] = co_await stream.async_connect_seqpacket();
+  a = ea;
+  auto [eb, sb] = co_await records.async_connect();
+  b = eb;
+}
+
+// A stream target asked for records, or the reverse, is a caller's mistake: said at once,
+// not retried forever.
+TEST(Connector, TheWrongKindOfSocketIsRefusedAtOnce) {
+  asio::io_context io;
+  connector stream(parse_address("unix:/nonexistent/s"), {}, log::get("test"));
+  connector records(parse_address("vsock-seqpacket:1:2"), {}, log::get("test"));
+  error_code a, b;
+  ASSERT_TRUE(test::run_with_deadline(io, wrong_calls(stream, records, a, b)));
+  EXPECT_EQ(a, make_error_code(errc::wrong_transport));
+  EXPECT_EQ(b, make_error_code(errc::wrong_transport));
+  EXPECT_EQ(stream.attempts() + records.attempts(), 0u);
+}
+
+asio::awaitable<void> record_sessions(connector& c, seqpacket_listener& l, int& records) {
+  for (int session = 0; session < 2; ++session) {
+    auto [ec, s] = co_await c.async_connect_seqpacket();
+    EXPECT_FALSE(ec) << ec.message();
+    if (ec) co_return;
+    auto [aec, peer, info] = co_await l.async_accept();
+    EXPECT_FALSE(aec) << aec.message();
+    if (aec) co_return;
+    const std::string text = "record " + std::to_string(session);
+    co_await peer.async_send(asio::buffer(text), 0, use_tuple);
+    std::array<char, 64> buf;
+    asio::socket_base::message_flags flags = 0;
+    auto [rec, n] = co_await s.async_receive(asio::buffer(buf), flags, use_tuple);
+    if (!rec && std::string(buf.data(), n) == text) ++records;
+    c.session_proven();
+  }
+}
+
+// Real AF_VSOCK SOCK_SEQPACKET (lab): the connector that vsock-mcast's guest uses for its
+// record transport connects, and connects again after a session.
+TEST(VsockSeqpacketConnector, ConnectsAgainAfterASession) {
+  VSOCKLIB_REQUIRE_VSOCK_LOOPBACK();
+  const std::string port = std::to_string(40000 + (::getpid() + 7) % 20000);
+  asio::io_context io;
+  seqpacket_listener l(io.get_executor(), parse_address("vsock-seqpacket:any:" + port), {},
+                       log::get("test"));
+  connector c(parse_address("vsock-seqpacket:1:" + port), {}, log::get("test"));
+  int records = 0;
+  ASSERT_TRUE(test::run_with_deadline(io, record_sessions(c, l, records)));
+  EXPECT_EQ(records, 2);
+  EXPECT_EQ(c.successes(), 2u);
 }
 
 }  // namespace

@@ -26,8 +26,9 @@ connector::connector(address to, connector_options opt, std::shared_ptr<spdlog::
   if (opt_.connect_timeout.count() <= 0) {
     throw std::invalid_argument("connect timeout must be positive");
   }
-  if (!to_.is_stream()) {
-    throw std::invalid_argument("a connector needs a stream address, not " + to_.to_string());
+  if (!to_.is_stream() && to_.kind != transport::vsock_seqpacket) {
+    throw std::invalid_argument("a connector needs a stream or vsock-seqpacket address, not " +
+                                to_.to_string());
   }
 }
 
@@ -36,7 +37,8 @@ void connector::session_proven() noexcept {
   backoff_.reset();
 }
 
-asio::awaitable<std::tuple<error_code, stream_socket>> connector::async_connect() {
+template <typename Socket, typename Attempt>
+asio::awaitable<std::tuple<error_code, Socket>> connector::keep_trying(Attempt attempt) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex);
   try {
@@ -47,14 +49,14 @@ asio::awaitable<std::tuple<error_code, stream_socket>> connector::async_connect(
         timer.expires_after(delay);
         co_await timer.async_wait(use_tuple);
         if (cancelled(co_await asio::this_coro::cancellation_state)) {
-          co_return std::tuple{error_code(asio::error::operation_aborted), stream_socket(ex)};
+          co_return std::tuple{error_code(asio::error::operation_aborted), Socket(ex)};
         }
       }
       wait_first_ = true;
       ++attempts_;
-      auto [ec, s] = co_await vsocklib::async_connect(to_, opt_.connect_timeout);
+      auto [ec, s] = co_await attempt();
       if (cancelled(co_await asio::this_coro::cancellation_state)) {
-        co_return std::tuple{error_code(asio::error::operation_aborted), stream_socket(ex)};
+        co_return std::tuple{error_code(asio::error::operation_aborted), Socket(ex)};
       }
       if (!ec) {
         ++successes_;
@@ -74,7 +76,25 @@ asio::awaitable<std::tuple<error_code, stream_socket>> connector::async_connect(
     // value like every other outcome.
     if (e.code() != asio::error::operation_aborted) throw;
   }
-  co_return std::tuple{error_code(asio::error::operation_aborted), stream_socket(ex)};
+  co_return std::tuple{error_code(asio::error::operation_aborted), Socket(ex)};
+}
+
+asio::awaitable<std::tuple<error_code, stream_socket>> connector::async_connect() {
+  if (!to_.is_stream()) {
+    co_return std::tuple{make_error_code(errc::wrong_transport),
+                         stream_socket(co_await asio::this_coro::executor)};
+  }
+  co_return co_await keep_trying<stream_socket>(
+      [this] { return vsocklib::async_connect(to_, opt_.connect_timeout); });
+}
+
+asio::awaitable<std::tuple<error_code, seqpacket_socket>> connector::async_connect_seqpacket() {
+  if (to_.kind != transport::vsock_seqpacket) {
+    co_return std::tuple{make_error_code(errc::wrong_transport),
+                         seqpacket_socket(co_await asio::this_coro::executor)};
+  }
+  co_return co_await keep_trying<seqpacket_socket>(
+      [this] { return vsocklib::async_connect_seqpacket(to_, opt_.connect_timeout); });
 }
 
 }  // namespace vsocklib

@@ -11,7 +11,6 @@
 #include "igmp.hpp"
 #include "os.hpp"
 #include "packet.hpp"
-#include "vsocklib/connect.hpp"
 #include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
 
@@ -43,8 +42,9 @@ const char* mode_name(mode m) { return m == mode::l3 ? "l3" : "mcast"; }
 
 guest_endpoint::guest_endpoint(asio::io_context& io, guest_config cfg)
     : io_(io), cfg_(std::move(cfg)), log_(vsocklib::log::get("vsock-mcast")),
-      retry_(io), restore_timer_(io), backoff_(guest_backoff()), connect_log_(log_), malformed_log_(log_) {
+      restore_timer_(io), connect_log_(log_), malformed_log_(log_) {
   if (cfg_.name.empty()) cfg_.name = default_name();
+  connector_.emplace(*cfg_.connect, vsocklib::connector_options{guest_backoff()}, log_);
   auto t = os::open_tun(cfg_.tun);
   tun_index_ = os::if_index(cfg_.tun);
   tun_ = std::make_shared<asio::posix::stream_descriptor>(io_, t.release());
@@ -95,37 +95,26 @@ void guest_endpoint::stop() {
   if (netlink_) netlink_->close();
   if (tun_) tun_->close();
   if (ch_) ch_->close();
-  retry_.cancel();
   restore_timer_.cancel();
   connect_stop_.emit(asio::cancellation_type::terminal);
 }
 
 asio::awaitable<void> guest_endpoint::connect_loop() {
-  const auto& to = *cfg_.connect;
-  bool wait_first = false;
+  // The connector retries with backoff and logs repeated failures once with a count; a
+  // session that got the host's HELLO calls session_proven(), so the next one starts at once.
   while (!stopped_) {
-    if (wait_first) {
-      retry_.expires_after(backoff_.next());
-      co_await retry_.async_wait(vsocklib::use_tuple);
-      if (stopped_) co_return;
-    }
-    wait_first = true;
     std::shared_ptr<channel> ch;
     boost::system::error_code ec;
-    if (to.kind == vsocklib::transport::vsock_seqpacket) {
-      auto [cec, s] = co_await vsocklib::async_connect_seqpacket(to);
+    if (connector_->target().kind == vsocklib::transport::vsock_seqpacket) {
+      auto [cec, s] = co_await connector_->async_connect_seqpacket();
       ec = cec;
       if (!ec) ch = std::make_shared<channel>(std::move(s), cfg_.queue);
     } else {
-      auto [cec, s] = co_await vsocklib::async_connect(to);
+      auto [cec, s] = co_await connector_->async_connect();
       ec = cec;
       if (!ec) ch = std::make_shared<channel>(std::move(s), cfg_.queue);
     }
-    if (stopped_) co_return;
-    if (ec) {
-      connect_log_.warn("connect to " + to.to_string() + ": " + ec.message());
-      continue;
-    }
+    if (stopped_ || ec) co_return;  // only cancellation (stop()) ends the connector's retries
     co_await run_session(ch);
   }
 }
@@ -182,7 +171,7 @@ asio::awaitable<void> guest_endpoint::run_session(std::shared_ptr<channel> ch) {
         if (proven) break;  // a repeated HELLO changes nothing
         connect_log_.clear();
         // A host that answered HELLO runs a working session: reconnect at once next time.
-        backoff_.reset();
+        connector_->session_proven();
         proven = true;
         log_->info("connected to {} ({}) over {}: ready ({} group(s) announced)",
                    cfg_.connect->to_string(), host_name_, ch->seqpacket() ? "seqpacket" : "a stream",

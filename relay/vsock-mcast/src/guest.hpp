@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -11,7 +12,7 @@
 #include "config.hpp"
 #include "netlink.hpp"
 #include "stats.hpp"
-#include "vsocklib/backoff.hpp"
+#include "vsocklib/connector.hpp"
 #include "vsocklib/repeat_log.hpp"
 
 namespace spdlog {
@@ -56,12 +57,11 @@ class guest_endpoint {
   unsigned tun_index_ = 0;
   std::unique_ptr<netlink_watcher> netlink_;
   std::shared_ptr<channel> ch_;  // while connected (HELLO sent)
-  asio::steady_timer retry_;
   asio::steady_timer restore_timer_;
   bool restore_pending_ = false;
   // Ends a connect attempt in flight at stop() (a vsock connect may wait for its deadline).
   asio::cancellation_signal connect_stop_;
-  vsocklib::backoff backoff_;
+  std::optional<vsocklib::connector> connector_;  // to cfg_.connect
   vsocklib::repeat_log connect_log_;
   vsocklib::repeat_log malformed_log_;
   std::set<std::uint32_t> groups_;  // the guest applications' memberships, from IGMP

@@ -1,6 +1,7 @@
 // A connector that keeps trying: exponential backoff with jitter between attempts, a
 // deadline on each attempt, and a backoff that is reset only when the caller says the
-// session it got was a working one.
+// session it got was a working one. One connector serves byte streams and vsock-seqpacket
+// records alike, so no program writes its own reconnect loop.
 #pragma once
 
 #include <chrono>
@@ -28,7 +29,8 @@ struct connector_options {
 /// Thread safety: one coroutine at a time, on one strand.
 class connector {
  public:
-  /// Throws std::invalid_argument when OPT does not validate or TO is not a stream address.
+  /// Throws std::invalid_argument when OPT does not validate or TO is neither a stream nor
+  /// a vsock-seqpacket address.
   connector(address to, connector_options opt, std::shared_ptr<spdlog::logger> log,
             std::uint64_t seed = std::random_device{}());
 
@@ -36,8 +38,12 @@ class connector {
   /// cancelled (then operation_aborted, promptly, also in the middle of a wait or an
   /// attempt). The first call tries at once; after a success that was not followed by
   /// session_proven(), the next call waits a backoff delay first, so a peer that accepts
-  /// and drops at once is not hammered.
+  /// and drops at once is not hammered. errc::wrong_transport at once when the target is
+  /// a vsock-seqpacket address.
   asio::awaitable<std::tuple<error_code, stream_socket>> async_connect();
+
+  /// The same for a vsock-seqpacket target (errc::wrong_transport for any other).
+  asio::awaitable<std::tuple<error_code, seqpacket_socket>> async_connect_seqpacket();
 
   /// The peer has shown a working session (e.g. a protocol handshake completed): the next
   /// connect starts again from an immediate attempt and the initial delay.
@@ -49,6 +55,9 @@ class connector {
   std::uint64_t successes() const noexcept { return successes_; }
 
  private:
+  template <typename Socket, typename Attempt>
+  asio::awaitable<std::tuple<error_code, Socket>> keep_trying(Attempt attempt);
+
   address to_;
   connector_options opt_;
   std::shared_ptr<spdlog::logger> log_;
