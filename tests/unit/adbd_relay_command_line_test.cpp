@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "argv.hpp"
 #include "command_line.hpp"
 #include "daemon_setup.hpp"
 #include "task_supervisor.hpp"
@@ -25,9 +26,7 @@ using action = command_line::action;
 using namespace std::chrono_literals;
 
 command_line parse(const std::vector<std::string>& args) {
-  std::vector<const char*> argv{"adbd-relay"};
-  for (const auto& a : args) argv.push_back(a.c_str());
-  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+  return vsocklib::test::parse_argv(parse_command_line, "adbd-relay", args);
 }
 
 // The usage error ARGS give, or "" (with a failure) when they are accepted.

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "argv.hpp"
 #include "adb/protocol.hpp"
 #include "adbd_sim/connection.hpp"
 #include "adbd_sim/options.hpp"
@@ -765,8 +766,7 @@ TEST(AdbdSimPattern, FillMatchesPatternByteAtAnyOffset) {
 }
 
 command_line parse(std::vector<const char*> args) {
-  args.insert(args.begin(), "adbd-sim");
-  return parse_command_line(static_cast<int>(args.size()), args.data());
+  return vsocklib::test::parse_argv(parse_command_line, "adbd-sim", std::move(args));
 }
 
 TEST(AdbdSimOptions, DefaultsAndValues) {

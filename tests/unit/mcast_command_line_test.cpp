@@ -8,15 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include "argv.hpp"
 #include "command_line.hpp"
 
 namespace vsock_mcast {
 namespace {
 
 command_line parse(const std::vector<std::string>& args) {
-  std::vector<const char*> argv{"vsock-mcast"};
-  for (const auto& a : args) argv.push_back(a.c_str());
-  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+  return vsocklib::test::parse_argv(parse_command_line, "vsock-mcast", args);
 }
 
 // "MESSAGE | COMMAND": both are what the user sees ("(try vsock-mcast COMMAND --help)").

@@ -1,4 +1,3 @@
-#include "vsocklib/args.hpp"
 #include "vsocklib/number.hpp"
 
 #include <gtest/gtest.h>
@@ -45,10 +44,4 @@ TEST(Number, Hex) {
 TEST(Number, ErrorText) {
   EXPECT_EQ(vsocklib::number_error_text("--allow-cid", "-1", 0, 4294967295),
             "--allow-cid needs a number in 0..4294967295, not \"-1\"");
-}
-
-TEST(Args, OptionEqualsValueSplits) {
-  const char* argv[] = {"prog", "--serial=a=b", "--once", "-", "x=y", "--", "--not=split", "--=odd"};
-  EXPECT_EQ(vsocklib::split_option_values(8, argv),
-            (std::vector<std::string>{"prog", "--serial", "a=b", "--once", "-", "x=y", "--", "--not=split", "--=odd"}));
 }

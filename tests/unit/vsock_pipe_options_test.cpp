@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "argv.hpp"
 #include "options.hpp"
 #include "pipe.hpp"
 #include "run_coro.hpp"
@@ -22,8 +23,7 @@ using vsocklib::half_close;
 using unix_socket = asio::local::stream_protocol::socket;
 
 command_line parse(std::vector<const char*> args) {
-  args.insert(args.begin(), "vsock-pipe");
-  return parse_command_line(static_cast<int>(args.size()), args.data());
+  return vsocklib::test::parse_argv(parse_command_line, "vsock-pipe", std::move(args));
 }
 
 // The usage_error's text for ARGS, or a test failure when they parse.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "argv.hpp"
 #include "temp_dir.hpp"
 #include "vsock_soak/options.hpp"
 
@@ -15,8 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 
 command_line parse(std::vector<const char*> args) {
-  args.insert(args.begin(), "vsock-soak");
-  return parse_command_line(static_cast<int>(args.size()), args.data());
+  return vsocklib::test::parse_argv(parse_command_line, "vsock-soak", std::move(args));
 }
 
 std::string error_of(std::vector<const char*> args) {

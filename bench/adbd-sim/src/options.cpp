@@ -1,7 +1,5 @@
 #include "adbd_sim/options.hpp"
 
-#include "vsocklib/args.hpp"
-#include "vsocklib/number.hpp"
 #include "vsocklib/privileges.hpp"
 
 namespace adbd_sim {
@@ -50,63 +48,49 @@ Examples
 Exit status: 0 after SIGINT/SIGTERM, 1 when a listener cannot be set up, 2 on usage errors.
 )";
 
-namespace {
-
-unsigned long long number(const std::string& option, const std::string& text,
-                          unsigned long long min, unsigned long long max) {
-  return vsocklib::require_unsigned<usage_error>(option, text, min, max);
-}
-
-}  // namespace
-
 command_line parse_command_line(int argc, const char* const* argv) {
-  const auto args = vsocklib::split_option_values(argc, argv);
+  vsocklib::arg_reader in(argc, argv);
   command_line cl;
   options& o = cl.opt;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw usage_error(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      cl.what = command_line::action::help;
-      return cl;
-    } else if (a == "--version") {
-      cl.what = command_line::action::version;
+  while (in.next()) {
+    const std::string& a = in.option();
+    if (auto stop = in.help_or_version(command_line::action::help, command_line::action::version)) {
+      cl.what = *stop;
       return cl;
     } else if (a == "--listen") {
+      // Not in.stream_address(), which would put "--listen: " before the address errors:
+      // adbd-sim's messages stay as they were.
       try {
-        auto addr = vsocklib::parse_address(value());
-        if (!addr.is_stream()) throw usage_error("--listen needs a stream address, not " + addr.to_string());
+        auto addr = vsocklib::parse_address(in.value());
+        if (!addr.is_stream()) in.fail("--listen needs a stream address, not " + addr.to_string());
         o.listen.push_back(std::move(addr));
       } catch (const vsocklib::address_error& e) {
-        throw usage_error(e.what());
+        in.fail(e.what());
       }
     } else if (a == "--root") {
-      o.root = value();
-      if (o.root.empty()) throw usage_error("--root needs a directory");
+      o.root = in.value();
+      if (o.root.empty()) in.fail("--root needs a directory");
     } else if (a == "--auth") {
       o.auth = true;
     } else if (a == "--max-payload") {
       // 256: room for a sync DATA header and some data in every WRTE.
-      o.max_payload = static_cast<std::uint32_t>(number(a, value(), 256, vsocklib::adb::kMaxPayload));
+      o.max_payload = in.number<std::uint32_t>(256, vsocklib::adb::kMaxPayload);
     } else if (a == "--max-streams") {
-      o.max_streams = static_cast<unsigned>(number(a, value(), 1, 4096));
+      o.max_streams = in.number<unsigned>(1, 4096);
     } else if (a == "--max-connections") {
-      o.max_connections = static_cast<unsigned>(number(a, value(), 1, 4096));
+      o.max_connections = in.number<unsigned>(1, 4096);
     } else if (a == "--threads") {
-      o.threads = static_cast<unsigned>(number(a, value(), 1, 256));
+      o.threads = in.number<unsigned>(1, 256);
     } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, vsocklib::kMaxCid)));
+      o.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
     } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, vsocklib::kMaxUid)));
+      o.policy.allowed_uids.push_back(in.number<uid_t>(0, vsocklib::kMaxUid));
     } else if (a == "--allow-remote-tcp") {
       o.policy.allow_remote_tcp = true;
     } else if (a == "--log-level") {
-      o.log_level = value();
+      o.log_level = in.value();
     } else {
-      throw usage_error("unknown option " + a);
+      in.unknown();
     }
   }
   if (o.listen.empty()) o.listen.push_back(vsocklib::parse_address("vsock:any:5555"));

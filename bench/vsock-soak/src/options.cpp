@@ -3,8 +3,6 @@
 #include <cstdint>
 #include <fstream>
 
-#include "vsocklib/args.hpp"
-#include "vsocklib/number.hpp"
 #include "vsocklib/privileges.hpp"
 
 namespace vsock_soak {
@@ -68,122 +66,107 @@ both
 
 namespace {
 
-std::uint64_t parse_number(const std::string& name, const std::string& v, std::uint64_t lo, std::uint64_t hi) {
-  return vsocklib::require_unsigned<usage_error>(name, v, lo, hi, vsocklib::number_base::decimal_or_hex);
-}
-
-milliseconds duration_of(const std::string& name, const std::string& v) {
-  try {
-    return parse_duration(v);
-  } catch (const std::invalid_argument& e) {
-    throw usage_error(name + ": " + e.what());
-  }
-}
+// Seeds and offsets read best in hex, so every number takes it.
+constexpr auto kBase = vsocklib::number_base::decimal_or_hex;
 
 // The options after the command, config already spliced in; help and version return early.
-void parse_options(const std::vector<std::string>& args, command_line& cl) {
+void parse_options(std::vector<std::string> args, command_line& cl) {
   const bool for_run = cl.what == command_line::action::run;
   const bool for_serve = !for_run;
   const std::string cmd = for_run ? "run" : "serve";
   run_options& ro = cl.run;
   serve_options& so = cl.serve;
   bool have_target = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw usage_error(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      cl.what = command_line::action::help;
-      return;
-    } else if (a == "--version") {
-      cl.what = command_line::action::version;
+  vsocklib::arg_reader in(std::move(args), 0);
+  while (in.next()) {
+    const std::string& a = in.option();
+    if (auto stop = in.help_or_version(command_line::action::help, command_line::action::version)) {
+      cl.what = *stop;
       return;
     } else if (a == "--log-level") {
-      cl.log_level = value();
+      cl.log_level = in.value();
     } else if (for_serve && a == "--listen") {
-      so.listen.push_back(vsocklib::parse_address(value()));
+      so.listen.push_back(vsocklib::parse_address(in.value()));
     } else if (for_serve && a == "--max-connections") {
-      so.max_connections = static_cast<unsigned>(parse_number(a, value(), 1, 65536));
+      so.max_connections = in.number<unsigned>(1, 65536, kBase);
     } else if (for_serve && a == "--allow-cid") {
-      so.policy.allowed_cids.push_back(static_cast<std::uint32_t>(parse_number(a, value(), 0, 0xffffffff)));
+      so.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, 0xffffffff, kBase));
     } else if (for_serve && a == "--allow-uid") {
-      so.policy.allowed_uids.push_back(static_cast<uid_t>(parse_number(a, value(), 0, vsocklib::kMaxUid)));
+      so.policy.allowed_uids.push_back(in.number<uid_t>(0, vsocklib::kMaxUid, kBase));
     } else if (for_serve && a == "--allow-remote-tcp") {
       so.policy.allow_remote_tcp = true;
     } else if (for_serve && a == "--inject-corruption") {
-      const std::string& v = value();
+      const std::string v = in.value();
       const auto colon = v.find(':');
-      if (colon == std::string::npos) throw usage_error(a + " \"" + v + "\": expected STREAM:OFFSET");
-      so.inject_corruption.emplace(static_cast<std::uint32_t>(parse_number(a, v.substr(0, colon), 0, 0xffffffff)),
-                                   parse_number(a, v.substr(colon + 1), 0, ~std::uint64_t{0}));
+      if (colon == std::string::npos) in.fail(a + " \"" + v + "\": expected STREAM:OFFSET");
+      so.inject_corruption.emplace(static_cast<std::uint32_t>(in.number_in(v.substr(0, colon), 0, 0xffffffff, kBase)),
+                                   in.number_in(v.substr(colon + 1), 0, ~std::uint64_t{0}, kBase));
     } else if (for_run && a == "--target") {
-      ro.target = vsocklib::parse_address(value());
-      if (!ro.target.is_stream()) throw usage_error("--target must be a stream address");
-      if (auto why = vsocklib::connect_problem(ro.target); !why.empty()) throw usage_error("--target " + why);
+      ro.target = vsocklib::parse_address(in.value());
+      if (!ro.target.is_stream()) in.fail("--target must be a stream address");
+      if (auto why = vsocklib::connect_problem(ro.target); !why.empty()) in.fail("--target " + why);
       have_target = true;
     } else if (for_run && a == "--streams") {
-      ro.streams = static_cast<unsigned>(parse_number(a, value(), 1, 4096));
+      ro.streams = in.number<unsigned>(1, 4096, kBase);
     } else if (for_run && a == "--window") {
-      ro.window = static_cast<unsigned>(parse_number(a, value(), 1, 1024));
+      ro.window = in.number<unsigned>(1, 1024, kBase);
     } else if (for_run && a == "--sizes") {
-      ro.sizes = size_mix::parse(value());
+      ro.sizes = size_mix::parse(in.value());
     } else if (for_run && a == "--duration") {
-      ro.duration = duration_of(a, value());
+      ro.duration = in.value_as(parse_duration);
     } else if (for_run && a == "--seed") {
-      ro.seed = parse_number(a, value(), 0, ~std::uint64_t{0});
+      ro.seed = in.number(0, ~std::uint64_t{0}, kBase);
     } else if (for_run && a == "--restart-cmd") {
-      ro.restart.command = value();
+      ro.restart.command = in.value();
     } else if (for_run && a == "--restart-every") {
-      ro.restart.every = duration_of(a, value());
+      ro.restart.every = in.value_as(parse_duration);
     } else if (for_run && a == "--flap-cmd") {
-      ro.flap.command = value();
+      ro.flap.command = in.value();
     } else if (for_run && a == "--flap-every") {
-      ro.flap.every = duration_of(a, value());
+      ro.flap.every = in.value_as(parse_duration);
     } else if (for_run && a == "--drop-every") {
-      ro.drop_every = duration_of(a, value());
+      ro.drop_every = in.value_as(parse_duration);
     } else if (for_run && a == "--pause-every") {
-      ro.pause_every = duration_of(a, value());
+      ro.pause_every = in.value_as(parse_duration);
     } else if (for_run && a == "--pause-for") {
-      ro.pause_for = duration_of(a, value());
+      ro.pause_for = in.value_as(parse_duration);
     } else if (for_run && a == "--reconnect-hook") {
-      ro.reconnect_hook = value();
+      ro.reconnect_hook = in.value();
     } else if (for_run && a == "--command-timeout") {
-      ro.command_timeout = duration_of(a, value());
+      ro.command_timeout = in.value_as(parse_duration);
     } else if (for_run && a == "--connect-timeout") {
-      ro.connect_timeout = duration_of(a, value());
+      ro.connect_timeout = in.value_as(parse_duration);
     } else if (for_run && a == "--recovery-bound") {
-      ro.recovery_bound = duration_of(a, value());
+      ro.recovery_bound = in.value_as(parse_duration);
     } else if (for_run && a == "--stall-timeout") {
-      ro.stall_timeout = duration_of(a, value());
+      ro.stall_timeout = in.value_as(parse_duration);
     } else if (for_run && a == "--drain-timeout") {
-      ro.drain_timeout = duration_of(a, value());
+      ro.drain_timeout = in.value_as(parse_duration);
     } else if (for_run && a == "--watch-pid") {
-      ro.watch_pids.push_back(static_cast<pid_t>(parse_number(a, value(), 1, 0x3fffffff)));
+      ro.watch_pids.push_back(in.number<pid_t>(1, 0x3fffffff, kBase));
     } else if (for_run && a == "--watch-name") {
-      ro.watch_names.push_back(value());
+      ro.watch_names.push_back(in.value());
     } else if (for_run && a == "--warmup") {
-      ro.warmup = duration_of(a, value());
+      ro.warmup = in.value_as(parse_duration);
     } else if (for_run && a == "--drift-window") {
-      ro.drift_window = duration_of(a, value());
+      ro.drift_window = in.value_as(parse_duration);
     } else if (for_run && a == "--max-rss-growth-kib") {
-      ro.max_rss_growth_kib = static_cast<std::int64_t>(parse_number(a, value(), 0, 1ull << 40));
+      ro.max_rss_growth_kib = in.number<std::int64_t>(0, 1ull << 40, kBase);
     } else if (for_run && a == "--max-fd-growth") {
-      ro.max_fd_growth = static_cast<std::int64_t>(parse_number(a, value(), 0, 1u << 20));
+      ro.max_fd_growth = in.number<std::int64_t>(0, 1u << 20, kBase);
     } else if (for_run && a == "--json") {
-      ro.json_path = value();
+      ro.json_path = in.value();
     } else if (for_run && a == "--html") {
-      ro.html_path = value();
+      ro.html_path = in.value();
     } else if (for_run && a == "--progress") {
-      const std::string& v = value();
+      const std::string v = in.value();
       if (v == "auto") ro.progress = progress_mode::automatic;
       else if (v == "tty") ro.progress = progress_mode::tty;
       else if (v == "lines") ro.progress = progress_mode::lines;
       else if (v == "quiet") ro.progress = progress_mode::quiet;
-      else throw usage_error("--progress \"" + v + "\": auto, tty, lines or quiet");
+      else in.fail("--progress \"" + v + "\": auto, tty, lines or quiet");
     } else {
-      throw usage_error("unknown option \"" + a + "\" for " + cmd);
+      in.fail("unknown option \"" + a + "\" for " + cmd);
     }
   }
   if (for_run && !have_target) throw usage_error("run needs --target");
@@ -249,7 +232,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
     }
   }
   try {
-    parse_options(args, cl);
+    parse_options(std::move(args), cl);
   } catch (const usage_error&) {
     throw;
   } catch (const std::invalid_argument& e) {

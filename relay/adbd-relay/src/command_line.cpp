@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "vsocklib/args.hpp"
-#include "vsocklib/number.hpp"
 
 namespace adbd_relay {
 namespace {
@@ -64,24 +63,12 @@ void read_config_file(const std::string& path, config& cfg) {
   }
 }
 
-// --guest and --host-listen: a relay carries a byte stream, so vsock-seqpacket is refused.
-vsocklib::address stream_address(const std::string& option, const std::string& text) {
-  vsocklib::address addr;
-  try {
-    addr = vsocklib::parse_address(text);
-  } catch (const vsocklib::address_error& e) {
-    throw usage_error(option + ": " + e.what());
-  }
-  if (!addr.is_stream()) throw usage_error(option + " needs a stream address, not " + text);
-  return addr;
-}
-
 }  // namespace
 
 std::string_view usage_text() { return kUsage; }
 
 command_line parse_command_line(int argc, const char* const* argv) {
-  const auto args = vsocklib::split_option_values(argc, argv);
+  vsocklib::arg_reader in(argc, argv);
   command_line cl;
   bool status = false;
   bool check = false;
@@ -93,61 +80,55 @@ command_line parse_command_line(int argc, const char* const* argv) {
   // whatever the order of -c among them.
   std::vector<guest_config> guests;
   std::vector<host_config> hosts;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw usage_error(a + " needs a value");
-      return args[++i];
-    };
+  while (in.next()) {
+    const std::string& a = in.option();
     auto last_guest = [&]() -> guest_config& {
-      if (guests.empty()) throw usage_error(a + " applies to a --guest; give --guest first");
+      if (guests.empty()) in.fail(a + " applies to a --guest; give --guest first");
       return guests.back();
     };
     auto last_host = [&]() -> host_config& {
-      if (hosts.empty()) throw usage_error(a + " applies to a --host-listen; give --host-listen first");
+      if (hosts.empty()) in.fail(a + " applies to a --host-listen; give --host-listen first");
       return hosts.back();
     };
-    if (a == "-h" || a == "--help") {
-      cl.what = command_line::action::help;
-      return cl;
-    } else if (a == "--version") {
-      cl.what = command_line::action::version;
+    if (auto stop = in.help_or_version(command_line::action::help, command_line::action::version)) {
+      cl.what = *stop;
       return cl;
     } else if (a == "-c" || a == "--config") {
-      read_config_file(value(), cl.cfg);
+      read_config_file(in.value(), cl.cfg);
     } else if (a == "--guest") {
-      auto addr = stream_address(a, value());
+      // A relay carries a byte stream, so vsock-seqpacket is refused.
+      auto addr = in.stream_address();
       guests.push_back(default_guest("guest" + std::to_string(guests.size()), std::move(addr)));
     } else if (a == "--host-listen") {
-      auto addr = stream_address(a, value());
+      auto addr = in.stream_address();
       hosts.push_back(default_host("host" + std::to_string(hosts.size()), std::move(addr)));
     } else if (a == "--host-serial") {
-      last_host().serial = value();
+      last_host().serial = in.value();
     } else if (a == "--host-path") {
-      last_host().path = value();
+      last_host().path = in.value();
     } else if (a == "--host-allow-cid") {
-      const auto cid = vsocklib::require_unsigned<usage_error>(a, value(), 0, vsocklib::kMaxCid);
-      last_host().peers.allowed_cids.push_back(static_cast<std::uint32_t>(cid));
+      const auto cid = in.number<std::uint32_t>(0, vsocklib::kMaxCid);
+      last_host().peers.allowed_cids.push_back(cid);
     } else if (a == "--udc") {
-      last_guest().gadget.udc = value();
+      last_guest().gadget.udc = in.value();
     } else if (a == "--serial") {
-      last_guest().gadget.serial = value();
+      last_guest().gadget.serial = in.value();
     } else if (a == "--control") {
-      control = value();
+      control = in.value();
     } else if (a == "--log-level") {
-      log_level = value();
+      log_level = in.value();
     } else if (a == "--status") {
       status = true;
       // The path is optional: a following option is not taken for it.
-      if (i + 1 < args.size() && !args[i + 1].starts_with("-")) cl.status_path = args[++i];
+      if (auto path = in.optional_value()) cl.status_path = *path;
     } else if (a == "--check") {
       check = true;
     } else if (a == "--remove-gadgets") {
       remove = true;
     } else if (a == "--user") {
-      user = value();
+      user = in.value();
     } else {
-      throw usage_error("unknown option " + a);
+      in.unknown();
     }
   }
   for (auto& g : guests) cl.cfg.guests.push_back(std::move(g));

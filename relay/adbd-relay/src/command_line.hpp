@@ -2,20 +2,17 @@
 // user asked for. Kept out of main so tests reach every option and every error.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "config.hpp"
+#include "vsocklib/args.hpp"
 
 namespace adbd_relay {
 
 /// A usage or configuration error (exit status 2); what() names the option and the bad text
 /// ("--host-allow-cid: ..."), or the file and line of a configuration error.
-class usage_error : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+using usage_error = vsocklib::usage_error;
 
 struct command_line {
   enum class action { run, status, check, remove_gadgets, help, version };

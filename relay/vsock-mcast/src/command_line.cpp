@@ -3,7 +3,6 @@
 #include <optional>
 
 #include "vsocklib/args.hpp"
-#include "vsocklib/number.hpp"
 
 namespace vsock_mcast {
 namespace {
@@ -88,10 +87,6 @@ std::string naming(const std::string& option, const std::string& message) {
   return option + ": " + message;
 }
 
-std::uint32_t number_arg(const std::string& option, const std::string& text, unsigned long max) {
-  return static_cast<std::uint32_t>(vsocklib::require_unsigned<config_error>(option, text, 0, max));
-}
-
 // The options both endpoints take, held apart until the files are read: they override them.
 struct common {
   std::vector<std::string> config_files;
@@ -99,40 +94,8 @@ struct common {
   bool check = false;
 };
 
-// The arguments after the subcommand, one option at a time.
-class option_reader {
- public:
-  option_reader(const std::vector<std::string>& args, std::string command)
-      : args_(args), command_(std::move(command)) {}
-
-  /// Moves to the next option; false after the last.
-  bool next() {
-    if (++i_ >= args_.size()) return false;
-    option_ = args_[i_];
-    return true;
-  }
-  const std::string& option() const { return option_; }
-  /// The argument after the option, which it consumes.
-  std::string value() {
-    if (i_ + 1 >= args_.size()) throw usage_error(option_ + " needs a value", command_);
-    return args_[++i_];
-  }
-  /// Reports a value parser's error, which may not say which option the value was for.
-  [[noreturn]] void fail(const std::string& message) const {
-    throw usage_error(naming(option_, message), command_);
-  }
-  [[noreturn]] void unknown() const { throw usage_error("unknown option " + option_, command_); }
-  bool is_help() const { return option_ == "-h" || option_ == "--help"; }
-
- private:
-  const std::vector<std::string>& args_;
-  std::string command_;
-  std::size_t i_ = 1;  // args_[1] is the subcommand
-  std::string option_;
-};
-
 // Takes the current option when it is one both endpoints share; false otherwise.
-bool common_option(option_reader& in, common& c) {
+bool common_option(vsocklib::arg_reader& in, common& c) {
   const std::string& a = in.option();
   if (a == "-c" || a == "--config") c.config_files.push_back(in.value());
   else if (a == "--control") c.control = in.value();
@@ -165,7 +128,7 @@ void apply_files(const common& c, Config& cfg, Apply apply) {
   }
 }
 
-command_line parse_host(const std::vector<std::string>& args) {
+command_line parse_host(std::vector<std::string> args) {
   command_line cl;
   cl.command = "host";
   common c;
@@ -175,7 +138,7 @@ command_line parse_host(const std::vector<std::string>& args) {
   std::optional<std::string> tun;
   bool g2g = false;
   std::vector<std::string> allow_groups, allow_ports;
-  option_reader in(args, cl.command);
+  vsocklib::arg_reader in(std::move(args), 2, cl.command);  // args[1] is the subcommand
   while (in.next()) {
     const std::string& a = in.option();
     if (in.is_help()) return cl;
@@ -188,15 +151,15 @@ command_line parse_host(const std::vector<std::string>& args) {
       else if (a == "--guest-address") cli.guest_addresses.push_back(parse_unicast(in.value()));
       else if (a == "--allow-group") allow_groups.push_back(in.value());
       else if (a == "--allow-port") allow_ports.push_back(in.value());
-      else if (a == "--allow-cid") cli.allowed_cids.push_back(number_arg(a, in.value(), vsocklib::kMaxCid));
+      else if (a == "--allow-cid") cli.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
       else if (a == "--guest-to-guest") g2g = true;
-      else if (a == "--rate-limit") rate = number_arg(a, in.value(), 10'000'000);
+      else if (a == "--rate-limit") rate = in.number<std::uint32_t>(0, 10'000'000);
       else if (a == "--tun") tun = in.value();
       else in.unknown();
     } catch (const usage_error&) {
       throw;
     } catch (const std::invalid_argument& e) {  // config_error, address_error
-      in.fail(e.what());
+      in.fail(naming(a, e.what()));
     }
   }
   host_config& cfg = cl.host;
@@ -241,7 +204,7 @@ command_line parse_host(const std::vector<std::string>& args) {
   return cl;
 }
 
-command_line parse_guest(const std::vector<std::string>& args) {
+command_line parse_guest(std::vector<std::string> args) {
   command_line cl;
   cl.command = "guest";
   common c;
@@ -249,7 +212,7 @@ command_line parse_guest(const std::vector<std::string>& args) {
   std::optional<mode> mode_opt;
   std::optional<bool> default_route;
   std::optional<std::string> name, tun;
-  option_reader in(args, cl.command);
+  vsocklib::arg_reader in(std::move(args), 2, cl.command);  // args[1] is the subcommand
   while (in.next()) {
     const std::string& a = in.option();
     if (in.is_help()) return cl;
@@ -266,7 +229,7 @@ command_line parse_guest(const std::vector<std::string>& args) {
     } catch (const usage_error&) {
       throw;
     } catch (const std::invalid_argument& e) {
-      in.fail(e.what());
+      in.fail(naming(a, e.what()));
     }
   }
   guest_config& cfg = cl.guest;

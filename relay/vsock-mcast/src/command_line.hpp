@@ -3,28 +3,20 @@
 // every outcome; main.cpp does the printing.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config.hpp"
+#include "vsocklib/args.hpp"
 
 namespace vsock_mcast {
 
 /// A usage or configuration error (exit status 2). what() names the option or "FILE:LINE"
 /// and the text that is wrong.
-class usage_error : public std::invalid_argument {
- public:
-  /// COMMAND: the subcommand whose --help the message should point to ("host", "guest"),
-  /// or empty for the program's own --help.
-  explicit usage_error(const std::string& what, std::string command = {})
-      : std::invalid_argument(what), command_(std::move(command)) {}
-  const std::string& command() const noexcept { return command_; }
-
- private:
-  std::string command_;
-};
+/// usage_error::command() is the subcommand whose --help the message points to ("host",
+/// "guest"), or empty for the program's own --help.
+using usage_error = vsocklib::usage_error;
 
 struct command_line {
   enum class action {

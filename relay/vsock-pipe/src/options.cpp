@@ -4,8 +4,6 @@
 #include <vector>
 
 #include "vsocklib/address.hpp"
-#include "vsocklib/args.hpp"
-#include "vsocklib/number.hpp"
 #include "vsocklib/privileges.hpp"
 
 namespace vsock_pipe {
@@ -57,59 +55,47 @@ namespace {
 
 constexpr std::uint64_t kMaxMs = 86'400'000;  // one day
 
-std::uint64_t number(const std::string& option, const std::string& text, std::uint64_t lo, std::uint64_t hi) {
-  return vsocklib::require_unsigned<usage_error>(option, text, lo, hi);
-}
-
 }  // namespace
 
 command_line parse_command_line(int argc, const char* const* argv) {
-  const auto args = vsocklib::split_option_values(argc, argv);
+  vsocklib::arg_reader in(argc, argv);
   command_line cl;
   options& o = cl.opt;
   std::vector<std::string> positional;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw usage_error(a + " needs a value");
-      return args[++i];
-    };
-    // Help and version win over everything after them, but not over an error before them.
-    if (a == "-h" || a == "--help") {
-      cl.what = command_line::action::help;
-      return cl;
-    } else if (a == "--version") {
-      cl.what = command_line::action::version;
+  while (in.next()) {
+    const std::string& a = in.option();
+    if (auto stop = in.help_or_version(command_line::action::help, command_line::action::version)) {
+      cl.what = *stop;
       return cl;
     } else if (a == "--chunk-size") {
-      o.pump.chunk_size = number(a, value(), 1, 1048576);
+      o.pump.chunk_size = in.number<std::size_t>(1, 1048576);
     } else if (a == "--chunks") {
-      o.pump.chunks_in_flight = static_cast<unsigned>(number(a, value(), 1, 64));
+      o.pump.chunks_in_flight = in.number<unsigned>(1, 64);
     } else if (a == "--once") {
       o.once = true;
     } else if (a == "--retry") {
       o.retry = true;
     } else if (a == "--max-connections") {
-      o.max_connections = static_cast<unsigned>(number(a, value(), 1, 65536));
+      o.max_connections = in.number<unsigned>(1, 65536);
     } else if (a == "--connect-timeout") {
-      o.connect_timeout = std::chrono::milliseconds(number(a, value(), 1, kMaxMs));
+      o.connect_timeout = std::chrono::milliseconds(in.number(1, kMaxMs));
     } else if (a == "--half-close") {
-      o.half_close = value();
+      o.half_close = in.value();
       if (o.half_close != "auto" && o.half_close != "pass" && o.half_close != "linger") {
-        throw usage_error("--half-close takes auto, pass or linger, not \"" + o.half_close + "\"");
+        in.fail("--half-close takes auto, pass or linger, not \"" + o.half_close + "\"");
       }
     } else if (a == "--linger") {
-      o.pump.linger = std::chrono::milliseconds(number(a, value(), 0, kMaxMs));
+      o.pump.linger = std::chrono::milliseconds(in.number(0, kMaxMs));
     } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(static_cast<std::uint32_t>(number(a, value(), 0, vsocklib::kMaxCid)));
+      o.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
     } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(static_cast<uid_t>(number(a, value(), 0, vsocklib::kMaxUid)));
+      o.policy.allowed_uids.push_back(in.number<uid_t>(0, vsocklib::kMaxUid));
     } else if (a == "--allow-remote-tcp") {
       o.policy.allow_remote_tcp = true;
     } else if (a == "--log-level") {
-      o.log_level = value();
+      o.log_level = in.value();
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
-      throw usage_error("unknown option " + a);
+      in.unknown();
     } else {
       positional.push_back(a);
     }

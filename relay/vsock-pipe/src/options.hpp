@@ -2,9 +2,9 @@
 #pragma once
 
 #include <chrono>
-#include <stdexcept>
 #include <string>
 
+#include "vsocklib/args.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/listener.hpp"
 #include "vsocklib/pump.hpp"
@@ -29,10 +29,7 @@ struct options {
 };
 
 /// Thrown by parse_command_line and make_plan; what() says what is wrong.
-class usage_error : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+using usage_error = vsocklib::usage_error;
 
 struct command_line {
   enum class action { run, help, version } what = action::run;

@@ -2,12 +2,12 @@
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "adb/protocol.hpp"
 #include "vsocklib/address.hpp"
+#include "vsocklib/args.hpp"
 #include "vsocklib/listener.hpp"
 
 namespace adbd_sim {
@@ -29,10 +29,7 @@ struct options {
 };
 
 /// Thrown by parse_command_line; what() says what is wrong.
-class usage_error : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+using usage_error = vsocklib::usage_error;
 
 struct command_line {
   enum class action { run, help, version } what = action::run;

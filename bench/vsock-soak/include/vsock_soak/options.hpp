@@ -1,19 +1,16 @@
 // vsock-soak's command line: `run` or `serve`, their options, and --config files.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "vsock_soak/soak.hpp"
+#include "vsocklib/args.hpp"
 
 namespace vsock_soak {
 
 /// Thrown by parse_command_line and read_config; what() names the option and the text.
-class usage_error : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+using usage_error = vsocklib::usage_error;
 
 struct command_line {
   enum class action { run, serve, help, version } what = action::help;
