@@ -5,6 +5,7 @@
 // reported as the endpoint being shut down, and after a failure no call reaches the kernel.
 // (That a disabled endpoint refuses instead of sleeping is FunctionFS with O_NONBLOCK:
 // proven in the lab, ctest -R adbd_relay.unplug.)
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -92,7 +93,7 @@ class fake_aio final : public aio_syscalls {
 };
 
 // The queue owns a file; these tests never use it.
-int dummy_file() { return ::eventfd(0, EFD_CLOEXEC); }
+vsocklib::unique_fd dummy_file() { return vsocklib::unique_fd(::eventfd(0, EFD_CLOEXEC)); }
 
 constexpr std::size_t kSlot = 512;
 constexpr std::size_t kDepth = 4;
@@ -286,6 +287,19 @@ TEST(aio_queue, refuses_a_depth_out_of_range) {
   EXPECT_THROW(aio_queue(io.get_executor(), dummy_file(), false, kSlot, 0, aio), std::system_error);
   EXPECT_THROW(aio_queue(io.get_executor(), dummy_file(), false, kSlot, aio_queue::kMaxDepth + 1, aio),
                std::system_error);
+}
+
+// A queue that cannot start must not keep the endpoint file: FunctionFS unbinds only once
+// every file of the function is closed.
+TEST(aio_queue, a_queue_that_cannot_start_closes_its_file) {
+  asio::io_context io;
+  fake_aio aio;
+  vsocklib::unique_fd file = dummy_file();
+  const int raw = file.get();
+  EXPECT_THROW(aio_queue(io.get_executor(), std::move(file), false, kSlot, 0, aio), std::system_error);
+  errno = 0;
+  EXPECT_EQ(::fcntl(raw, F_GETFD), -1);
+  EXPECT_EQ(errno, EBADF);
 }
 
 }  // namespace

@@ -37,19 +37,20 @@ aio_syscalls& aio_syscalls::system() {
   return instance;
 }
 
-aio_queue::aio_queue(asio::any_io_executor ex, int fd, bool in, std::size_t slot,
-                     std::size_t depth, aio_syscalls& sys)
-    : sys_(sys), fd_(fd), in_(in), slot_size_(slot), storage_(slot * depth), slots_(depth), event_(ex) {
-  auto give_up = [fd](const std::string& what, int err) {
-    ::close(fd);
+aio_queue::aio_queue(asio::any_io_executor ex, vsocklib::unique_fd fd, bool in,
+                     std::size_t slot, std::size_t depth, aio_syscalls& sys)
+    : sys_(sys), fd_(std::move(fd)), in_(in), slot_size_(slot), storage_(slot * depth), slots_(depth), event_(ex) {
+  auto give_up = [](const std::string& what, int err) {
     return std::system_error(err, std::generic_category(), what);
   };
   if (depth == 0 || depth > kMaxDepth) {
     throw give_up("USB transfers in flight must be 1.." + std::to_string(kMaxDepth), EINVAL);
   }
-  const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (efd < 0) throw give_up("eventfd for USB transfers", errno);
-  event_.assign(efd);
+  vsocklib::unique_fd efd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!efd) throw give_up("eventfd for USB transfers", errno);
+  event_.assign(efd.get());
+  // The stream descriptor owns it from here (assign throws before taking it).
+  static_cast<void>(efd.release());
   if (sys_.setup(static_cast<unsigned>(depth), &ctx_) < 0) {
     throw give_up("io_setup for " + std::to_string(depth) + " USB transfers", errno);
   }
@@ -59,8 +60,8 @@ aio_queue::~aio_queue() {
   cancel();
   // Waits for every transfer still in the kernel, which may be writing into storage_.
   // After cancel FunctionFS has dequeued them all, so this waits for nothing the PC does.
+  // The endpoint file (a member) is closed only after this, never under a live transfer.
   sys_.destroy(ctx_);
-  ::close(fd_);
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> aio_queue::async_read(asio::mutable_buffer buf) {
@@ -131,7 +132,7 @@ error_code aio_queue::submit(std::size_t i, std::size_t len) {
   s.cb = {};
   s.cb.aio_data = i;
   s.cb.aio_lio_opcode = in_ ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-  s.cb.aio_fildes = static_cast<std::uint32_t>(fd_);
+  s.cb.aio_fildes = static_cast<std::uint32_t>(fd_.get());
   s.cb.aio_buf = reinterpret_cast<std::uint64_t>(data(i));
   s.cb.aio_nbytes = len;
   s.length = len;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "usb_endpoint.hpp"
+#include "vsocklib/unique_fd.hpp"
 
 namespace adbd_relay {
 
@@ -58,10 +59,10 @@ class aio_queue {
   /// io_event arrays live on the stack; the queue depth is small by design.
   static constexpr std::size_t kMaxDepth = 64;
 
-  /// Owns FD from here on, also when it throws (std::system_error naming the call). IN:
-  /// FD is an IN endpoint (writes), else OUT (reads). DEPTH is 1..kMaxDepth.
-  aio_queue(asio::any_io_executor ex, int fd, bool in, std::size_t slot, std::size_t depth,
-            aio_syscalls& sys = aio_syscalls::system());
+  /// Throws std::system_error naming the call. IN: FD is an IN endpoint (writes), else
+  /// OUT (reads). DEPTH is 1..kMaxDepth.
+  aio_queue(asio::any_io_executor ex, vsocklib::unique_fd fd, bool in, std::size_t slot,
+            std::size_t depth, aio_syscalls& sys = aio_syscalls::system());
   /// Cancels, then waits for every transfer still in the kernel (it may be writing into
   /// the slots), and closes FD.
   ~aio_queue();
@@ -76,7 +77,7 @@ class aio_queue {
   void cancel();
 
   /// The endpoint file (for ioctls).
-  int native_handle() const noexcept { return fd_; }
+  int native_handle() const noexcept { return fd_.get(); }
 
  private:
   struct slot {
@@ -94,7 +95,7 @@ class aio_queue {
   void reap();
 
   aio_syscalls& sys_;
-  int fd_;
+  vsocklib::unique_fd fd_;
   bool in_;
   std::size_t slot_size_;
   std::vector<std::byte> storage_;

@@ -1,14 +1,15 @@
-// The ADB function on a FunctionFS instance: descriptors and strings on ep0, ep0 events,
-// and the bulk endpoints ep1 (OUT) and ep2 (IN).
+// The ADB function on a FunctionFS instance: its control endpoint ep0 (descriptors and
+// strings written to it, its events read from it), and the lifetime of the bulk endpoints
+// ep1 (OUT) and ep2 (IN), whose I/O is ffs_endpoint.hpp's.
 //
 // FunctionFS facts that shape this (docs/adbd-relay.md has the sources):
-//  - descriptors and strings must be written to ep0 before the gadget can bind to a UDC;
+//  - descriptors and strings (usb_descriptors.hpp) must be written to ep0 before the gadget
+//    can bind to a UDC;
 //  - ep0 can be polled (Asio waits for its events); ep1/ep2 cannot, so their transfers go
 //    through Linux AIO, completing into an eventfd that Asio waits on (ffs_endpoint);
 //  - closing every FunctionFS file unbinds the gadget: the PC sees the device leave.
 #pragma once
 
-#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -19,14 +20,6 @@ namespace adbd_relay {
 /// ep0 events (linux/usb/functionfs.h).
 enum class ffs_event { bind, unbind, enable, disable, setup, suspend, resume, unknown };
 const char* to_string(ffs_event e) noexcept;
-
-/// The descriptor blob adbd writes: V2 header, full/high/super speed (interface
-/// 0xff/0x42/0x01, bulk OUT 1 and bulk IN 2 with equal wMaxPacketSize per speed: the adb
-/// host aborts if they differ) and, with MS_OS, the WinUSB compatible ID and the
-/// DeviceInterfaceGUID Windows' adb driver looks for.
-std::string adb_descriptors(bool ms_os);
-/// The strings blob: en-US "ADB Interface".
-std::string adb_strings();
 
 /// An opened FunctionFS instance (the directory it is mounted on). Not thread-safe: one
 /// strand.

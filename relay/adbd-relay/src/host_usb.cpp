@@ -127,9 +127,6 @@ struct host_device::transfer_slot {
       : t(libusb_alloc_transfer(0)), done(std::move(ex)) {
     if (!t) throw std::bad_alloc();
   }
-  ~transfer_slot() { libusb_free_transfer(t); }
-  transfer_slot(const transfer_slot&) = delete;
-  transfer_slot& operator=(const transfer_slot&) = delete;
 
   static void LIBUSB_CALL completed(libusb_transfer* t) {
     auto* s = static_cast<transfer_slot*>(t->user_data);
@@ -139,7 +136,7 @@ struct host_device::transfer_slot {
     s->done.cancel();
   }
 
-  libusb_transfer* t;
+  libusb_ptr<libusb_transfer> t;
   bool busy = false;
   error_code result;
   std::size_t length = 0;
@@ -161,17 +158,15 @@ host_device::~host_device() {
       libusb_handle_events_timeout_completed(ctx_, &tv, nullptr);
     }
   }
-  if (claimed_) libusb_release_interface(handle_, static_cast<int>(info_.interface));
-  if (handle_) libusb_close(handle_);  // a wrapped device's fd stays ours
-  if (fd_ >= 0) ::close(fd_);
+  if (claimed_) libusb_release_interface(handle_.get(), static_cast<int>(info_.interface));
 }
 
 asio::awaitable<std::tuple<error_code, std::size_t>> host_device::transfer(
     transfer_slot& s, unsigned char endpoint, void* data, std::size_t size) {
   if (cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
-  libusb_fill_bulk_transfer(s.t, handle_, endpoint, static_cast<unsigned char*>(data),
+  libusb_fill_bulk_transfer(s.t.get(), handle_.get(), endpoint, static_cast<unsigned char*>(data),
                             static_cast<int>(size), &transfer_slot::completed, &s, 0);
-  if (int r = libusb_submit_transfer(s.t); r != 0) co_return std::tuple{from_libusb(r), std::size_t{0}};
+  if (int r = libusb_submit_transfer(s.t.get()); r != 0) co_return std::tuple{from_libusb(r), std::size_t{0}};
   s.busy = true;
   while (s.busy) {
     s.done.expires_at(asio::steady_timer::time_point::max());
@@ -192,7 +187,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> host_device::async_write(as
 void host_device::cancel() {
   cancelled_ = true;
   for (auto* s : {in_.get(), out_.get()}) {
-    if (s->busy) libusb_cancel_transfer(s->t);  // completes as CANCELLED on the event loop
+    if (s->busy) libusb_cancel_transfer(s->t.get());  // completes as CANCELLED on the event loop
   }
 }
 
@@ -200,6 +195,10 @@ void host_device::cancel() {
 
 struct host_usb::watcher {
   watcher(asio::any_io_executor ex, int fd, short ev) : sd(std::move(ex), fd), events(ev) {}
+  // libusb owns and closes its descriptors; Asio only waits on them.
+  ~watcher() { static_cast<void>(sd.release()); }
+  watcher(const watcher&) = delete;
+  watcher& operator=(const watcher&) = delete;
   asio::posix::stream_descriptor sd;
   short events;
   bool removed = false;
@@ -221,22 +220,23 @@ host_usb::host_usb(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log
   const bool udevd = ::access("/run/udev/control", F_OK) == 0;
   const bool hotplug = udevd && libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG) != 0;
   if (!hotplug) libusb_set_option(nullptr, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
-  if (int r = libusb_init(&ctx_); r != 0) {
+  libusb_context* ctx = nullptr;
+  if (int r = libusb_init(&ctx); r != 0) {
     throw std::runtime_error(std::string("libusb_init: ") + libusb_strerror(static_cast<libusb_error>(r)));
   }
-  libusb_set_pollfd_notifiers(ctx_, &host_usb::on_fd_added, &host_usb::on_fd_removed, this);
-  if (const libusb_pollfd** fds = libusb_get_pollfds(ctx_)) {
-    for (const libusb_pollfd** p = fds; *p; ++p) watch((*p)->fd, (*p)->events);
-    libusb_free_pollfds(fds);
+  ctx_.reset(ctx);
+  libusb_set_pollfd_notifiers(ctx, &host_usb::on_fd_added, &host_usb::on_fd_removed, this);
+  if (libusb_ptr<const libusb_pollfd*> fds{libusb_get_pollfds(ctx)}) {
+    for (const libusb_pollfd** p = fds.get(); *p; ++p) watch((*p)->fd, (*p)->events);
   }
-  if (!libusb_pollfds_handle_timeouts(ctx_)) {
+  if (!libusb_pollfds_handle_timeouts(ctx)) {
     // Every Linux kernel since 2.6.27 has timerfd, which libusb then uses; without it,
     // libusb's internal timeouts would need a timer of ours. The relay sets none itself.
     log_->warn("libusb needs its timeouts handled by the caller; transfer timeouts are not used");
   }
   if (hotplug) {
     const int r = libusb_hotplug_register_callback(
-        ctx_, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+        ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
         static_cast<libusb_hotplug_flag>(0), LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY,
         LIBUSB_HOTPLUG_MATCH_ANY, &on_hotplug, this, &hotplug_handle_);
     if (r == 0) mode_ = discovery::hotplug;
@@ -244,14 +244,13 @@ host_usb::host_usb(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log
 }
 
 host_usb::~host_usb() {
-  if (mode_ == discovery::hotplug) libusb_hotplug_deregister_callback(ctx_, hotplug_handle_);
-  libusb_set_pollfd_notifiers(ctx_, nullptr, nullptr, nullptr);
+  if (mode_ == discovery::hotplug) libusb_hotplug_deregister_callback(ctx_.get(), hotplug_handle_);
+  libusb_set_pollfd_notifiers(ctx_.get(), nullptr, nullptr, nullptr);
   for (auto& [fd, w] : watchers_) {
     w->removed = true;
-    w->sd.release();  // libusb owns and closes its descriptors
+    static_cast<void>(w->sd.release());  // ends pending waits; libusb closes the descriptor
   }
   watchers_.clear();
-  libusb_exit(ctx_);
 }
 
 void host_usb::on_fd_added(int fd, short events, void* self) {
@@ -288,7 +287,7 @@ void host_usb::arm(const std::shared_ptr<watcher>& w, asio::posix::descriptor_ba
 
 void host_usb::handle_events() {
   timeval zero{0, 0};
-  if (int r = libusb_handle_events_timeout_completed(ctx_, &zero, nullptr); r != 0) {
+  if (int r = libusb_handle_events_timeout_completed(ctx_.get(), &zero, nullptr); r != 0) {
     log_->debug("libusb_handle_events: {}", libusb_strerror(static_cast<libusb_error>(r)));
   }
 }
@@ -316,23 +315,25 @@ asio::awaitable<bool> host_usb::async_wait_change(std::chrono::milliseconds resc
 
 std::unique_ptr<host_device> host_usb::open(const adb_device_info& dev, std::string& error) {
   std::unique_ptr<host_device> d(new host_device(ex_, dev));
-  d->ctx_ = ctx_;
-  d->fd_ = ::open(dev.node().c_str(), O_RDWR | O_CLOEXEC);
-  if (d->fd_ < 0) {
+  d->ctx_ = ctx_.get();
+  d->fd_.reset(::open(dev.node().c_str(), O_RDWR | O_CLOEXEC));
+  if (!d->fd_) {
     error = dev.node() + ": " + std::strerror(errno);
     return nullptr;
   }
-  if (int r = libusb_wrap_sys_device(ctx_, d->fd_, &d->handle_); r != 0) {
-    d->handle_ = nullptr;
+  libusb_device_handle* handle = nullptr;
+  if (int r = libusb_wrap_sys_device(ctx_.get(), d->fd_.get(), &handle); r != 0) {
     error = std::string("libusb cannot use ") + dev.node() + ": " +
             libusb_strerror(static_cast<libusb_error>(r));
     return nullptr;
   }
-  libusb_config_descriptor* config = nullptr;
-  if (int r = libusb_get_active_config_descriptor(libusb_get_device(d->handle_), &config); r != 0) {
+  d->handle_.reset(handle);
+  libusb_config_descriptor* raw_config = nullptr;
+  if (int r = libusb_get_active_config_descriptor(libusb_get_device(handle), &raw_config); r != 0) {
     error = std::string("no active configuration: ") + libusb_strerror(static_cast<libusb_error>(r));
     return nullptr;
   }
+  const libusb_ptr<libusb_config_descriptor> config(raw_config);
   std::size_t out_packet = 0, in_packet = 0;
   for (int i = 0; i < config->bNumInterfaces; ++i) {
     const libusb_interface& itf = config->interface[i];
@@ -349,7 +350,6 @@ std::unique_ptr<host_device> host_usb::open(const adb_device_info& dev, std::str
       }
     }
   }
-  libusb_free_config_descriptor(config);
   if (!d->in_ep_ || !d->out_ep_) {
     error = "interface " + std::to_string(dev.interface) + " lacks a bulk IN or bulk OUT endpoint";
     return nullptr;
@@ -362,7 +362,7 @@ std::unique_ptr<host_device> host_usb::open(const adb_device_info& dev, std::str
     return nullptr;
   }
   d->max_packet_ = out_packet;
-  if (int r = libusb_claim_interface(d->handle_, static_cast<int>(dev.interface)); r != 0) {
+  if (int r = libusb_claim_interface(handle, static_cast<int>(dev.interface)); r != 0) {
     error = r == LIBUSB_ERROR_BUSY
                 ? "busy: another program (an adb server?) has claimed its ADB interface"
                 : std::string("cannot claim the ADB interface: ") +

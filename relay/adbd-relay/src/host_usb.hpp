@@ -23,11 +23,9 @@
 #include <string>
 #include <vector>
 
+#include "libusb_ptr.hpp"
 #include "usb_endpoint.hpp"
-
-struct libusb_context;
-struct libusb_device_handle;
-struct libusb_transfer;
+#include "vsocklib/unique_fd.hpp"
 
 namespace spdlog {
 class logger;
@@ -82,9 +80,10 @@ class host_device final : public usb_endpoint {
                                                                void* data, std::size_t size);
 
   adb_device_info info_;
-  libusb_context* ctx_ = nullptr;
-  int fd_ = -1;
-  libusb_device_handle* handle_ = nullptr;
+  libusb_context* ctx_ = nullptr;  // host_usb's, which outlives its devices
+  // Declared in the order they are acquired: released in reverse (transfers, handle, fd).
+  vsocklib::unique_fd fd_;
+  libusb_ptr<libusb_device_handle> handle_;
   bool claimed_ = false;
   unsigned char in_ep_ = 0;
   unsigned char out_ep_ = 0;
@@ -132,12 +131,14 @@ class host_usb {
 
   asio::any_io_executor ex_;
   std::shared_ptr<spdlog::logger> log_;
-  libusb_context* ctx_ = nullptr;
   discovery mode_ = discovery::rescan;
   int hotplug_handle_ = 0;
   bool changed_ = false;
   asio::steady_timer change_;
   std::map<int, std::shared_ptr<watcher>> watchers_;
+  // Last, so destroyed first: should the constructor throw with the pollfd notifiers
+  // still set, libusb_exit reports its descriptors removed to a live watchers_.
+  libusb_ptr<libusb_context> ctx_;
 };
 
 }  // namespace adbd_relay

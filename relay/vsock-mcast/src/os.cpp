@@ -88,19 +88,6 @@ class nl_request {
 
 }  // namespace
 
-fd& fd::operator=(fd&& o) noexcept {
-  if (this != &o) {
-    reset();
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-void fd::reset() noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
 fd open_tun(const std::string& name) {
   fd t(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!t) fail("open /dev/net/tun");

@@ -8,30 +8,14 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "vsocklib/unique_fd.hpp"
+
 namespace vsock_mcast::os {
 
 using boost::system::error_code;
 
-/// A file descriptor closed on destruction. Move-only.
-class fd {
- public:
-  fd() = default;
-  explicit fd(int f) : fd_(f) {}
-  fd(fd&& o) noexcept : fd_(o.release()) {}
-  fd& operator=(fd&& o) noexcept;
-  ~fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  int release() noexcept {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void reset() noexcept;
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+/// The endpoints own their descriptors the way the rest of the toolkit does.
+using fd = vsocklib::unique_fd;
 
 /// Creates (or attaches to) the TUN interface NAME (IFF_TUN | IFF_NO_PI), non-blocking.
 fd open_tun(const std::string& name);
