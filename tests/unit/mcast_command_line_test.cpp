@@ -273,6 +273,7 @@ TEST(McastCommandLine, StatusPaths) {
   EXPECT_EQ(h.what, command_line::action::help);
   EXPECT_EQ(h.command, "status");
   EXPECT_TRUE(h.status_paths.empty());
+  EXPECT_EQ(error_of({"status", "/a.sock", "/b.sock"}), "status takes one PATH, not also \"/b.sock\" | status");
 }
 
 TEST(McastCommandLine, CapabilitiesKeptAfterThePrivilegeDrop) {

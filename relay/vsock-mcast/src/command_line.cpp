@@ -269,6 +269,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
   if (argc > 2) {
     const std::string a = argv[2];
     if (a == "-h" || a == "--help") return cl;
+    if (argc > 3) {
+      throw usage_error("status takes one PATH, not also \"" + std::string(argv[3]) + "\"", "status");
+    }
     cl.status_paths.push_back(a);
   } else {
     cl.status_paths = {host_config{}.control, guest_config{}.control};

@@ -35,7 +35,7 @@ Options
                          then close), or auto (default: linger towards hvsock:, where a
                          half-close closes both directions and would cut the reply; pass
                          elsewhere)
-  --linger MS            quiet time before a held half-close goes out (default 1000; up to a day)
+  --linger MS            quiet time before a held half-close goes out (default 1000; 1..3600000)
   --allow-cid CID        with listen:vsock, accept only this peer CID (repeatable)
   --allow-uid UID        with listen:unix/hvsock, accept only this peer uid (repeatable)
   --allow-remote-tcp     with listen:tcp, accept peers that are not on loopback
@@ -85,7 +85,9 @@ command_line parse_command_line(int argc, const char* const* argv) {
         in.fail("--half-close takes auto, pass or linger, not \"" + o.half_close + "\"");
       }
     } else if (a == "--linger") {
-      o.pump.linger = std::chrono::milliseconds(in.number(0, kMaxMs));
+      // The pump's own bounds, so the error names --linger.
+      o.pump.linger = std::chrono::milliseconds(
+          in.number(1, static_cast<std::uint64_t>(vsocklib::pump_options::kMaxLinger.count())));
     } else if (a == "--allow-cid") {
       o.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
     } else if (a == "--allow-uid") {
