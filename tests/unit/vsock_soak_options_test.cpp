@@ -116,7 +116,7 @@ TEST(VsockSoakOptions, EveryRunOption) {
 
 TEST(VsockSoakOptions, EveryServeOption) {
   auto cl = parse({"serve", "--listen", "unix:/run/a.sock", "--listen", "vsock:any:9000", "--max-connections",
-                   "65536", "--allow-cid", "3", "--allow-cid", "0xffffffff", "--allow-uid", "1000",
+                   "65536", "--allow-cid", "3", "--allow-cid", "0xfffffffe", "--allow-uid", "1000",
                    "--allow-remote-tcp", "--inject-corruption", "2:0x100", "--log-level", "warn"});
   ASSERT_EQ(cl.what, command_line::action::serve);
   const serve_options& s = cl.serve;
@@ -124,7 +124,7 @@ TEST(VsockSoakOptions, EveryServeOption) {
   EXPECT_EQ(s.listen[0].to_string(), "unix:/run/a.sock");
   EXPECT_EQ(s.listen[1].to_string(), "vsock:any:9000");
   EXPECT_EQ(s.max_connections, 65536u);
-  EXPECT_EQ(s.policy.allowed_cids, (std::vector<std::uint32_t>{3, 0xffffffffu}));
+  EXPECT_EQ(s.policy.allowed_cids, (std::vector<std::uint32_t>{3, 0xfffffffeu}));
   EXPECT_EQ(s.policy.allowed_uids, (std::vector<uid_t>{1000}));
   EXPECT_TRUE(s.policy.allow_remote_tcp);
   ASSERT_TRUE(s.inject_corruption);
@@ -215,7 +215,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "--restart-cmd and --restart-every go together"},
         bad_case{{"run", "--target", "unix:/a", "--flap-every", "1s"}, "--flap-cmd and --flap-every go together"},
         bad_case{{"serve", "--listen", "unix:/a", "--allow-cid", "-1"},
-                 "--allow-cid needs a number in 0..4294967295, not \"-1\""},
+                 "--allow-cid needs a number in 0..4294967294, not \"-1\""},
         bad_case{{"serve", "--listen", "unix:/a", "--allow-uid", "4294967295"},
                  "--allow-uid needs a number in 0..4294967294, not \"4294967295\""},
         bad_case{{"serve", "--listen", "unix:/a", "--max-connections", "0"},
@@ -226,9 +226,15 @@ INSTANTIATE_TEST_SUITE_P(
                  "--inject-corruption needs a number in 0..4294967295, not \"x\""},
         bad_case{{"run", "--config", "/nonexistent/soak.conf"}, "cannot read --config /nonexistent/soak.conf"}));
 
-TEST(VsockSoakOptions, AddressErrorsAreUsageErrors) {
+TEST(VsockSoakOptions, AddressErrorsNameTheOption) {
   const auto e = error_of({"run", "--target", "nonsense:1"});
-  EXPECT_EQ(e.rfind("bad address \"nonsense:1\": ", 0), 0u) << e;
+  EXPECT_EQ(e.rfind("--target: bad address \"nonsense:1\": ", 0), 0u) << e;
+  const auto l = error_of({"serve", "--listen", "nonsense:1"});
+  EXPECT_EQ(l.rfind("--listen: bad address \"nonsense:1\": ", 0), 0u) << l;
+  EXPECT_EQ(error_of({"run", "--target", "vsock-seqpacket:3:5"}),
+            "--target needs a stream address, not vsock-seqpacket:3:5");
+  EXPECT_EQ(error_of({"serve", "--listen", "unix:/a", "--allow-cid", "0xffffffff"}),
+            "--allow-cid needs a number in 0..4294967294, not \"0xffffffff\"");
 }
 
 TEST(VsockSoakConfig, LinesBecomeArguments) {

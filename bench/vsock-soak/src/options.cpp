@@ -86,11 +86,12 @@ void parse_options(std::vector<std::string> args, command_line& cl) {
     } else if (a == "--log-level") {
       cl.log_level = in.value();
     } else if (for_serve && a == "--listen") {
-      so.listen.push_back(vsocklib::parse_address(in.value()));
+      so.listen.push_back(in.address());
     } else if (for_serve && a == "--max-connections") {
       so.max_connections = in.number<unsigned>(1, 65536, kBase);
     } else if (for_serve && a == "--allow-cid") {
-      so.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, 0xffffffff, kBase));
+      // CID 0xffffffff is "any": never a peer's CID, so never worth allowing.
+      so.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid, kBase));
     } else if (for_serve && a == "--allow-uid") {
       so.policy.allowed_uids.push_back(in.number<uid_t>(0, vsocklib::kMaxUid, kBase));
     } else if (for_serve && a == "--allow-remote-tcp") {
@@ -102,8 +103,7 @@ void parse_options(std::vector<std::string> args, command_line& cl) {
       so.inject_corruption.emplace(static_cast<std::uint32_t>(in.number_in(v.substr(0, colon), 0, 0xffffffff, kBase)),
                                    in.number_in(v.substr(colon + 1), 0, ~std::uint64_t{0}, kBase));
     } else if (for_run && a == "--target") {
-      ro.target = vsocklib::parse_address(in.value());
-      if (!ro.target.is_stream()) in.fail("--target must be a stream address");
+      ro.target = in.stream_address();
       if (auto why = vsocklib::connect_problem(ro.target); !why.empty()) in.fail("--target " + why);
       have_target = true;
     } else if (for_run && a == "--streams") {
