@@ -134,6 +134,8 @@ TEST(McastConfig, ValidationNamesWhatIsMissing) {
             std::string::npos);
   EXPECT_NE(host_error("[host]\nlisten = unix:/x\nlan = eth0\ngroup = 224.0.0.251\n").find("outside allow_group"),
             std::string::npos);
+  EXPECT_EQ(host_error("[host]\nlisten = unix:/x\nlan = eth0\nlog_level = loud\n"),
+            "unknown log level \"loud\" (trace, debug, info, warn, error, critical, off)");
   guest_config g;
   EXPECT_THROW(validate(g), config_error);
   g = guest_from("[guest]\nconnect = unix:/x\ntun = vmc0\nmode = l3\n");

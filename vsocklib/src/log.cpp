@@ -47,13 +47,17 @@ void apply_format(spdlog::logger& l) {
 
 }  // namespace
 
-void setup(const std::string& level) {
-  auto parsed = spdlog::level::from_str(level);
+void check_level(const std::string& level) {
   // from_str maps unknown names to "off"; only "off" itself may mean off.
-  if (parsed == spdlog::level::off && level != "off") {
+  if (spdlog::level::from_str(level) == spdlog::level::off && level != "off") {
     throw std::invalid_argument("unknown log level \"" + level +
                                 "\" (trace, debug, info, warn, error, critical, off)");
   }
+}
+
+void setup(const std::string& level) {
+  check_level(level);
+  const auto parsed = spdlog::level::from_str(level);
   std::lock_guard lock(g_mutex);
   g_level = parsed;
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { apply_format(*l); });

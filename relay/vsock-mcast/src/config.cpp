@@ -2,6 +2,7 @@
 
 #include <linux/capability.h>
 
+#include "vsocklib/log.hpp"
 #include "vsocklib/privileges.hpp"
 
 #include "vsocklib/number.hpp"
@@ -224,10 +225,12 @@ void apply_guest(const vsocklib::ini_document& doc, guest_config& cfg) {
 }
 
 namespace {
-void validate_user(const std::string& user) {
-  if (user.empty()) return;
+// What both endpoints check alike: the user to become and the log level, so that --check
+// reports them instead of a failed start.
+void validate_common(const std::string& user, const std::string& log_level) {
   try {
-    vsocklib::parse_user_group(user);
+    if (!user.empty()) vsocklib::parse_user_group(user);
+    vsocklib::log::check_level(log_level);
   } catch (const std::invalid_argument& e) {
     throw config_error(e.what());
   }
@@ -235,7 +238,7 @@ void validate_user(const std::string& user) {
 }  // namespace
 
 void validate(const host_config& cfg) {
-  validate_user(cfg.user);
+  validate_common(cfg.user, cfg.log_level);
   if (cfg.listen.empty()) throw config_error("no listen address (listen = ... or --listen)");
   if (cfg.lan.empty()) throw config_error("no LAN interface (lan = ... or --lan)");
   for (const auto& l : cfg.lan) {
@@ -253,7 +256,7 @@ void validate(const host_config& cfg) {
 }
 
 void validate(const guest_config& cfg) {
-  validate_user(cfg.user);
+  validate_common(cfg.user, cfg.log_level);
   if (!cfg.connect) throw config_error("no host address (connect = ... or --connect)");
   if (auto why = vsocklib::connect_problem(*cfg.connect); !why.empty()) throw config_error("connect: " + why);
   if (cfg.tun.empty()) throw config_error("no TUN name (tun = ... or --tun)");

@@ -17,6 +17,10 @@ namespace vsocklib::log {
 /// throws std::invalid_argument for anything else.
 void setup(const std::string& level = "info");
 
+/// Throws what setup(LEVEL) would throw for LEVEL, without changing anything: for
+/// configuration checks (`--check`) that must report a bad level before start-up.
+void check_level(const std::string& level);
+
 /// The logger of one component ("pump", "connector", "listener", "adbd-relay", ...),
 /// created on first use with the process-wide format and level.
 std::shared_ptr<spdlog::logger> get(const std::string& component);
