@@ -1,15 +1,14 @@
 // vsock-mcast's command line: every option reaches the configuration, files come first and
 // the command line overrides them, and every mistake names the option and the text.
 #include <linux/capability.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "argv.hpp"
 #include "command_line.hpp"
+#include "temp_dir.hpp"
 
 namespace vsock_mcast {
 namespace {
@@ -284,21 +283,12 @@ TEST(McastCommandLine, CapabilitiesKeptAfterThePrivilegeDrop) {
 // Configuration files in a directory of their own, removed afterwards.
 class McastCommandLineFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mcast-cli-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
   std::string write(const std::string& name, const std::string& text) {
-    auto path = (dir_ / name).string();
+    auto path = dir_.file(name);
     std::ofstream(path) << text;
     return path;
   }
-  std::filesystem::path dir_;
+  vsocklib::test::temp_dir dir_;
 };
 
 TEST_F(McastCommandLineFiles, HostFileThenCommandLine) {
@@ -400,7 +390,7 @@ TEST_F(McastCommandLineFiles, FileErrorsNameFileAndLineAndPointToTheProgramsHelp
             bad_cid + ":2: allow_cid needs a number in 0..4294967294, not \"-1\" | ");
   const auto bad_guest = write("g.conf", "[guest]\nmode = bridge\n");
   EXPECT_EQ(error_of(guest_with({"-c", bad_guest})), bad_guest + ":2: mode must be mcast or l3, not \"bridge\" | ");
-  const auto missing = (dir_ / "missing.conf").string();
+  const auto missing = dir_.file("missing.conf");
   EXPECT_EQ(error_of(host_with({"-c", missing})), missing + ": cannot read: No such file or directory | ");
   // The options are all read before any file: a bad option is reported first.
   EXPECT_EQ(error_of({"host", "-c", missing, "--bogus"}), "unknown option --bogus | host");
