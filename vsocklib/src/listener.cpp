@@ -11,7 +11,9 @@
 #include <spdlog/logger.h>
 
 #include "endpoints.hpp"
+#include "vsocklib/args.hpp"
 #include "vsocklib/error.hpp"
+#include "vsocklib/privileges.hpp"
 #include "vsocklib/repeat_log.hpp"
 
 namespace vsocklib {
@@ -233,5 +235,19 @@ void basic_listener<Protocol>::close() {
 
 template class basic_listener<asio::generic::stream_protocol>;
 template class basic_listener<asio::generic::seq_packet_protocol>;
+
+bool read_peer_policy_option(arg_reader& in, peer_policy& policy) {
+  const std::string& a = in.option();
+  if (a == "--allow-cid") {
+    policy.allowed_cids.push_back(in.number<std::uint32_t>(0, kMaxCid));
+  } else if (a == "--allow-uid") {
+    policy.allowed_uids.push_back(in.number<uid_t>(0, kMaxUid));
+  } else if (a == "--allow-remote-tcp") {
+    policy.allow_remote_tcp = true;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 }  // namespace vsocklib

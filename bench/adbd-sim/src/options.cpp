@@ -81,12 +81,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
       o.max_connections = in.number<unsigned>(1, 4096);
     } else if (a == "--threads") {
       o.threads = in.number<unsigned>(1, 256);
-    } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
-    } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(in.number<uid_t>(0, vsocklib::kMaxUid));
-    } else if (a == "--allow-remote-tcp") {
-      o.policy.allow_remote_tcp = true;
+    } else if (vsocklib::read_peer_policy_option(in, o.policy)) {
+      // --allow-cid, --allow-uid, --allow-remote-tcp: read into o.policy
     } else if (a == "--log-level") {
       o.log_level = in.value();
     } else {

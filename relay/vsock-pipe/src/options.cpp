@@ -88,12 +88,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
       // The pump's own bounds, so the error names --linger.
       o.pump.linger = std::chrono::milliseconds(
           in.number(1, static_cast<std::uint64_t>(vsocklib::pump_options::kMaxLinger.count())));
-    } else if (a == "--allow-cid") {
-      o.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
-    } else if (a == "--allow-uid") {
-      o.policy.allowed_uids.push_back(in.number<uid_t>(0, vsocklib::kMaxUid));
-    } else if (a == "--allow-remote-tcp") {
-      o.policy.allow_remote_tcp = true;
+    } else if (vsocklib::read_peer_policy_option(in, o.policy)) {
+      // --allow-cid, --allow-uid, --allow-remote-tcp: read into o.policy
     } else if (a == "--log-level") {
       o.log_level = in.value();
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {

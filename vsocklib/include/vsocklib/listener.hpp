@@ -26,6 +26,12 @@ struct peer_policy {
   bool allow_remote_tcp = false;
 };
 
+class arg_reader;
+
+/// The listener options every serving program takes alike: when IN is at --allow-cid,
+/// --allow-uid or --allow-remote-tcp, reads it into POLICY and returns true; else false.
+bool read_peer_policy_option(arg_reader& in, peer_policy& policy);
+
 /// A peer that was accepted.
 struct peer_info {
   std::string description;  ///< e.g. "vsock:3:1034", "unix:uid=1000,pid=42", "tcp:127.0.0.1:5000"
