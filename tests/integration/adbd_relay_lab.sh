@@ -59,14 +59,15 @@ sum_out=$(sha256sum <"$work/out.bin" | cut -d' ' -f1)
 echo "push+pull 20 MiB: equal sha256 ${sum_in:0:16}...; push $((t1 - t0)) ms, pull $((t2 - t1)) ms (TCG guest)"
 
 # The PC's adb server dies during a pull (SIGKILL, as a crash would) and is started again.
-# The relay sees no USB event for that, only the new server's CNXN; from then on nothing of
-# the old session (the rest of the pull, queued in USB transfers and the guest's socket)
-# may reach the PC, and the new server must be working. Two shares, both printed: adb's,
-# from start-server to its CNXN reaching the relay (0.1 s, or 2-9 s when its first attempt
-# read data the relay had queued before it could know, and adb gave up and retried), and
-# the rest, from that CNXN to adb listing the device (1.1-3.3 s in the TCG guest: a new
-# guest connection, its CNXN answer, adb's own handshake). Asserted: the rest within 10 s
-# and the whole within 20 s, sanity bounds for a loaded TCG guest.
+# The relay sees no USB event for that. Two ways out, both proven here over many runs
+# (docs/adbd-relay.md): the new server's CNXN reaches the relay, which ends the session,
+# so nothing of the old one (the rest of the pull, queued in USB transfers and the
+# guest's socket) reaches the PC; or every attempt of the new server first reads bytes
+# still queued, gives up before its CNXN gets through, and the relay ends the session
+# when its queued bytes have waited pc_read_timeout_ms (5 s) with none taken, and
+# re-enumerates. Printed: which, and the split between adb and the relay. Asserted: the
+# device listed and working within 20 s of start-server, a sanity bound for a loaded TCG
+# guest (the old stale-bytes livelock took 18 s and more).
 # guest->PC bytes so far, from the relay's status (live during a session)
 to_pc() { "$relay" --status "$work/control" | grep -o '"vsock_to_usb_bytes": [0-9]*' | grep -o '[0-9]*$'; }
 before=$(to_pc)
@@ -85,22 +86,25 @@ echo "adb server killed during a 64 MiB pull, $((($(to_pc) - before) / 1024)) Ki
 head -c $((64 * 1024)) /dev/urandom >"$work/small.bin"
 t0=$(now_ms)
 adb start-server >/dev/null 2>&1
-wait_state "$serial" device 10 || fail "the new adb server never listed $serial: $(adb devices)"
+wait_state "$serial" device 20 || fail "the new adb server never listed $serial: $(adb devices)"
 t1=$(now_ms)
 adb -s "$serial" push "$work/small.bin" /small.bin >/dev/null || fail "push through the new adb server failed"
 adb -s "$serial" pull /small.bin "$work/small.back" >/dev/null || fail "pull through the new adb server failed"
 cmp -s "$work/small.bin" "$work/small.back" || fail "the new session's pull differs from its push"
 t2=$(now_ms)
 echo "new adb server: device listed $((t1 - t0)) ms after start-server, push+pull 64 KiB done after $((t2 - t0)) ms"
-grep -q "the PC's adb started a new session" "$work/relay.log" || fail "the relay did not log the PC's new session"
-# The split between adb and the relay: when the relay had the new server's whole CNXN (its
-# log's clock is this guest's), and whether adb abandoned an attempt first.
-cnxn_line=$(grep "session ended: the PC's adb started a new session" "$work/relay.log" | tail -1)
-cnxn_ms=$(date -d "${cnxn_line:0:23}" +%s%3N)
-dropped=$(grep -o '[0-9]* bytes of an abandoned CNXN' "$work/relay.log" | tail -1 | cut -d' ' -f1 || true)
-echo "  the relay had the new CNXN $((cnxn_ms - t0)) ms after start-server${dropped:+ (adb abandoned a first attempt: $dropped bytes dropped)}, $((t1 - cnxn_ms)) ms before adb listed the device"
-"$relay" --status "$work/control" | grep -q '"pc_new_sessions": [1-9]' || fail "status does not count the PC's new session"
-((t1 - cnxn_ms <= 10000)) || fail "adb listed the device $((t1 - cnxn_ms)) ms after the relay had its CNXN, more than 10 s"
+# The split between adb and the relay, by the relay's log (its clock is this guest's).
+ended=$(grep "session ended: the PC's adb started a new session\|session ended: the PC stopped reading" "$work/relay.log" | tail -1)
+[[ -n $ended ]] || fail "the relay logged neither the PC's new session nor its stopped reading"
+ended_ms=$(date -d "${ended:0:23}" +%s%3N)
+if [[ $ended == *"new session"* ]]; then
+  dropped=$(grep -o '[0-9]* bytes of an abandoned CNXN' "$work/relay.log" | tail -1 | cut -d' ' -f1 || true)
+  echo "  the relay had the new CNXN $((ended_ms - t0)) ms after start-server${dropped:+ (adb abandoned a first attempt: $dropped bytes dropped)}, $((t1 - ended_ms)) ms before adb listed the device"
+  "$relay" --status "$work/control" | grep -q '"pc_new_sessions": [1-9]' || fail "status does not count the PC's new session"
+else
+  echo "  adb's attempts all read stale bytes; the relay ended the session on its read timeout $((ended_ms - t0)) ms after start-server, $((t1 - ended_ms)) ms before adb listed the device"
+  "$relay" --status "$work/control" | grep -q '"pc_read_stalls": [1-9]' || fail "status does not count the PC's read stall"
+fi
 ((t2 - t0 <= 20000)) || fail "the new adb server needed $((t2 - t0)) ms to list and use the device, more than 20 s"
 
 # The guest's adbd goes away: the device must leave; when it is back, so is the device.

@@ -3,6 +3,8 @@
 // the PC on the other end of a socketpair.
 #pragma once
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "usb_endpoint.hpp"  // relay/adbd-relay/src
@@ -26,13 +28,23 @@ class socket_usb_endpoint final : public usb_endpoint {
 
   asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override {
     if (cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
-    co_return co_await s_.async_send(buf, 0, vsocklib::unslotted());
+    auto [ec, n] = co_await s_.async_send(buf, 0, vsocklib::unslotted());
+    progress_.queued += n;
+    co_return std::tuple{ec, n};
   }
 
   void cancel() override {
     cancelled_ = true;
     error_code ignored;
     s_.cancel(ignored);
+  }
+
+  /// Taken: everything sent, once the socket's send queue is empty (SIOCOUTQ counts
+  /// buffer space, not bytes, so nothing finer).
+  write_progress progress() override {
+    int unread = 0;
+    if (::ioctl(s_.native_handle(), SIOCOUTQ, &unread) == 0 && unread == 0) progress_.taken = progress_.queued;
+    return progress_;
   }
 
   std::size_t max_packet_size() const override { return max_packet_; }
@@ -55,6 +67,7 @@ class socket_usb_endpoint final : public usb_endpoint {
   asio::generic::seq_packet_protocol::socket s_;
   std::size_t max_packet_;
   bool cancelled_ = false;
+  write_progress progress_;
 };
 
 }  // namespace adbd_relay

@@ -33,6 +33,7 @@ control_socket = /run/x/control
 user = adbd-relay:plugdev
 chunk_size = 8192
 backoff_max_ms = 2000
+pc_read_timeout_ms = 0
 
 [guest android0]
 address = vsock:3:5555
@@ -50,6 +51,7 @@ udc = dummy_udc.1
   EXPECT_EQ(c.user, "adbd-relay:plugdev");
   EXPECT_EQ(c.session.chunk_size, 8192u);
   EXPECT_EQ(c.connect.backoff.max.count(), 2000);
+  EXPECT_EQ(c.session.pc_read_timeout.count(), 0) << "0 turns the PC read watch off";
   ASSERT_EQ(c.guests.size(), 2u);
   EXPECT_EQ(c.guests[0].address.to_string(), "vsock:3:5555");
   EXPECT_EQ(c.guests[0].gadget.serial, "android0-serial");
@@ -67,6 +69,7 @@ TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
   expect_error("[relay]\nusb_transfer_size = 1000\n", "multiple of 512");
   expect_error("[relay]\nchunk_size = 100\n", "chunk_size must be 512..1048576");
   expect_error("[relay]\nchunk_size = lots\n", "test.conf:2: chunk_size needs a number");
+  expect_error("[relay]\npc_read_timeout_ms = 600001\n", "pc_read_timeout_ms");
   expect_error("[gest a]\n", "unknown section [gest a]");
   expect_error("address = vsock:3:5555\n", "outside a section");
   expect_error("[relay]\n", "no guest configured");
@@ -98,6 +101,7 @@ TEST(RelayConfig, ShippedExampleParses) {
   // The example shows the defaults.
   EXPECT_EQ(c.connect.backoff.initial, config{}.connect.backoff.initial);
   EXPECT_EQ(c.connect.backoff.max, config{}.connect.backoff.max);
+  EXPECT_EQ(c.session.pc_read_timeout, config{}.session.pc_read_timeout);
 }
 
 }  // namespace

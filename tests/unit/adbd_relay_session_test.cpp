@@ -404,6 +404,69 @@ TEST(RelaySession, ACnxnRepeatedDuringTheHandshakeStaysInTheSession) {
   EXPECT_NE(r.stats.reason, session_end::pc_new_session);
 }
 
+// Seen with Debian's adb 29 after a restart: a first CNXN attempt abandoned after its
+// header, before the guest had answered anything. The guest gets the retry whole, and the
+// session goes on.
+TEST(RelaySession, ACnxnAbandonedDuringTheHandshakeIsReplacedByTheRetry) {
+  asio::io_context io;
+  rig r(io);
+  auto attempt = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(119, 15));
+  auto retry = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(119, 16));
+  auto transfers = split(attempt, {24});
+  transfers.pop_back();  // the attempt's payload never comes
+  for (auto& t : split(retry, {24})) transfers.push_back(t);
+  std::vector<std::byte> got(retry.size());
+  using transfer_list = std::vector<std::vector<std::byte>>;
+  vsocklib::test::run_with_deadline(io, [](rig& r, transfer_list t, std::vector<std::byte>& got) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto guest = [](rig& r, std::vector<std::byte>& got) -> asio::awaitable<void> {
+      co_await asio::async_read(r.guest, asio::buffer(got), use_tuple);
+      r.pc.close();
+    };
+    co_await (relay(r) && guest(r, got) && pc_send(r, std::move(t)));
+  }(r, transfers, got));
+  EXPECT_EQ(got, retry);
+  EXPECT_EQ(r.stats.pc_bytes_dropped, 24u);
+  EXPECT_EQ(r.stats.usb_to_stream_messages, 1u);
+  EXPECT_FALSE(is_protocol_error(r.stats.reason)) << r.stats.detail;
+}
+
+// The PC's adb died mid-pull: what the relay queued towards it is never taken. The session
+// ends after pc_read_timeout, so that a new adb server does not read those stale bytes.
+TEST(RelaySession, APcThatStopsReadingEndsTheSession) {
+  asio::io_context io;
+  rig r(io);
+  auto wrte = message(adb::kWrte, 1, 2, vsocklib::test::random_bytes(3000, 17));
+  session_options opt = k4KiBTransfers;
+  opt.pc_read_timeout = 40ms;
+  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> m, session_options opt) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    co_await asio::async_write(r.guest, asio::buffer(m), use_tuple);
+    co_await run_session(r.usb, r.relay_vsock, usb_role::device, opt, vsocklib::log::get("test"), r.stats);
+  }(r, wrte, opt));
+  EXPECT_EQ(r.stats.reason, session_end::pc_not_reading) << to_string(r.stats.reason, usb_role::device);
+  EXPECT_NE(r.stats.detail.find("3024 bytes queued towards the PC"), std::string::npos) << r.stats.detail;
+  EXPECT_FALSE(is_protocol_error(r.stats.reason));
+}
+
+TEST(ReadStallWatch, StallsOnlyWhenBytesWaitTheWholeLimitWithNoneTaken) {
+  using clock = read_stall_watch::clock;
+  const clock::time_point t0{};
+  read_stall_watch w(1000ms);
+  EXPECT_FALSE(w.stalled({0, 0}, t0));
+  EXPECT_FALSE(w.stalled({100, 100}, t0 + 5000ms)) << "nothing waiting is never a stall";
+  EXPECT_FALSE(w.stalled({200, 100}, t0 + 6000ms));  // bytes wait from here
+  EXPECT_FALSE(w.stalled({300, 100}, t0 + 6999ms));
+  EXPECT_TRUE(w.stalled({300, 100}, t0 + 7000ms));
+  EXPECT_FALSE(w.stalled({300, 150}, t0 + 7500ms)) << "the peer took some: the time starts again";
+  EXPECT_FALSE(w.stalled({300, 150}, t0 + 8400ms));
+  EXPECT_TRUE(w.stalled({300, 150}, t0 + 8500ms));
+  EXPECT_FALSE(w.stalled({300, 300}, t0 + 9000ms));
+  EXPECT_FALSE(w.stalled({400, 300}, t0 + 9100ms)) << "waiting again starts a new time";
+  EXPECT_FALSE(w.stalled({400, 300}, t0 + 10000ms));
+  EXPECT_TRUE(w.stalled({400, 300}, t0 + 10100ms));
+}
+
 TEST(RelaySession, HeaderThatIsNotItsOwnTransferIsAProtocolError) {
   asio::io_context io;
   rig r(io);

@@ -235,6 +235,37 @@ TEST(aio_queue, writes_queue_until_every_slot_is_in_flight) {
   EXPECT_FALSE(ec);
 }
 
+// What the session's read-stall watch samples: bytes queued, and bytes of finished
+// transfers. Sampling collects completions without retiring slots, so a write waiting for
+// a free slot still wakes for the completion the sample saw first.
+TEST(aio_queue, progress_counts_queued_and_taken_bytes_without_stealing_a_wakeup) {
+  asio::io_context io;
+  fake_aio aio;
+  aio_queue q(io.get_executor(), dummy_file(), true, kSlot, 2, aio);
+  EXPECT_EQ(q.progress().queued, 0u);
+  error_code ec;
+  ASSERT_TRUE(run(io, write_one(q, "one", ec)));
+  ASSERT_TRUE(run(io, write_one(q, "two!", ec)));
+  auto p = q.progress();
+  EXPECT_EQ(p.queued, 7u);
+  EXPECT_EQ(p.taken, 0u);
+  bool done = false;
+  asio::co_spawn(io, write_one(q, "three", ec), [&](std::exception_ptr) { done = true; });
+  io.restart();
+  io.run_for(20ms);
+  EXPECT_FALSE(done);
+  aio.complete(3);
+  p = q.progress();  // sees the completion before the waiting write does
+  EXPECT_EQ(p.taken, 3u);
+  io.restart();
+  io.run_for(1s);
+  EXPECT_TRUE(done);
+  EXPECT_FALSE(ec);
+  p = q.progress();
+  EXPECT_EQ(p.queued, 12u);
+  EXPECT_EQ(p.taken, 3u);
+}
+
 TEST(aio_queue, after_a_failed_write_nothing_more_is_submitted) {
   asio::io_context io;
   fake_aio aio;

@@ -106,7 +106,14 @@ asio::awaitable<std::tuple<error_code, std::size_t>> aio_queue::async_write(asio
   const std::size_t i = (head_ + used_) % slots_.size();
   std::memcpy(data(i), buf.data(), buf.size());
   if (auto ec = submit(i, buf.size())) co_return std::tuple{fail(ec), std::size_t{0}};
+  progress_.queued += buf.size();
   co_return std::tuple{error_code{}, buf.size()};
+}
+
+write_progress aio_queue::progress() {
+  // Marks finished slots only: async_write and wait_oldest retire them in their own order.
+  collect();
+  return progress_;
 }
 
 void aio_queue::cancel() {
@@ -160,6 +167,7 @@ void aio_queue::collect() {
       slot& s = slots_[events[k].data];
       s.in_flight = false;
       s.result = static_cast<long>(events[k].res);
+      if (in_ && s.result > 0) progress_.taken += static_cast<std::uint64_t>(s.result);
     }
   }
 }

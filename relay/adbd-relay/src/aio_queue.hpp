@@ -75,6 +75,9 @@ class aio_queue {
   asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf);
   /// Cancels the transfers in flight; pending and later calls end with operation_aborted.
   void cancel();
+  /// IN: bytes queued so far, and of them the bytes of transfers seen finished (collected
+  /// here, without waiting).
+  write_progress progress();
 
   /// The endpoint file (for ioctls).
   int native_handle() const noexcept { return fd_.get(); }
@@ -107,6 +110,7 @@ class aio_queue {
   bool cancelled_ = false;
   bool started_ = false;  // OUT: the reads have been queued
   error_code failed_;
+  write_progress progress_;  // IN
 };
 
 }  // namespace adbd_relay

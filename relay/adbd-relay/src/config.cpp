@@ -132,6 +132,8 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
         if (cfg.session.usb_transfer_size < 512 || cfg.session.usb_transfer_size % 512 != 0) {
           at.fail("usb_transfer_size must be a multiple of 512 (the high-speed packet size), at least 512");
         }
+      } else if (key == "pc_read_timeout_ms") {
+        cfg.session.pc_read_timeout = std::chrono::milliseconds(parse_number(at, key, value, 600000));
       } else if (key == "connect_timeout_ms") {
         cfg.connect.connect_timeout = std::chrono::milliseconds(parse_number(at, key, value, 600000));
       } else if (key == "backoff_initial_ms") {

@@ -21,6 +21,7 @@ std::string status_json(const std::vector<const guest_status*>& guests,
         {"connect_failures", g->connect_failures},
         {"protocol_errors", g->protocol_errors},
         {"pc_new_sessions", g->pc_new_sessions},
+        {"pc_read_stalls", g->pc_read_stalls},
         {"usb_to_vsock_bytes", g->usb_to_vsock_bytes + g->current.usb_to_stream_bytes},
         {"vsock_to_usb_bytes", g->vsock_to_usb_bytes + g->current.stream_to_usb_bytes},
         {"last_error", g->last_error}});

@@ -24,6 +24,7 @@ class ffs_endpoint final : public usb_endpoint {
   asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override;
   asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override;
   void cancel() override;
+  write_progress progress() override { return in_.progress(); }
   std::size_t max_packet_size() const override { return max_packet_; }
 
  private:

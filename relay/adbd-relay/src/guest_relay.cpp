@@ -235,6 +235,9 @@ asio::awaitable<void> guest_relay::run() {
     status_.usb_to_vsock_bytes += stats.usb_to_stream_bytes;
     status_.vsock_to_usb_bytes += stats.stream_to_usb_bytes;
     const bool pc_restarted = ended.index() == 0 && stats.reason == session_end::pc_new_session;
+    // Falls through to hiding the function below: the PC sees the device leave and come
+    // back, and whatever adb it runs next finds no stale bytes queued.
+    if (ended.index() == 0 && stats.reason == session_end::pc_not_reading) ++status_.pc_read_stalls;
     if (pc_restarted) pc_cnxn = std::move(stats.next_session);
     stats = {};
 

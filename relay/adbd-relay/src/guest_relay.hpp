@@ -30,6 +30,7 @@ struct guest_status {
   std::uint64_t connect_failures = 0;
   std::uint64_t protocol_errors = 0;
   std::uint64_t pc_new_sessions = 0;   ///< sessions the PC's adb restarted with a new CNXN
+  std::uint64_t pc_read_stalls = 0;    ///< sessions ended because the PC stopped reading
   std::uint64_t usb_to_vsock_bytes = 0;  ///< of finished sessions; see current
   std::uint64_t vsock_to_usb_bytes = 0;
   session_stats current;                  ///< the session being bridged, live

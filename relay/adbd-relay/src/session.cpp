@@ -29,6 +29,7 @@ struct shared_state {
   std::uint32_t stream_max = 0;  // arg1 of the stream peer's CNXN; 0 until seen
   bool guest_past_handshake = false;  // the stream peer sent more than CNXN and AUTH
   bool pc_restarting = false;  // a new CNXN from the PC is being read: send it nothing more
+  asio::steady_timer* watch = nullptr;  // watch_pc_reading's, woken when the session ends
 
   // Until both sides have said what they accept, any size up to MAX_PAYLOAD may pass: the
   // CNXN and AUTH messages that come first are small, and adb itself checks no tighter.
@@ -61,8 +62,29 @@ struct shared_state {
     usb.cancel();
     error_code ignored;
     stream.cancel(ignored);
+    if (watch) watch->cancel();
   }
 };
+
+// Device role: ends the session when what was queued towards the PC waits LIMIT with none
+// of it taken (session_options::pc_read_timeout). Samples four times per LIMIT.
+asio::awaitable<void> watch_pc_reading(shared_state& st, std::chrono::milliseconds limit) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  st.watch = &timer;
+  read_stall_watch watch(limit);
+  while (!st.ended) {
+    timer.expires_after(std::max<std::chrono::milliseconds>(limit / 4, std::chrono::milliseconds(1)));
+    co_await timer.async_wait(vsocklib::unslotted());
+    if (st.ended) break;
+    const auto p = st.usb.progress();
+    if (watch.stalled(p, std::chrono::steady_clock::now())) {
+      st.end(session_end::pc_not_reading, {},
+             std::to_string(p.queued - p.taken) + " bytes queued towards the PC, none taken in " +
+                 std::to_string(limit.count()) + " ms");
+    }
+  }
+  st.watch = nullptr;
+}
 
 // One USB write of exactly BUF; false (and the session ended) otherwise. A transfer that
 // moved only part of its bytes cannot be completed by another (that would be a separate
@@ -92,12 +114,13 @@ std::optional<adb::message_header> cnxn_header(std::span<const std::byte> t) {
   return h;
 }
 
-// The PC started over: MSG holds its CNXN header. Reads the rest of that CNXN from USB,
-// unless the PC gives up on the attempt (an adb server whose first read met the old
-// session's data does, and sends CNXN again): then a new CNXN header replaces it.
-// Transfers that fit neither are dropped and counted, so MSG ends as one whole CNXN.
-// Read here, in the old session, because the endpoints it came in on are closed when
-// the session ends, and a transfer they had taken in would be lost.
+// MSG holds a CNXN header from the PC. Reads the rest of that CNXN from USB, unless the
+// PC gives up on the attempt (an adb server whose first read met bytes it could not parse
+// does, and sends CNXN again, possibly before the first one's payload): then a new CNXN
+// header replaces it. Transfers that fit neither are dropped and counted, so MSG ends as
+// one whole CNXN. When the PC started over, this runs in the old session, because the
+// endpoints it came in on are closed when the session ends, and a transfer they had taken
+// in would be lost.
 asio::awaitable<bool> collect_pc_cnxn(std::span<std::byte> buf, std::vector<std::byte>& msg, shared_state& st) {
   auto h = adb::decode(std::span<const std::byte>(msg).first<adb::kHeaderSize>());
   while (msg.size() < adb::kHeaderSize + h.data_length) {
@@ -121,18 +144,24 @@ asio::awaitable<bool> collect_pc_cnxn(std::span<std::byte> buf, std::vector<std:
   co_return true;
 }
 
-// The first message of a session that a previous one read from the PC (its next_session).
-asio::awaitable<bool> send_first(std::vector<std::byte> msg, shared_state& st) {
+// A whole CNXN from the PC (collect_pc_cnxn, or a previous session's next_session) to the
+// stream, in writes of at most CHUNK bytes.
+asio::awaitable<bool> send_pc_cnxn(std::vector<std::byte> msg, std::size_t chunk, shared_state& st) {
   const auto h = adb::decode(std::span<const std::byte>(msg).first<adb::kHeaderSize>());
   if (!st.check(h, session_end::usb_protocol)) co_return false;
   st.usb_max = h.arg1;
-  auto [ec, w] = co_await asio::async_write(st.stream, asio::buffer(msg), vsocklib::unslotted());
-  if (st.ended) co_return false;
-  if (ec) {
-    st.end(session_end::stream_failed, ec);
-    co_return false;
+  st.stream_max = 0;  // a new session's limit is open until the guest answers
+  for (std::size_t at = 0; at < msg.size();) {
+    const std::size_t take = std::min(chunk, msg.size() - at);
+    auto [ec, w] = co_await asio::async_write(st.stream, asio::buffer(msg.data() + at, take), vsocklib::unslotted());
+    if (st.ended) co_return false;
+    if (ec) {
+      st.end(session_end::stream_failed, ec);
+      co_return false;
+    }
+    st.stats.usb_to_stream_bytes += w;
+    at += take;
   }
-  st.stats.usb_to_stream_bytes += w;
   ++st.stats.usb_to_stream_messages;
   co_return true;
 }
@@ -141,7 +170,7 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
                                     shared_state& st, std::vector<std::byte> first) {
   // Outside cancellation arrives through run_stoppable in run_session, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
-  if (!first.empty() && !co_await send_first(std::move(first), st)) co_return;
+  if (!first.empty() && !co_await send_pc_cnxn(std::move(first), chunk, st)) co_return;
   std::array<std::byte, adb::kHeaderSize> header_bytes;
   const char* peer = st.role == usb_role::device ? "the PC" : "the device";
   // Checked before every new wait: the other direction may have ended the session (and
@@ -161,25 +190,26 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
     std::copy_n(buf.begin(), adb::kHeaderSize, header_bytes.begin());
     const auto h = adb::decode(header_bytes);
     if (!st.check(h, session_end::usb_protocol)) co_return;
-    if (h.command == adb::kCnxn && st.role == usb_role::device && st.guest_past_handshake) {
-      // The PC started over (its adb server restarted, or another client took the
-      // device) while the guest's answers to the old session may still be queued towards
-      // it, in the guest's socket and in submitted USB transfers. Ending the session
-      // cancels those transfers and drops the guest connection; the next session
-      // starts with this CNXN on a new one. A CNXN repeated during the handshake is
-      // adb's own retry and goes to the guest as before.
-      st.pc_restarting = true;
+    if (h.command == adb::kCnxn && st.role == usb_role::device) {
+      // Read whole before any of it goes on: adb may abandon an attempt halfway
+      // (collect_pc_cnxn). Past the handshake the PC has started over (its adb server
+      // restarted, or another client took the device) while the guest's answers to the
+      // old session may still be queued towards it, in the guest's socket and in
+      // submitted USB transfers. Ending the session cancels those transfers and drops the
+      // guest connection; the next session starts with this CNXN on a new one. During the
+      // handshake a CNXN is the first or adb's own retry, and goes to the guest here.
+      const bool restart = st.guest_past_handshake;
+      st.pc_restarting = restart;
       std::vector<std::byte> msg(header_bytes.begin(), header_bytes.end());
       if (!co_await collect_pc_cnxn(buf, msg, st)) co_return;
-      st.stats.next_session = std::move(msg);
-      co_return st.end(session_end::pc_new_session, {}, "a new CNXN from the PC");
+      if (restart) {
+        st.stats.next_session = std::move(msg);
+        co_return st.end(session_end::pc_new_session, {}, "a new CNXN from the PC");
+      }
+      if (!co_await send_pc_cnxn(std::move(msg), chunk, st)) co_return;
+      continue;
     }
-    if (h.command == adb::kCnxn) {
-      st.usb_max = h.arg1;
-      // From the host's side a new CNXN starts a new session (e.g. the PC's adb server
-      // restarted): the limit is open again until the other side answers.
-      if (st.role == usb_role::device) st.stream_max = 0;
-    }
+    if (h.command == adb::kCnxn) st.usb_max = h.arg1;
 
     // The header waits for its first payload piece so both go to the stream in one write:
     // the guest kernel then queues one vsock packet instead of a tiny one plus a large one.
@@ -266,9 +296,23 @@ const char* to_string(session_end e, usb_role role) noexcept {
     case session_end::usb_protocol: return device ? "protocol error from the PC" : "protocol error from the device";
     case session_end::stream_protocol: return device ? "protocol error from the guest" : "protocol error from the adb server";
     case session_end::pc_new_session: return "the PC's adb started a new session";
+    case session_end::pc_not_reading: return "the PC stopped reading (its adb died or hangs)";
     case session_end::cancelled: return "cancelled";
   }
   return "?";
+}
+
+bool read_stall_watch::stalled(write_progress p, clock::time_point now) {
+  if (p.taken >= p.queued) {  // nothing waiting
+    since_.reset();
+    return false;
+  }
+  if (!since_ || p.taken != taken_) {  // waiting from now, or the peer took some
+    since_ = now;
+    taken_ = p.taken;
+    return false;
+  }
+  return now - *since_ >= limit_;
 }
 
 bool is_protocol_error(session_end e) noexcept {
@@ -289,10 +333,14 @@ asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& st
   std::vector<std::byte> storage(2 * transfer);
   stats = {};
   shared_state st(usb, stream, role, stats);
-  co_await vsocklib::run_stoppable(
-      usb_to_stream({storage.data(), transfer}, chunk, st, std::move(first)) &&
-          stream_to_usb({storage.data() + transfer, transfer}, mps, st),
-      [&st] { st.end(session_end::cancelled, asio::error::operation_aborted); });
+  auto both_ways = usb_to_stream({storage.data(), transfer}, chunk, st, std::move(first)) &&
+                   stream_to_usb({storage.data() + transfer, transfer}, mps, st);
+  auto stop = [&st] { st.end(session_end::cancelled, asio::error::operation_aborted); };
+  if (role == usb_role::device && opt.pc_read_timeout.count() > 0) {
+    co_await vsocklib::run_stoppable(std::move(both_ways) && watch_pc_reading(st, opt.pc_read_timeout), stop);
+  } else {
+    co_await vsocklib::run_stoppable(std::move(both_ways), stop);
+  }
   st.stats.max_payload = st.usb_max && st.stream_max ? st.limit() : adb::kMaxPayloadV1;
   st.stats.duration = std::chrono::steady_clock::now() - start;
   log->debug("session ended: {}{}{}{}", to_string(st.stats.reason, role),

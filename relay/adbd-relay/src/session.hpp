@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,12 @@ struct session_options {
   /// USB transfers kept queued per direction (gadget mode, FunctionFS AIO). One leaves the
   /// UDC idle between a transfer's completion and the next submission; adbd keeps several.
   std::size_t usb_transfers_in_flight = 8;
+  /// Device role: how long bytes queued towards the PC may wait with none taken before the
+  /// session ends as session_end::pc_not_reading (0: never). A live adb reads at once (its
+  /// flow control is per stream, by OKAY), so waiting means its server died or hangs; a new
+  /// server would otherwise read the old session's queued bytes, give up, and never get
+  /// its CNXN through.
+  std::chrono::milliseconds pc_read_timeout{5000};
 };
 
 enum class session_end {
@@ -60,6 +67,8 @@ enum class session_end {
   /// queued towards the PC must not reach it, so the session ends and the CNXN, in
   /// session_stats::next_session, starts the next one on a new guest connection.
   pc_new_session,
+  /// Device role: bytes queued towards the PC waited pc_read_timeout with none taken.
+  pc_not_reading,
   cancelled,
 };
 
@@ -84,6 +93,21 @@ struct session_stats {
   /// With pc_new_session: bytes of a CNXN attempt the PC abandoned for another, dropped
   /// (see collect_pc_cnxn in session.cpp).
   std::uint64_t pc_bytes_dropped = 0;
+};
+
+/// Tells a USB peer that stopped reading from a slow one, from samples of its progress:
+/// stalled once bytes have been queued for LIMIT with none taken meanwhile. The time runs
+/// from the first sample that saw bytes waiting, so it errs towards waiting longer.
+class read_stall_watch {
+ public:
+  using clock = std::chrono::steady_clock;
+  explicit read_stall_watch(clock::duration limit) : limit_(limit) {}
+  bool stalled(write_progress p, clock::time_point now);
+
+ private:
+  clock::duration limit_;
+  std::optional<clock::time_point> since_;  // bytes waiting, nothing taken since
+  std::uint64_t taken_ = 0;
 };
 
 /// Bridges USB and STREAM until either side ends or fails, keeping STATS current as it goes
