@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "vsocklib/unique_fd.hpp"
+
 namespace vsocklib {
 namespace {
 
@@ -33,23 +35,24 @@ std::string status_field(const std::string& name) {
 std::string in_child(const std::function<std::string()>& body) {
   int p[2];
   if (::pipe(p) != 0) return "pipe failed";
+  vsocklib::unique_fd from_child(p[0]), to_parent(p[1]);
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::close(p[0]);
+    from_child.reset();
     std::string r;
     try {
       r = body();
     } catch (const std::exception& e) {
       r = std::string("exception: ") + e.what();
     }
-    [[maybe_unused]] auto n = ::write(p[1], r.data(), r.size());
+    [[maybe_unused]] auto n = ::write(to_parent.get(), r.data(), r.size());
     ::_exit(0);
   }
-  ::close(p[1]);
+  to_parent.reset();
   std::string out;
   char buf[512];
-  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  ::close(p[0]);
+  for (ssize_t n; (n = ::read(from_child.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  from_child.reset();
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status)) return "child died: " + out;

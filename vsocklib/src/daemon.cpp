@@ -12,6 +12,8 @@
 
 #include <spdlog/logger.h>
 
+#include "vsocklib/unique_fd.hpp"
+
 namespace vsocklib {
 
 bool sd_notify(const std::string& message) {
@@ -23,12 +25,11 @@ bool sd_notify(const std::string& message) {
   if (len >= sizeof addr.sun_path) return false;
   std::memcpy(addr.sun_path, path, len);
   if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const auto sent = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+  const unique_fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  const auto sent = ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL,
                              reinterpret_cast<sockaddr*>(&addr),
                              static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
-  ::close(fd);
   return sent == static_cast<ssize_t>(message.size());
 }
 

@@ -48,30 +48,12 @@ int resolve(std::string_view remote, std::string& rel) {
 
 }  // namespace
 
-fd_result::~fd_result() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-fd_result& fd_result::operator=(fd_result&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    error_ = o.error_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
 rooted_fs::rooted_fs(std::filesystem::path root) : root_(std::filesystem::absolute(root)) {
-  root_fd_ = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd_ < 0) {
+  root_fd_.reset(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd_) {
     throw std::system_error(errno, std::generic_category(),
                             "cannot use " + root_.string() + " as the root directory");
   }
-}
-
-rooted_fs::~rooted_fs() {
-  if (root_fd_ >= 0) ::close(root_fd_);
 }
 
 std::optional<std::string> rooted_fs::confine(std::string_view remote) {
@@ -105,7 +87,7 @@ fd_result rooted_fs::open_relative(const std::string& rel, int flags, mode_t mod
   // openat2 refuses a mode without O_CREAT / O_TMPFILE.
   how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
   how.resolve = kResolve;
-  const long fd = ::syscall(SYS_openat2, root_fd_, rel.c_str(), &how, sizeof how);
+  const long fd = ::syscall(SYS_openat2, root_fd_.get(), rel.c_str(), &how, sizeof how);
   if (fd < 0) return {-1, errno};
   return {static_cast<int>(fd), 0};
 }

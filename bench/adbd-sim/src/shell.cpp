@@ -17,6 +17,7 @@
 
 #include "adbd_sim/rooted_fs.hpp"
 #include "services.hpp"
+#include "vsocklib/unique_fd.hpp"
 
 extern char** environ;
 
@@ -82,19 +83,21 @@ class child_process {
 };
 
 // Starts /bin/sh with stdin, stdout and stderr on one end of a socketpair; returns the
-// other end, or -1 with ERROR (an errno value) and WHAT.
-int spawn_shell(const std::string& command, const std::string& cwd, child_process& child,
-                int& error, std::string& what) {
+// other end, or none with ERROR (an errno value) and WHAT.
+vsocklib::unique_fd spawn_shell(const std::string& command, const std::string& cwd,
+                                child_process& child, int& error, std::string& what) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     error = errno;
     what = "socketpair";
-    return -1;
+    return {};
   }
+  vsocklib::unique_fd ours(sv[0]);
+  const vsocklib::unique_fd theirs(sv[1]);  // the shell's copies are dup2()ed from it
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   for (int target : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
-    posix_spawn_file_actions_adddup2(&actions, sv[1], target);  // dup2 clears O_CLOEXEC
+    posix_spawn_file_actions_adddup2(&actions, theirs.get(), target);  // dup2 clears O_CLOEXEC
   }
   posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   posix_spawnattr_t attr;
@@ -116,15 +119,13 @@ int spawn_shell(const std::string& command, const std::string& cwd, child_proces
                                command.empty() ? argv_stdin : argv_command, environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  ::close(sv[1]);
   if (rc != 0) {
-    ::close(sv[0]);
     error = rc;
     what = "cannot start /bin/sh in " + cwd;
-    return -1;
+    return {};
   }
   child.set_pid(pid);
-  return sv[0];
+  return ours;
 }
 
 // Waits up to TIMEOUT for the child to exit; true when it was reaped. A pidfd (Linux 5.3+)
@@ -191,14 +192,15 @@ asio::awaitable<void> run_shell(adb_stream& s, const std::string& command, const
   child_process child;
   int error = 0;
   std::string what;
-  const int fd = spawn_shell(command, files.path().string(), child, error, what);
-  if (fd < 0) {
+  vsocklib::unique_fd fd = spawn_shell(command, files.path().string(), child, error, what);
+  if (!fd) {
     log.warn("{}: shell: {}: {}", s.connection().peer(), what, std::strerror(error));
     const std::string msg = "adbd-sim: " + what + ": " + std::strerror(error) + "\n";
     co_await s.async_write(std::as_bytes(std::span<const char>(msg.data(), msg.size())));
     co_return;
   }
-  local_socket child_io(ex, asio::local::stream_protocol(), fd);
+  local_socket child_io(ex, asio::local::stream_protocol(), fd.get());
+  static_cast<void>(fd.release());  // child_io owns it now (the constructor throws before taking it)
   std::optional<asio::posix::stream_descriptor> pidfd;
   if (const long p = ::syscall(SYS_pidfd_open, child.pid(), 0); p >= 0) {
     pidfd.emplace(ex, static_cast<int>(p));

@@ -106,7 +106,7 @@ struct dir_closer {
 asio::awaitable<bool> do_list(adb_stream& s, const rooted_fs& files, const std::string& path) {
   auto fd = files.open(path, O_RDONLY | O_DIRECTORY);
   std::unique_ptr<DIR, dir_closer> dir(fd ? ::fdopendir(fd.get()) : nullptr);
-  if (dir) fd.release();  // the DIR owns it now
+  if (dir) static_cast<void>(fd.release());  // the DIR owns it now
   while (dir) {
     const dirent* e = ::readdir(dir.get());
     if (!e) break;

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "vsocklib/unique_fd.hpp"
+
 namespace adbd_sim {
 
 /// A file descriptor or an errno value, as the system calls give them (no exceptions on
@@ -18,21 +20,14 @@ class fd_result {
  public:
   fd_result() = default;
   fd_result(int fd, int error) noexcept : fd_(fd), error_(error) {}
-  ~fd_result();
-  fd_result(fd_result&& o) noexcept : fd_(o.fd_), error_(o.error_) { o.fd_ = -1; }
-  fd_result& operator=(fd_result&& o) noexcept;
 
-  int get() const noexcept { return fd_; }
+  int get() const noexcept { return fd_.get(); }
   int error() const noexcept { return error_; }  ///< errno when get() is -1
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-  int release() noexcept {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
+  explicit operator bool() const noexcept { return static_cast<bool>(fd_); }
+  [[nodiscard]] int release() noexcept { return fd_.release(); }
 
  private:
-  int fd_ = -1;
+  vsocklib::unique_fd fd_;
   int error_ = 0;
 };
 
@@ -45,7 +40,6 @@ class rooted_fs {
  public:
   /// Opens ROOT. Throws std::system_error naming it when it is not a usable directory.
   explicit rooted_fs(std::filesystem::path root);
-  ~rooted_fs();
   rooted_fs(const rooted_fs&) = delete;
   rooted_fs& operator=(const rooted_fs&) = delete;
 
@@ -71,7 +65,7 @@ class rooted_fs {
  private:
   fd_result open_relative(const std::string& rel, int flags, mode_t mode) const;
   std::filesystem::path root_;
-  int root_fd_ = -1;
+  vsocklib::unique_fd root_fd_;
 };
 
 }  // namespace adbd_sim
