@@ -798,6 +798,7 @@ TEST(AdbdSimOptions, ErrorsNameTheProblem) {
     return "no error";
   };
   EXPECT_NE(message({"--bogus"}).find("unknown option --bogus"), std::string::npos);
+  EXPECT_EQ(message({"--listen", "vsock:x:1"}).rfind("--listen: ", 0), 0u) << "names the option";
   EXPECT_NE(message({"--listen", "vsock:x:1"}).find("CID"), std::string::npos);
   EXPECT_NE(message({"--listen", "vsock-seqpacket:any:1"}).find("stream address"), std::string::npos);
   EXPECT_EQ(message({"--max-payload", "100"}), "--max-payload needs a number in 256..1048576, not \"100\"");

@@ -58,15 +58,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
       cl.what = *stop;
       return cl;
     } else if (a == "--listen") {
-      // Not in.stream_address(), which would put "--listen: " before the address errors:
-      // adbd-sim's messages stay as they were.
-      try {
-        auto addr = vsocklib::parse_address(in.value());
-        if (!addr.is_stream()) in.fail("--listen needs a stream address, not " + addr.to_string());
-        o.listen.push_back(std::move(addr));
-      } catch (const vsocklib::address_error& e) {
-        in.fail(e.what());
-      }
+      o.listen.push_back(in.stream_address());
     } else if (a == "--root") {
       o.root = in.value();
       if (o.root.empty()) in.fail("--root needs a directory");
