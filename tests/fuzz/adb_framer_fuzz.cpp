@@ -8,10 +8,10 @@
 #include <span>
 #include <vector>
 
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "fuzz_check.hpp"
 
-namespace adb = vsocklib::adb;
+namespace adb = adb_protocol;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);

@@ -6,10 +6,10 @@
 #include <cstring>
 #include <span>
 
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "fuzz_check.hpp"
 
-namespace adb = vsocklib::adb;
+namespace adb = adb_protocol;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 4 + adb::kHeaderSize) return 0;

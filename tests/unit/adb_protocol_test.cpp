@@ -1,5 +1,5 @@
 // The ADB wire protocol codec: header encoding, validation, checksum and the stream framer.
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 
 #include <array>
 #include <cstring>
@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-namespace vsocklib::adb {
+namespace adb_protocol {
 namespace {
 
 std::vector<std::byte> bytes_of(std::string_view s) {
@@ -334,4 +334,4 @@ TEST(AdbFramer, EmptyInputNeedsMore) {
 }
 
 }  // namespace
-}  // namespace vsocklib::adb
+}  // namespace adb_protocol

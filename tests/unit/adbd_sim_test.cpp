@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "argv.hpp"
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "adbd_sim/connection.hpp"
 #include "adbd_sim/options.hpp"
 #include "adbd_sim/pattern.hpp"
@@ -25,7 +25,7 @@
 namespace adbd_sim {
 namespace {
 
-namespace adb = vsocklib::adb;
+namespace adb = adb_protocol;
 namespace asio = vsocklib::asio;
 namespace test = vsocklib::test;
 using namespace std::chrono_literals;

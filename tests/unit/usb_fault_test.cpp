@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "peers.hpp"
 #include "run_coro.hpp"
 #include "session.hpp"
@@ -23,7 +23,7 @@
 namespace adbd_relay {
 namespace {
 
-namespace adb = vsocklib::adb;
+namespace adb = adb_protocol;
 // The framing tests below count USB transfers of 4 KiB (the default is 16 KiB; the tests
 // of the default's own sizes say so).
 constexpr session_options k4KiBTransfers{.chunk_size = 4096, .usb_transfer_size = 4096};

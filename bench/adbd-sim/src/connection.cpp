@@ -16,7 +16,7 @@
 
 namespace adbd_sim {
 
-namespace adb = vsocklib::adb;
+namespace adb = adb_protocol;
 namespace asio = vsocklib::asio;
 using vsocklib::error_code;
 using vsocklib::use_tuple;

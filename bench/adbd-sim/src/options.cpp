@@ -66,7 +66,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
       o.auth = true;
     } else if (a == "--max-payload") {
       // 256: room for a sync DATA header and some data in every WRTE.
-      o.max_payload = in.number<std::uint32_t>(256, vsocklib::adb::kMaxPayload);
+      o.max_payload = in.number<std::uint32_t>(256, adb_protocol::kMaxPayload);
     } else if (a == "--max-streams") {
       o.max_streams = in.number<unsigned>(1, 4096);
     } else if (a == "--max-connections") {

@@ -15,16 +15,16 @@
 
 #include <spdlog/logger.h>
 
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "adbd_sim/rooted_fs.hpp"
 #include "services.hpp"
 
 namespace adbd_sim::detail {
 namespace {
 
-using vsocklib::adb::fourcc;
-using vsocklib::adb::load_le32;
-using vsocklib::adb::store_le32;
+using adb_protocol::fourcc;
+using adb_protocol::load_le32;
+using adb_protocol::store_le32;
 
 constexpr std::uint32_t kStat = fourcc("STAT");  // ID_LSTAT_V1
 constexpr std::uint32_t kList = fourcc("LIST");

@@ -1,10 +1,10 @@
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
-namespace vsocklib::adb {
+namespace adb_protocol {
 namespace {
 
 bool known_command(std::uint32_t c) noexcept {
@@ -172,4 +172,4 @@ framer::event framer::next(std::span<const std::byte>& input, std::size_t max_pi
   return ev;
 }
 
-}  // namespace vsocklib::adb
+}  // namespace adb_protocol

@@ -7,13 +7,13 @@
 
 #include <spdlog/logger.h>
 
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "vsocklib/stoppable.hpp"
 
 namespace adbd_relay {
 namespace {
 
-namespace adb = vsocklib::adb;
+namespace adb = adb_protocol;
 
 // What both directions share: how the session ended (first reason wins) and the payload
 // limit the two CNXN messages negotiated.

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "vsocklib/asio.hpp"
 
 namespace spdlog {
@@ -34,7 +34,7 @@ struct connection_config {
   /// would. The full unknown-key flow of a real device.
   bool auth = false;
   /// The largest payload adbd-sim accepts and sends; the session uses min(this, host's).
-  std::uint32_t max_payload = vsocklib::adb::kMaxPayload;
+  std::uint32_t max_payload = adb_protocol::kMaxPayload;
   /// Open streams per connection; further OPENs are refused with CLSE.
   unsigned max_streams = 32;
   std::shared_ptr<spdlog::logger> log;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "adb/protocol.hpp"
+#include "adb_protocol/protocol.hpp"
 #include "vsocklib/address.hpp"
 #include "vsocklib/args.hpp"
 #include "vsocklib/listener.hpp"
@@ -19,7 +19,7 @@ struct options {
   /// removed at exit.
   std::string root;
   bool auth = false;
-  std::uint32_t max_payload = vsocklib::adb::kMaxPayload;
+  std::uint32_t max_payload = adb_protocol::kMaxPayload;
   unsigned max_streams = 32;
   unsigned max_connections = 16;
   /// One-thread io_contexts; connections are spread over them round-robin.

@@ -13,7 +13,7 @@
 #include <span>
 #include <string>
 
-namespace vsocklib::adb {
+namespace adb_protocol {
 
 /// Four ASCII letters read as a little-endian word: the value whose wire bytes spell NAME,
 /// which is why every command shows up by name in a hex dump.
@@ -218,4 +218,4 @@ class framer {
   std::uint64_t messages_ = 0;
 };
 
-}  // namespace vsocklib::adb
+}  // namespace adb_protocol
