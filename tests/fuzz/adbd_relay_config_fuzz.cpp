@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "config.hpp"
+#include "adbd_relay/config.hpp"
 #include "fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include "usb_endpoint.hpp"  // relay/adbd-relay/src
+#include "adbd_relay/usb_endpoint.hpp"  // relay/adbd-relay/src
 
 namespace adbd_relay {
 

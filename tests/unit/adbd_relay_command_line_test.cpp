@@ -12,9 +12,9 @@
 #include <gtest/gtest.h>
 
 #include "argv.hpp"
-#include "command_line.hpp"
-#include "daemon_setup.hpp"
-#include "task_supervisor.hpp"
+#include "adbd_relay/command_line.hpp"
+#include "adbd_relay/daemon_setup.hpp"
+#include "adbd_relay/task_supervisor.hpp"
 #include "temp_dir.hpp"
 #include "vsocklib/log.hpp"
 

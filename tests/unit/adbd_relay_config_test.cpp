@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "config.hpp"
+#include "adbd_relay/config.hpp"
 
 namespace adbd_relay {
 namespace {

@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "config.hpp"
-#include "host_relay.hpp"
-#include "host_usb.hpp"
+#include "adbd_relay/config.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
+#include "adbd_relay/usb_host.hpp"
 #include "temp_dir.hpp"
 
 namespace adbd_relay {

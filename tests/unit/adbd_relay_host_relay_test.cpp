@@ -7,9 +7,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include "control.hpp"
-#include "host_relay.hpp"
-#include "host_usb.hpp"
+#include "adbd_relay/control.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
+#include "adbd_relay/usb_host.hpp"
 #include "run_coro.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/log.hpp"
@@ -21,7 +21,7 @@ using vsocklib::use_tuple;
 using namespace std::chrono_literals;
 
 // Connects COUNT times; each connection must be closed by the relay without a byte.
-asio::awaitable<void> connect_and_expect_close(const host_relay& r, int count,
+asio::awaitable<void> connect_and_expect_close(const usb_host_relay& r, int count,
                                                std::vector<error_code>& results) {
   asio::steady_timer t(co_await asio::this_coro::executor);
   while (r.status().state != "listening") {  // bound after run() starts
@@ -39,7 +39,7 @@ asio::awaitable<void> connect_and_expect_close(const host_relay& r, int count,
   }
 }
 
-asio::awaitable<void> scenario(host_relay& r, std::vector<error_code>& results) {
+asio::awaitable<void> scenario(usb_host_relay& r, std::vector<error_code>& results) {
   using namespace asio::experimental::awaitable_operators;
   // run() never ends by itself: || cancels it once the client is done, as SIGTERM would.
   co_await (r.run() || connect_and_expect_close(r, 3, results));
@@ -47,10 +47,10 @@ asio::awaitable<void> scenario(host_relay& r, std::vector<error_code>& results) 
 
 TEST(HostRelay, ConnectionWithoutItsDeviceIsClosedAtOnceAndCounted) {
   asio::io_context io;
-  host_usb usb(io.get_executor(), vsocklib::log::get("test"));
+  usb_host usb(io.get_executor(), vsocklib::log::get("test"));
   auto cfg = default_host("t", vsocklib::parse_address("tcp:127.0.0.1:0"));
   cfg.serial = "no-device-has-this-serial";  // never matches, even with a phone attached
-  host_relay r(cfg, {cfg}, {}, usb);
+  usb_host_relay r(cfg, {cfg}, {}, usb);
   std::vector<error_code> results;
   ASSERT_TRUE(vsocklib::test::run_with_deadline(io, scenario(r, results), 10s));
   ASSERT_EQ(results.size(), 3u);
@@ -71,7 +71,7 @@ TEST(Status, IsJsonWithOneLinePerGuestAndListener) {
   g.usb_to_vsock_bytes = 100;
   g.current.usb_to_stream_bytes = 5;
   g.last_error = "guest said \"no\"\n";
-  host_status h;
+  usb_host_status h;
   h.name = "host0";
   h.listen = "vsock:any:5555";
   h.sessions = 1;

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "adb_protocol/protocol.hpp"
-#include "session.hpp"
+#include "adbd_relay/session.hpp"
 #include "peers.hpp"
 #include "run_coro.hpp"
 #include "socket_usb_endpoint.hpp"

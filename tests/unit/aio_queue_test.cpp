@@ -16,7 +16,7 @@
 
 #include <gtest/gtest.h>
 
-#include "aio_queue.hpp"
+#include "adbd_relay/aio_queue.hpp"
 #include "run_coro.hpp"
 
 namespace adbd_relay {

@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ffs_endpoint.hpp"
+#include "adbd_relay/ffs_endpoint.hpp"
 
 namespace adbd_relay {
 namespace {

@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "usb_descriptors.hpp"
+#include "adbd_relay/usb_descriptors.hpp"
 
 namespace adbd_relay {
 namespace {

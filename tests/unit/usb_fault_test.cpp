@@ -16,7 +16,7 @@
 #include "adb_protocol/protocol.hpp"
 #include "peers.hpp"
 #include "run_coro.hpp"
-#include "session.hpp"
+#include "adbd_relay/session.hpp"
 #include "socket_usb_endpoint.hpp"
 #include "vsocklib/log.hpp"
 

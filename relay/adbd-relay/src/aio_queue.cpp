@@ -1,4 +1,4 @@
-#include "aio_queue.hpp"
+#include "adbd_relay/aio_queue.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/syscall.h>

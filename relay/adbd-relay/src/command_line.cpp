@@ -1,4 +1,4 @@
-#include "command_line.hpp"
+#include "adbd_relay/command_line.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -79,14 +79,14 @@ command_line parse_command_line(int argc, const char* const* argv) {
   // Kept apart until the end: the command line's guests and hosts come after every file's,
   // whatever the order of -c among them.
   std::vector<guest_config> guests;
-  std::vector<host_config> hosts;
+  std::vector<usb_host_config> hosts;
   while (in.next()) {
     const std::string& a = in.option();
     auto last_guest = [&]() -> guest_config& {
       if (guests.empty()) in.fail(a + " applies to a --guest; give --guest first");
       return guests.back();
     };
-    auto last_host = [&]() -> host_config& {
+    auto last_host = [&]() -> usb_host_config& {
       if (hosts.empty()) in.fail(a + " applies to a --host-listen; give --host-listen first");
       return hosts.back();
     };

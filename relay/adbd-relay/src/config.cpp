@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "adbd_relay/config.hpp"
 
 #include "vsocklib/ini.hpp"
 #include "vsocklib/number.hpp"
@@ -52,8 +52,8 @@ bool parse_bool(const line_context& at, std::string_view key, std::string_view v
 
 }  // namespace
 
-host_config default_host(const std::string& name, vsocklib::address listen) {
-  host_config h;
+usb_host_config default_host(const std::string& name, vsocklib::address listen) {
+  usb_host_config h;
   h.name = name;
   h.listen = std::move(listen);
   return h;
@@ -78,7 +78,7 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
   enum class section { none, relay, guest, host } current = section::none;
   guest_config* guest = nullptr;
   bool guest_has_address = false;
-  host_config* host = nullptr;
+  usb_host_config* host = nullptr;
   bool host_has_listen = false;
   line_context at{source, 0};
   // A section's required key must have come by the time the next section (or the end).
@@ -211,7 +211,7 @@ void validate(const config& cfg) {
         "listener ([host NAME] or --host-listen)");
   }
   // Two sections that both take "the first ADB device" would fight over it.
-  const host_config* any = nullptr;
+  const usb_host_config* any = nullptr;
   for (const auto& h : cfg.hosts) {
     if (!h.matches_any_device()) continue;
     if (any) {

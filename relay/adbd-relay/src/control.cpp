@@ -1,4 +1,4 @@
-#include "control.hpp"
+#include "adbd_relay/control.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -7,7 +7,7 @@
 namespace adbd_relay {
 
 std::string status_json(const std::vector<const guest_status*>& guests,
-                        const std::vector<const host_status*>& hosts) {
+                        const std::vector<const usb_host_status*>& hosts) {
   namespace json = boost::json;
   json::array guest_docs;
   for (const auto* g : guests) {

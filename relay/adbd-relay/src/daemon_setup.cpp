@@ -1,11 +1,11 @@
-#include "daemon_setup.hpp"
+#include "adbd_relay/daemon_setup.hpp"
 
 #include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
 
-#include "command_line.hpp"
+#include "adbd_relay/command_line.hpp"
 #include "vsocklib/log.hpp"
 
 namespace adbd_relay {

@@ -1,4 +1,4 @@
-#include "ffs_endpoint.hpp"
+#include "adbd_relay/ffs_endpoint.hpp"
 
 #include <endian.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <system_error>
 
-#include "usb_descriptors.hpp"
+#include "adbd_relay/usb_descriptors.hpp"
 #include "vsocklib/unique_fd.hpp"
 
 namespace adbd_relay {

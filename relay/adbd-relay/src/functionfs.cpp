@@ -1,4 +1,4 @@
-#include "functionfs.hpp"
+#include "adbd_relay/functionfs.hpp"
 
 #include <endian.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <system_error>
 #include <vector>
 
-#include "ffs_endpoint.hpp"
-#include "usb_descriptors.hpp"
+#include "adbd_relay/ffs_endpoint.hpp"
+#include "adbd_relay/usb_descriptors.hpp"
 #include "vsocklib/unique_fd.hpp"
 
 namespace adbd_relay {

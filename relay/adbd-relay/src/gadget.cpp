@@ -1,4 +1,4 @@
-#include "gadget.hpp"
+#include "adbd_relay/gadget.hpp"
 
 #include <sys/mount.h>
 #include <sys/stat.h>

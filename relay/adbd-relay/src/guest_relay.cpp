@@ -1,4 +1,4 @@
-#include "guest_relay.hpp"
+#include "adbd_relay/guest_relay.hpp"
 
 #include <sys/socket.h>
 
@@ -6,9 +6,9 @@
 
 #include <spdlog/logger.h>
 
-#include "functionfs.hpp"
-#include "gadget.hpp"
-#include "session.hpp"
+#include "adbd_relay/functionfs.hpp"
+#include "adbd_relay/gadget.hpp"
+#include "adbd_relay/session.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/connector.hpp"
 #include "vsocklib/log.hpp"

@@ -1,4 +1,4 @@
-#include "libusb_ptr.hpp"
+#include "adbd_relay/libusb_ptr.hpp"
 
 #include <libusb.h>
 
@@ -7,7 +7,7 @@ namespace adbd_relay {
 void libusb_deleter::operator()(libusb_context* ctx) const noexcept { libusb_exit(ctx); }
 
 // A handle made by libusb_wrap_sys_device leaves the device's file descriptor open: the
-// caller owns that (host_device keeps it in a unique_fd that outlives the handle).
+// caller owns that (usb_host_device keeps it in a unique_fd that outlives the handle).
 void libusb_deleter::operator()(libusb_device_handle* handle) const noexcept { libusb_close(handle); }
 
 void libusb_deleter::operator()(libusb_transfer* transfer) const noexcept {

@@ -11,13 +11,13 @@
 
 #include <spdlog/logger.h>
 
-#include "command_line.hpp"
-#include "control.hpp"
-#include "daemon_setup.hpp"
-#include "guest_relay.hpp"
-#include "host_relay.hpp"
-#include "host_usb.hpp"
-#include "task_supervisor.hpp"
+#include "adbd_relay/command_line.hpp"
+#include "adbd_relay/control.hpp"
+#include "adbd_relay/daemon_setup.hpp"
+#include "adbd_relay/guest_relay.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
+#include "adbd_relay/usb_host.hpp"
+#include "adbd_relay/task_supervisor.hpp"
 #include "vsocklib/daemon.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/privileges.hpp"
@@ -100,9 +100,9 @@ int main(int argc, char** argv) {
   }
 
   // Host mode: libusb only when a host-mode listener is configured.
-  std::optional<adbd_relay::host_usb> usb;
-  std::list<adbd_relay::host_relay> host_relays;
-  std::vector<const adbd_relay::host_status*> host_statuses;
+  std::optional<adbd_relay::usb_host> usb;
+  std::list<adbd_relay::usb_host_relay> host_relays;
+  std::vector<const adbd_relay::usb_host_status*> host_statuses;
   if (!c.cfg.hosts.empty()) {
     try {
       usb.emplace(io.get_executor(), log);

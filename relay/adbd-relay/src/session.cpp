@@ -1,4 +1,4 @@
-#include "session.hpp"
+#include "adbd_relay/session.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "task_supervisor.hpp"
+#include "adbd_relay/task_supervisor.hpp"
 
 #include <spdlog/logger.h>
 

@@ -1,4 +1,4 @@
-#include "usb_descriptors.hpp"
+#include "adbd_relay/usb_descriptors.hpp"
 
 #include <endian.h>
 

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "usb_endpoint.hpp"
+#include "adbd_relay/usb_endpoint.hpp"
 
 namespace spdlog {
 class logger;

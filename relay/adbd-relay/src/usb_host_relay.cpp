@@ -1,4 +1,4 @@
-#include "host_relay.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
 
 #include <algorithm>
 
@@ -13,11 +13,11 @@ using namespace asio::experimental::awaitable_operators;
 using vsocklib::use_tuple;
 using namespace std::chrono_literals;
 
-bool names(const host_config& h, const adb_device_info& d) {
+bool names(const usb_host_config& h, const adb_device_info& d) {
   return (h.serial.empty() || h.serial == d.serial) && (h.path.empty() || h.path == d.path);
 }
 
-std::string describe_match(const host_config& h) {
+std::string describe_match(const usb_host_config& h) {
   if (h.matches_any_device()) return "the first ADB device";
   std::string out = "the ADB device with";
   if (!h.serial.empty()) out += " serial " + h.serial;
@@ -29,13 +29,13 @@ std::string describe_match(const host_config& h) {
 }  // namespace
 
 const adb_device_info* pick_device(const std::vector<adb_device_info>& devices,
-                                   const host_config& self, const std::vector<host_config>& all) {
+                                   const usb_host_config& self, const std::vector<usb_host_config>& all) {
   for (const auto& d : devices) {
     if (!self.matches_any_device()) {
       if (names(self, d)) return &d;
       continue;
     }
-    const bool named_elsewhere = std::any_of(all.begin(), all.end(), [&](const host_config& h) {
+    const bool named_elsewhere = std::any_of(all.begin(), all.end(), [&](const usb_host_config& h) {
       return h.name != self.name && !h.matches_any_device() && names(h, d);
     });
     if (!named_elsewhere) return &d;
@@ -43,8 +43,8 @@ const adb_device_info* pick_device(const std::vector<adb_device_info>& devices,
   return nullptr;
 }
 
-host_relay::host_relay(host_config cfg, std::vector<host_config> all,
-                       session_options session, host_usb& usb)
+usb_host_relay::usb_host_relay(usb_host_config cfg, std::vector<usb_host_config> all,
+                       session_options session, usb_host& usb)
     : cfg_(std::move(cfg)),
       all_(std::move(all)),
       session_(session),
@@ -55,7 +55,7 @@ host_relay::host_relay(host_config cfg, std::vector<host_config> all,
   status_.listen = cfg_.listen.to_string();
 }
 
-asio::awaitable<void> host_relay::run() {
+asio::awaitable<void> usb_host_relay::run() {
   auto ex = co_await asio::this_coro::executor;
   vsocklib::listener l(ex, cfg_.listen, cfg_.peers, log_);
   wake_.emplace(ex);
@@ -66,7 +66,7 @@ asio::awaitable<void> host_relay::run() {
   co_await (accept_loop(l) && serve_loop());
 }
 
-asio::awaitable<void> host_relay::accept_loop(vsocklib::listener& l) {
+asio::awaitable<void> usb_host_relay::accept_loop(vsocklib::listener& l) {
   // Stopping is a flag both loops see, not an exception out of the next co_await.
   co_await asio::this_coro::throw_if_cancelled(false);
   asio::steady_timer pause(co_await asio::this_coro::executor);
@@ -98,7 +98,7 @@ asio::awaitable<void> host_relay::accept_loop(vsocklib::listener& l) {
   wake_->cancel();
 }
 
-asio::awaitable<void> host_relay::serve_loop() {
+asio::awaitable<void> usb_host_relay::serve_loop() {
   co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
     while (!pending_ && !stopping_) {
@@ -112,7 +112,7 @@ asio::awaitable<void> host_relay::serve_loop() {
   }
 }
 
-asio::awaitable<void> host_relay::serve(vsocklib::stream_socket s, std::string peer) {
+asio::awaitable<void> usb_host_relay::serve(vsocklib::stream_socket s, std::string peer) {
   co_await asio::this_coro::throw_if_cancelled(false);
   // A fresh scan per connection: a device plugged in a moment ago is served even before a
   // periodic rescan has seen it.
@@ -170,9 +170,9 @@ asio::awaitable<void> host_relay::serve(vsocklib::stream_socket s, std::string p
   status_.state = "listening";
 }
 
-asio::awaitable<void> watch_adb_devices(host_usb& usb, std::chrono::milliseconds rescan,
+asio::awaitable<void> watch_adb_devices(usb_host& usb, std::chrono::milliseconds rescan,
                                         std::shared_ptr<spdlog::logger> log) {
-  if (usb.mode() == host_usb::discovery::hotplug) {
+  if (usb.mode() == usb_host::discovery::hotplug) {
     log->info("host mode: USB devices are discovered through libusb hotplug events");
   } else {
     log->info("host mode: USB devices are discovered by rescanning /sys/bus/usb/devices every "
@@ -198,7 +198,7 @@ asio::awaitable<void> watch_adb_devices(host_usb& usb, std::chrono::milliseconds
   look();
   for (;;) {
     if (!co_await usb.async_wait_change(rescan)) co_return;
-    if (usb.mode() == host_usb::discovery::rescan) {
+    if (usb.mode() == usb_host::discovery::rescan) {
       look();
       continue;
     }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "guest_relay.hpp"
+#include "adbd_relay/config.hpp"
+#include "adbd_relay/guest_relay.hpp"
 #include "vsocklib/privileges.hpp"
 
 namespace adbd_relay {

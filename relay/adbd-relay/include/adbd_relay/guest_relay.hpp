@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "config.hpp"
-#include "gadget.hpp"
-#include "session.hpp"
+#include "adbd_relay/config.hpp"
+#include "adbd_relay/gadget.hpp"
+#include "adbd_relay/session.hpp"
 
 namespace spdlog {
 class logger;

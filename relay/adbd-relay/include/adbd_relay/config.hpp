@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "gadget.hpp"
-#include "session.hpp"
+#include "adbd_relay/gadget.hpp"
+#include "adbd_relay/session.hpp"
 #include "vsocklib/address.hpp"
 #include "vsocklib/connector.hpp"
 #include "vsocklib/listener.hpp"
@@ -25,7 +25,7 @@ struct guest_config {
 /// Host mode: an ADB device attached to this machine, served to adb servers (a guest's
 /// `adb connect vsock:2:PORT`) on a listener. A device is matched by serial and/or bus path;
 /// with neither, the section takes the first ADB device no other section names.
-struct host_config {
+struct usb_host_config {
   std::string name;
   vsocklib::address listen;
   vsocklib::peer_policy peers;  ///< e.g. the guest CIDs allowed on a vsock listener
@@ -49,7 +49,7 @@ struct config {
   vsocklib::connector_options connect{{std::chrono::milliseconds(50), std::chrono::milliseconds(250), 2.0, 0.2},
                                       std::chrono::milliseconds(2000)};
   std::vector<guest_config> guests;
-  std::vector<host_config> hosts;
+  std::vector<usb_host_config> hosts;
   /// Without udevd, libusb reports no hotplug events and host mode rescans sysfs this
   /// often; a connection always rescans before it is refused for want of a device.
   std::chrono::milliseconds host_rescan{1000};
@@ -69,7 +69,7 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
 guest_config default_guest(const std::string& name, vsocklib::address address);
 
 /// A host-mode listener named NAME on LISTEN that takes the first ADB device.
-host_config default_host(const std::string& name, vsocklib::address listen);
+usb_host_config default_host(const std::string& name, vsocklib::address listen);
 
 /// Checks what the parser cannot check line by line (a guest or a host to serve, distinct
 /// gadget names and UDCs, at most one host section without a device match). Throws

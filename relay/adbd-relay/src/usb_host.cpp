@@ -1,4 +1,4 @@
-#include "host_usb.hpp"
+#include "adbd_relay/usb_host.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -117,12 +117,12 @@ std::vector<adb_device_info> scan_adb_devices(const std::string& sysfs) {
   return found;
 }
 
-// ---------------------------------------------------------------- host_device
+// ---------------------------------------------------------------- usb_host_device
 
 // One libusb transfer and the coroutine waiting for it. The completion callback runs
 // inside libusb_handle_events on the event loop's thread and only records the result and
 // wakes the waiter through a timer, so coroutines never resume inside libusb.
-struct host_device::transfer_slot {
+struct usb_host_device::transfer_slot {
   explicit transfer_slot(asio::any_io_executor ex)
       : t(libusb_alloc_transfer(0)), done(std::move(ex)) {
     if (!t) throw std::bad_alloc();
@@ -143,12 +143,12 @@ struct host_device::transfer_slot {
   asio::steady_timer done;
 };
 
-host_device::host_device(asio::any_io_executor ex, adb_device_info info)
+usb_host_device::usb_host_device(asio::any_io_executor ex, adb_device_info info)
     : info_(std::move(info)),
       in_(std::make_unique<transfer_slot>(ex)),
       out_(std::make_unique<transfer_slot>(ex)) {}
 
-host_device::~host_device() {
+usb_host_device::~usb_host_device() {
   if (in_->busy || out_->busy) {
     // Not how it is meant to be used (the session waits for its transfers), but libusb
     // must not complete into freed memory: cancel and let libusb finish them here.
@@ -161,7 +161,7 @@ host_device::~host_device() {
   if (claimed_) libusb_release_interface(handle_.get(), static_cast<int>(info_.interface));
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> host_device::transfer(
+asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::transfer(
     transfer_slot& s, unsigned char endpoint, void* data, std::size_t size) {
   if (cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
   libusb_fill_bulk_transfer(s.t.get(), handle_.get(), endpoint, static_cast<unsigned char*>(data),
@@ -175,25 +175,25 @@ asio::awaitable<std::tuple<error_code, std::size_t>> host_device::transfer(
   co_return std::tuple{s.result, s.length};
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> host_device::async_read(asio::mutable_buffer buf) {
+asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::async_read(asio::mutable_buffer buf) {
   return transfer(*in_, in_ep_, buf.data(), buf.size());
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> host_device::async_write(asio::const_buffer buf) {
+asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::async_write(asio::const_buffer buf) {
   // libusb only reads an OUT transfer's buffer; its API is not const-correct.
   return transfer(*out_, out_ep_, const_cast<void*>(buf.data()), buf.size());
 }
 
-void host_device::cancel() {
+void usb_host_device::cancel() {
   cancelled_ = true;
   for (auto* s : {in_.get(), out_.get()}) {
     if (s->busy) libusb_cancel_transfer(s->t.get());  // completes as CANCELLED on the event loop
   }
 }
 
-// ---------------------------------------------------------------- host_usb
+// ---------------------------------------------------------------- usb_host
 
-struct host_usb::watcher {
+struct usb_host::watcher {
   watcher(asio::any_io_executor ex, int fd, short ev) : sd(std::move(ex), fd), events(ev) {}
   // libusb owns and closes its descriptors; Asio only waits on them.
   ~watcher() { static_cast<void>(sd.release()); }
@@ -207,13 +207,13 @@ struct host_usb::watcher {
 namespace {
 
 int LIBUSB_CALL on_hotplug(libusb_context*, libusb_device*, libusb_hotplug_event, void* self) {
-  static_cast<host_usb*>(self)->device_changed();
+  static_cast<usb_host*>(self)->device_changed();
   return 0;  // stay registered
 }
 
 }  // namespace
 
-host_usb::host_usb(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log)
+usb_host::usb_host(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log)
     : ex_(ex), log_(std::move(log)), change_(ex) {
   // libusb's hotplug events come from udevd (Debian builds libusb with udev); without a
   // running udevd they never arrive, and libusb's own device list would go stale.
@@ -225,7 +225,7 @@ host_usb::host_usb(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log
     throw std::runtime_error(std::string("libusb_init: ") + libusb_strerror(static_cast<libusb_error>(r)));
   }
   ctx_.reset(ctx);
-  libusb_set_pollfd_notifiers(ctx, &host_usb::on_fd_added, &host_usb::on_fd_removed, this);
+  libusb_set_pollfd_notifiers(ctx, &usb_host::on_fd_added, &usb_host::on_fd_removed, this);
   if (libusb_ptr<const libusb_pollfd*> fds{libusb_get_pollfds(ctx)}) {
     for (const libusb_pollfd** p = fds.get(); *p; ++p) watch((*p)->fd, (*p)->events);
   }
@@ -243,7 +243,7 @@ host_usb::host_usb(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log
   }
 }
 
-host_usb::~host_usb() {
+usb_host::~usb_host() {
   if (mode_ == discovery::hotplug) libusb_hotplug_deregister_callback(ctx_.get(), hotplug_handle_);
   libusb_set_pollfd_notifiers(ctx_.get(), nullptr, nullptr, nullptr);
   for (auto& [fd, w] : watchers_) {
@@ -253,12 +253,12 @@ host_usb::~host_usb() {
   watchers_.clear();
 }
 
-void host_usb::on_fd_added(int fd, short events, void* self) {
-  static_cast<host_usb*>(self)->watch(fd, events);
+void usb_host::on_fd_added(int fd, short events, void* self) {
+  static_cast<usb_host*>(self)->watch(fd, events);
 }
 
-void host_usb::on_fd_removed(int fd, void* self) {
-  auto* u = static_cast<host_usb*>(self);
+void usb_host::on_fd_removed(int fd, void* self) {
+  auto* u = static_cast<usb_host*>(self);
   auto it = u->watchers_.find(fd);
   if (it == u->watchers_.end()) return;
   it->second->removed = true;
@@ -266,7 +266,7 @@ void host_usb::on_fd_removed(int fd, void* self) {
   u->watchers_.erase(it);
 }
 
-void host_usb::watch(int fd, short events) {
+void usb_host::watch(int fd, short events) {
   on_fd_removed(fd, this);  // a number libusb reuses after closing its previous owner
   auto w = std::make_shared<watcher>(ex_, fd, events);
   watchers_[fd] = w;
@@ -275,7 +275,7 @@ void host_usb::watch(int fd, short events) {
   if (events & POLLOUT) arm(w, asio::posix::descriptor_base::wait_write);
 }
 
-void host_usb::arm(const std::shared_ptr<watcher>& w, asio::posix::descriptor_base::wait_type type) {
+void usb_host::arm(const std::shared_ptr<watcher>& w, asio::posix::descriptor_base::wait_type type) {
   w->sd.async_wait(type, [this, w, type](error_code ec) {
     if (ec || w->removed) return;
     // Asio's epoll is edge-triggered: wait again before libusb looks, so an event that
@@ -285,19 +285,19 @@ void host_usb::arm(const std::shared_ptr<watcher>& w, asio::posix::descriptor_ba
   });
 }
 
-void host_usb::handle_events() {
+void usb_host::handle_events() {
   timeval zero{0, 0};
   if (int r = libusb_handle_events_timeout_completed(ctx_.get(), &zero, nullptr); r != 0) {
     log_->debug("libusb_handle_events: {}", libusb_strerror(static_cast<libusb_error>(r)));
   }
 }
 
-void host_usb::device_changed() {
+void usb_host::device_changed() {
   changed_ = true;
   change_.cancel();
 }
 
-asio::awaitable<bool> host_usb::async_wait_change(std::chrono::milliseconds rescan_every) {
+asio::awaitable<bool> usb_host::async_wait_change(std::chrono::milliseconds rescan_every) {
   if (mode_ == discovery::rescan) {
     change_.expires_after(rescan_every);
     auto [ec] = co_await change_.async_wait(use_tuple);
@@ -313,8 +313,8 @@ asio::awaitable<bool> host_usb::async_wait_change(std::chrono::milliseconds resc
   co_return changed;
 }
 
-std::unique_ptr<host_device> host_usb::open(const adb_device_info& dev, std::string& error) {
-  std::unique_ptr<host_device> d(new host_device(ex_, dev));
+std::unique_ptr<usb_host_device> usb_host::open(const adb_device_info& dev, std::string& error) {
+  std::unique_ptr<usb_host_device> d(new usb_host_device(ex_, dev));
   d->ctx_ = ctx_.get();
   d->fd_.reset(::open(dev.node().c_str(), O_RDWR | O_CLOEXEC));
   if (!d->fd_) {

@@ -5,12 +5,12 @@
 #include <string>
 #include <vector>
 
-#include "guest_relay.hpp"
-#include "host_relay.hpp"
+#include "adbd_relay/guest_relay.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
 
 namespace adbd_relay {
 
 std::string status_json(const std::vector<const guest_status*>& guests,
-                        const std::vector<const host_status*>& hosts = {});
+                        const std::vector<const usb_host_status*>& hosts = {});
 
 }  // namespace adbd_relay

@@ -1,6 +1,6 @@
 // Owners for libusb's handles: std::unique_ptr with a deleter that calls the matching libusb
-// free function, so every path (an early return in host_usb::open, an exception in a
-// constructor) frees what it got. Declared without <libusb.h>: only host_usb.cpp and
+// free function, so every path (an early return in usb_host::open, an exception in a
+// constructor) frees what it got. Declared without <libusb.h>: only usb_host.cpp and
 // libusb_ptr.cpp see libusb's header, the rest of the relay (and its tests) do not.
 #pragma once
 

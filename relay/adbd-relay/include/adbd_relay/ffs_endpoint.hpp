@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <string>
 
-#include "aio_queue.hpp"
-#include "usb_endpoint.hpp"
+#include "adbd_relay/aio_queue.hpp"
+#include "adbd_relay/usb_endpoint.hpp"
 
 namespace adbd_relay {
 

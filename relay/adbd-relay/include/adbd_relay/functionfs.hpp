@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "usb_endpoint.hpp"
+#include "adbd_relay/usb_endpoint.hpp"
 
 namespace adbd_relay {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "config.hpp"
+#include "adbd_relay/config.hpp"
 #include "vsocklib/args.hpp"
 
 namespace adbd_relay {

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "session.hpp"
-#include "host_usb.hpp"
+#include "adbd_relay/config.hpp"
+#include "adbd_relay/session.hpp"
+#include "adbd_relay/usb_host.hpp"
 #include "vsocklib/repeat_log.hpp"
 
 namespace spdlog {
@@ -36,9 +36,9 @@ namespace adbd_relay {
 /// first that matches SELF's serial and path; for a section without either, the first that
 /// no other section of ALL names. Null when none.
 const adb_device_info* pick_device(const std::vector<adb_device_info>& devices,
-                                   const host_config& self, const std::vector<host_config>& all);
+                                   const usb_host_config& self, const std::vector<usb_host_config>& all);
 
-struct host_status {
+struct usb_host_status {
   std::string name;
   std::string listen;
   std::string state = "starting";
@@ -53,29 +53,29 @@ struct host_status {
   std::string last_error;
 };
 
-class host_relay {
+class usb_host_relay {
  public:
   /// ALL is every host section (for pick_device); USB must outlive the relay.
-  host_relay(host_config cfg, std::vector<host_config> all, session_options session,
-             host_usb& usb);
+  usb_host_relay(usb_host_config cfg, std::vector<usb_host_config> all, session_options session,
+             usb_host& usb);
 
   /// Runs until cancelled. Binds the listener first: an address that cannot be bound
   /// throws std::system_error before anything else happens.
   asio::awaitable<void> run();
 
-  const host_status& status() const noexcept { return status_; }
+  const usb_host_status& status() const noexcept { return status_; }
 
  private:
   asio::awaitable<void> accept_loop(vsocklib::listener& l);
   asio::awaitable<void> serve_loop();
   asio::awaitable<void> serve(vsocklib::stream_socket s, std::string peer);
 
-  host_config cfg_;
-  std::vector<host_config> all_;
+  usb_host_config cfg_;
+  std::vector<usb_host_config> all_;
   session_options session_;
-  host_usb& usb_;
+  usb_host& usb_;
   std::shared_ptr<spdlog::logger> log_;
-  host_status status_;
+  usb_host_status status_;
   // Refusals (no device, busy) come as fast as an adb server reconnects: logged once with
   // a count, not every 0.3 s.
   vsocklib::repeat_log refusals_;
@@ -88,8 +88,8 @@ class host_relay {
 };
 
 /// Logs ADB devices as they come and go: "ADB device attached: 1-1 (serial X)" / "left",
-/// woken by libusb's hotplug events or every RESCAN (see host_usb). Runs until cancelled.
-asio::awaitable<void> watch_adb_devices(host_usb& usb, std::chrono::milliseconds rescan,
+/// woken by libusb's hotplug events or every RESCAN (see usb_host). Runs until cancelled.
+asio::awaitable<void> watch_adb_devices(usb_host& usb, std::chrono::milliseconds rescan,
                                         std::shared_ptr<spdlog::logger> log);
 
 }  // namespace adbd_relay

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "libusb_ptr.hpp"
-#include "usb_endpoint.hpp"
+#include "adbd_relay/libusb_ptr.hpp"
+#include "adbd_relay/usb_endpoint.hpp"
 #include "vsocklib/unique_fd.hpp"
 
 namespace spdlog {
@@ -52,16 +52,16 @@ struct adb_device_info {
 /// that vanish while being read (an unplug) are skipped. Never throws.
 std::vector<adb_device_info> scan_adb_devices(const std::string& sysfs = "/sys/bus/usb/devices");
 
-class host_usb;
+class usb_host;
 
 /// An opened ADB interface: a usb_endpoint with the relay as the USB host (async_read is
 /// bulk IN, async_write bulk OUT), one transfer in flight per direction. Destroy it only
 /// when no transfer is pending (after the session using it returned).
-class host_device final : public usb_endpoint {
+class usb_host_device final : public usb_endpoint {
  public:
-  ~host_device() override;
-  host_device(const host_device&) = delete;
-  host_device& operator=(const host_device&) = delete;
+  ~usb_host_device() override;
+  usb_host_device(const usb_host_device&) = delete;
+  usb_host_device& operator=(const usb_host_device&) = delete;
 
   asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override;
   asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override;
@@ -73,14 +73,14 @@ class host_device final : public usb_endpoint {
   struct transfer_slot;  // one libusb transfer and the coroutine waiting for it
 
  private:
-  friend class host_usb;
-  host_device(asio::any_io_executor ex, adb_device_info info);
+  friend class usb_host;
+  usb_host_device(asio::any_io_executor ex, adb_device_info info);
   asio::awaitable<std::tuple<error_code, std::size_t>> transfer(transfer_slot& s,
                                                                unsigned char endpoint,
                                                                void* data, std::size_t size);
 
   adb_device_info info_;
-  libusb_context* ctx_ = nullptr;  // host_usb's, which outlives its devices
+  libusb_context* ctx_ = nullptr;  // usb_host's, which outlives its devices
   // Declared in the order they are acquired: released in reverse (transfers, handle, fd).
   vsocklib::unique_fd fd_;
   libusb_ptr<libusb_device_handle> handle_;
@@ -95,17 +95,17 @@ class host_device final : public usb_endpoint {
 
 /// A libusb context driven by the Asio event loop, and how device changes are noticed.
 /// Thread safety: use from the one thread that runs its executor.
-class host_usb {
+class usb_host {
  public:
   enum class discovery { hotplug, rescan };
 
   /// Initialises libusb. Hotplug events are used when libusb supports them and udevd runs
   /// (/run/udev/control exists); otherwise discovery is periodic rescanning. Throws
   /// std::runtime_error when libusb cannot be initialised.
-  host_usb(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log);
-  ~host_usb();
-  host_usb(const host_usb&) = delete;
-  host_usb& operator=(const host_usb&) = delete;
+  usb_host(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log);
+  ~usb_host();
+  usb_host(const usb_host&) = delete;
+  usb_host& operator=(const usb_host&) = delete;
 
   discovery mode() const noexcept { return mode_; }
 
@@ -116,7 +116,7 @@ class host_usb {
   /// Opens DEV's usbfs node, finds the ADB interface's bulk endpoints and claims it. On
   /// failure returns null and says why in ERROR (e.g. "busy: another program has claimed
   /// it", which is what an adb server on the host partition does).
-  std::unique_ptr<host_device> open(const adb_device_info& dev, std::string& error);
+  std::unique_ptr<usb_host_device> open(const adb_device_info& dev, std::string& error);
 
   /// Called by libusb's hotplug callback: wakes async_wait_change.
   void device_changed();

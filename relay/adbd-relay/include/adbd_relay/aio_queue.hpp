@@ -12,7 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#include "usb_endpoint.hpp"
+#include "adbd_relay/usb_endpoint.hpp"
 #include "vsocklib/unique_fd.hpp"
 
 namespace adbd_relay {
