@@ -10,7 +10,7 @@
 #include "adbd_relay/session.hpp"
 #include "peers.hpp"
 #include "run_coro.hpp"
-#include "socket_usb_endpoint.hpp"
+#include "session_rig.hpp"
 #include "vsocklib/log.hpp"
 
 namespace adbd_relay {
@@ -23,20 +23,7 @@ constexpr session_options k4KiBTransfers{.chunk_size = 4096, .usb_transfer_size 
 using vsocklib::use_tuple;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
-using seqpacket = asio::generic::seq_packet_protocol;
-using bytes = std::vector<std::byte>;
-
-bytes header_only(adb::message_header h) {
-  bytes out(adb::kHeaderSize);
-  adb::encode(h, std::span<std::byte, adb::kHeaderSize>(out.data(), adb::kHeaderSize));
-  return out;
-}
-
-bytes message(std::uint32_t cmd, std::uint32_t a0, std::uint32_t a1, const bytes& payload) {
-  bytes out = header_only(adb::make_header(cmd, a0, a1, payload, false));
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
-}
+using namespace test;
 
 bytes concat(std::initializer_list<const bytes*> parts) {
   bytes out;
@@ -44,29 +31,11 @@ bytes concat(std::initializer_list<const bytes*> parts) {
   return out;
 }
 
-struct rig {
-  explicit rig(asio::io_context& io, std::size_t max_packet = 512)
-      : device(io), server(io), relay_stream(io), usb(make_usb(io, max_packet)) {
-    asio::local::stream_protocol::socket a(io), b(io);
-    asio::local::connect_pair(a, b);
-    const asio::generic::stream_protocol unix_stream(AF_UNIX, SOCK_STREAM);
-    server = vsocklib::stream_socket(io, unix_stream, a.release());
-    relay_stream = vsocklib::stream_socket(io, unix_stream, b.release());
-  }
-
-  socket_usb_endpoint make_usb(asio::io_context& io, std::size_t max_packet) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) throw std::runtime_error("socketpair");
-    device = seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]);
-    return socket_usb_endpoint(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[1]),
-                               max_packet);
-  }
-
-  seqpacket::socket device;            // the test's ADB device
-  vsocklib::stream_socket server;      // the test's adb server
-  vsocklib::stream_socket relay_stream;
-  socket_usb_endpoint usb;
-  session_stats stats;
+// The host role's names for the rig's peers.
+struct rig : test::session_rig {
+  using session_rig::session_rig;
+  seqpacket::socket& device = usb_peer;
+  vsocklib::stream_socket& server = stream_peer;
 };
 
 asio::awaitable<void> relay(rig& r) {
@@ -170,55 +139,6 @@ TEST(HostSession, DeviceTransfersReachTheServerAsOneStream) {
   EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason, usb_role::host);
 }
 
-session_stats run_device_transfers(std::vector<bytes> transfers) {
-  asio::io_context io;
-  rig r(io);
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<bytes> t) -> asio::awaitable<void> {
-    co_await (relay(r) && device_sends(r, std::move(t)));
-  }(r, std::move(transfers)));
-  return r.stats;
-}
-
-TEST(HostSession, BadMagicFromTheDeviceEndsTheSessionNamingIt) {
-  auto h = adb::make_header(adb::kWrte, 1, 2, {}, false);
-  h.magic = 0x12345678;
-  auto stats = run_device_transfers({header_only(h)});
-  EXPECT_EQ(stats.reason, session_end::usb_protocol);
-  EXPECT_STREQ(to_string(stats.reason, usb_role::host), "protocol error from the device");
-  EXPECT_NE(stats.detail.find("0x12345678"), std::string::npos) << stats.detail;
-  EXPECT_EQ(stats.usb_to_stream_bytes, 0u);
-}
-
-TEST(HostSession, AHeaderMustBeItsOwnTransfer) {
-  auto m = message(adb::kWrte, 1, 2, vsocklib::test::random_bytes(76, 7));  // 100 bytes in one
-  auto stats = run_device_transfers({m});
-  EXPECT_EQ(stats.reason, session_end::usb_protocol);
-  EXPECT_EQ(stats.detail, "expected a 24-byte header transfer from the device, got 100 bytes");
-}
-
-TEST(HostSession, PayloadLongerThanItsHeaderSaysIsRejected) {
-  auto h = header_only(adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(100, 8), false));
-  auto stats = run_device_transfers({h, vsocklib::test::random_bytes(512, 9)});
-  EXPECT_EQ(stats.reason, session_end::usb_protocol);
-  EXPECT_NE(stats.detail.find("payload transfer of 512 bytes, but only 100 were left"),
-            std::string::npos)
-      << stats.detail;
-}
-
-TEST(HostSession, BadHeaderFromTheServerNeverReachesTheDevice) {
-  asio::io_context io;
-  rig r(io);
-  auto h = adb::make_header(adb::kWrte, 1, 2, {}, false);
-  h.command = 0x41414141;  // "AAAA": unknown
-  h.magic = h.command ^ 0xffffffff;
-  vsocklib::test::run_with_deadline(io, [](rig& r, bytes b) -> asio::awaitable<void> {
-    co_await (relay(r) && server_sends(r, std::move(b)));
-  }(r, header_only(h)));
-  EXPECT_EQ(r.stats.reason, session_end::stream_protocol);
-  EXPECT_NE(r.stats.detail.find("0x41414141"), std::string::npos) << r.stats.detail;
-  EXPECT_EQ(r.stats.stream_to_usb_bytes, 0u);
-}
-
 TEST(HostSession, NegotiatedLimitAppliesToTheDevice) {
   asio::io_context io;
   rig r(io);
@@ -251,33 +171,6 @@ TEST(HostSession, NegotiatedLimitAppliesToTheDevice) {
   EXPECT_EQ(seen_by_server, device_cnxn);
   EXPECT_EQ(r.stats.reason, session_end::usb_protocol);
   EXPECT_NE(r.stats.detail.find("8192"), std::string::npos) << r.stats.detail;
-}
-
-TEST(HostSession, ServerClosingEndsTheSession) {
-  asio::io_context io;
-  rig r(io);
-  vsocklib::test::run_with_deadline(io, [](rig& r) -> asio::awaitable<void> {
-    r.server.close();
-    co_await relay(r);
-  }(r));
-  EXPECT_EQ(r.stats.reason, session_end::stream_failed);
-  EXPECT_EQ(r.stats.error, asio::error::eof);
-}
-
-asio::awaitable<void> cancel_after(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(use_tuple);
-}
-
-TEST(HostSession, CancellingEndsItPromptly) {
-  asio::io_context io;
-  rig r(io);
-  const auto start = std::chrono::steady_clock::now();
-  vsocklib::test::run_with_deadline(io, [](rig& r) -> asio::awaitable<void> {
-    co_await (relay(r) || cancel_after(50ms));
-  }(r), 5s);
-  EXPECT_EQ(r.stats.reason, session_end::cancelled);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
 }  // namespace

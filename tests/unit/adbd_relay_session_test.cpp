@@ -6,10 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "adb_protocol/protocol.hpp"
+#include "adbd_relay/session.hpp"
 #include "peers.hpp"
 #include "run_coro.hpp"
-#include "adbd_relay/session.hpp"
-#include "socket_usb_endpoint.hpp"
+#include "session_rig.hpp"
 #include "vsocklib/log.hpp"
 
 namespace adbd_relay {
@@ -21,47 +21,14 @@ namespace adb = adb_protocol;
 constexpr session_options k4KiBTransfers{.chunk_size = 4096, .usb_transfer_size = 4096};
 using vsocklib::use_tuple;
 using namespace std::chrono_literals;
-using seqpacket = asio::generic::seq_packet_protocol;
+using namespace test;
 
-std::vector<std::byte> message(std::uint32_t cmd, std::uint32_t a0, std::uint32_t a1,
-                               const std::vector<std::byte>& payload) {
-  std::vector<std::byte> out(adb::kHeaderSize);
-  adb::encode(adb::make_header(cmd, a0, a1, payload, false),
-              std::span<std::byte, adb::kHeaderSize>(out.data(), adb::kHeaderSize));
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
-}
-
-std::vector<std::byte> header_only(adb::message_header h) {
-  std::vector<std::byte> out(adb::kHeaderSize);
-  adb::encode(h, std::span<std::byte, adb::kHeaderSize>(out.data(), adb::kHeaderSize));
-  return out;
-}
-
-struct rig {
-  /// GUEST_TYPE SOCK_SEQPACKET keeps the relay's stream writes apart, so a test can see
-  /// their sizes (the relay then must not read from the guest side).
-  explicit rig(asio::io_context& io, std::size_t max_packet = 512, int guest_type = SOCK_STREAM)
-      : pc(io), guest(io), relay_vsock(io), usb(make_usb(io, max_packet)) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, guest_type, 0, fds) != 0) throw std::runtime_error("socketpair");
-    guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, guest_type), fds[0]);
-    relay_vsock = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, guest_type), fds[1]);
-  }
-
-  socket_usb_endpoint make_usb(asio::io_context& io, std::size_t max_packet) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) throw std::runtime_error("socketpair");
-    pc = seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]);
-    return socket_usb_endpoint(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[1]),
-                               max_packet);
-  }
-
-  seqpacket::socket pc;
-  vsocklib::stream_socket guest;
-  vsocklib::stream_socket relay_vsock;
-  socket_usb_endpoint usb;
-  session_stats stats;
+// The device role's names for the rig's peers.
+struct rig : test::session_rig {
+  using session_rig::session_rig;
+  seqpacket::socket& pc = usb_peer;
+  vsocklib::stream_socket& guest = stream_peer;
+  vsocklib::stream_socket& relay_vsock = relay_stream;
 };
 
 asio::awaitable<void> relay(rig& r) {
@@ -218,32 +185,6 @@ asio::awaitable<void> guest_sends(rig& r, std::vector<std::byte> bytes) {
   co_await asio::async_write(r.guest, asio::buffer(bytes), use_tuple);
 }
 
-session_stats run_guest_bytes(std::vector<std::byte> bytes) {
-  asio::io_context io;
-  rig r(io);
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> b) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    co_await (relay(r) && guest_sends(r, std::move(b)));
-  }(r, std::move(bytes)));
-  return r.stats;
-}
-
-TEST(RelaySession, BadMagicFromTheGuestEndsTheSessionNamingIt) {
-  auto h = adb::make_header(adb::kWrte, 1, 2, {}, false);
-  h.magic = 0x12345678;
-  auto stats = run_guest_bytes(header_only(h));
-  EXPECT_EQ(stats.reason, session_end::stream_protocol);
-  EXPECT_STREQ(to_string(stats.reason, usb_role::device), "protocol error from the guest");
-  EXPECT_NE(stats.detail.find("0x12345678"), std::string::npos) << stats.detail;
-}
-
-TEST(RelaySession, StlsFromTheGuestNeverReachesUsb) {
-  auto stats = run_guest_bytes(message(adb::kStls, 0x01000000, 0, {}));
-  EXPECT_EQ(stats.reason, session_end::stream_protocol);
-  EXPECT_NE(stats.detail.find("STLS"), std::string::npos) << stats.detail;
-  EXPECT_EQ(stats.stream_to_usb_bytes, 0u);
-}
-
 TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
   asio::io_context io;
   rig r(io);
@@ -278,18 +219,6 @@ TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
   EXPECT_EQ(r.stats.reason, session_end::usb_protocol) << to_string(r.stats.reason, usb_role::device);
   EXPECT_NE(r.stats.detail.find("8192"), std::string::npos) << r.stats.detail;
   EXPECT_EQ(r.stats.max_payload, 4096u);
-}
-
-// MSG as USB transfers, cut at the offsets CUTS.
-std::vector<std::vector<std::byte>> split(const std::vector<std::byte>& msg, std::initializer_list<std::ptrdiff_t> cuts) {
-  std::vector<std::vector<std::byte>> out;
-  std::ptrdiff_t from = 0;
-  for (auto c : cuts) {
-    out.emplace_back(msg.begin() + from, msg.begin() + c);
-    from = c;
-  }
-  out.emplace_back(msg.begin() + from, msg.end());
-  return out;
 }
 
 // The PC and guest shake hands and the guest sends one OKAY (traffic past the handshake);
@@ -465,20 +394,6 @@ TEST(ReadStallWatch, StallsOnlyWhenBytesWaitTheWholeLimitWithNoneTaken) {
   EXPECT_FALSE(w.stalled({400, 300}, t0 + 9100ms)) << "waiting again starts a new time";
   EXPECT_FALSE(w.stalled({400, 300}, t0 + 10000ms));
   EXPECT_TRUE(w.stalled({400, 300}, t0 + 10100ms));
-}
-
-TEST(RelaySession, HeaderThatIsNotItsOwnTransferIsAProtocolError) {
-  asio::io_context io;
-  rig r(io);
-  auto msg = message(adb::kOkay, 1, 2, {});
-  msg.resize(30);  // 24 header bytes and 6 more in one transfer
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> m) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    std::vector<std::vector<std::byte>> transfers{std::move(m)};
-    co_await (relay(r) && pc_send(r, std::move(transfers)));
-  }(r, msg));
-  EXPECT_EQ(r.stats.reason, session_end::usb_protocol);
-  EXPECT_NE(r.stats.detail.find("24-byte header"), std::string::npos) << r.stats.detail;
 }
 
 }  // namespace

@@ -14,10 +14,10 @@
 #include <gtest/gtest.h>
 
 #include "adb_protocol/protocol.hpp"
+#include "adbd_relay/session.hpp"
 #include "peers.hpp"
 #include "run_coro.hpp"
-#include "adbd_relay/session.hpp"
-#include "socket_usb_endpoint.hpp"
+#include "session_rig.hpp"
 #include "vsocklib/log.hpp"
 
 namespace adbd_relay {
@@ -28,8 +28,7 @@ namespace adb = adb_protocol;
 // of the default's own sizes say so).
 constexpr session_options k4KiBTransfers{.chunk_size = 4096, .usb_transfer_size = 4096};
 using vsocklib::use_tuple;
-using seqpacket = asio::generic::seq_packet_protocol;
-using bytes = std::vector<std::byte>;
+using namespace test;
 
 // Fails, splits or shortens the N-th transfer (1-based; 0 never) of a real endpoint.
 class faulty_usb_endpoint final : public usb_endpoint {
@@ -87,33 +86,18 @@ class faulty_usb_endpoint final : public usb_endpoint {
   bytes held_;
 };
 
+// The header of a message carrying PAYLOAD, alone.
 bytes header(std::uint32_t cmd, std::uint32_t a0, std::uint32_t a1, const bytes& payload) {
-  bytes out(adb::kHeaderSize);
-  adb::encode(adb::make_header(cmd, a0, a1, payload, false),
-              std::span<std::byte, adb::kHeaderSize>(out.data(), adb::kHeaderSize));
-  return out;
+  return header_only(adb::make_header(cmd, a0, a1, payload, false));
 }
 
-struct rig {
-  explicit rig(asio::io_context& io) : pc(io), guest(io), relay_vsock(io), usb(make_usb(io)), faulty(usb) {
-    asio::local::stream_protocol::socket a(io), b(io);
-    asio::local::connect_pair(a, b);
-    guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), a.release());
-    relay_vsock = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), b.release());
-  }
-  socket_usb_endpoint make_usb(asio::io_context& io) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) throw std::runtime_error("socketpair");
-    pc = seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]);
-    return socket_usb_endpoint(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[1]), 512);
-  }
-
-  seqpacket::socket pc;
-  vsocklib::stream_socket guest;
-  vsocklib::stream_socket relay_vsock;
-  socket_usb_endpoint usb;
+// The device role's names for the rig's peers, and the fault seam over its endpoint.
+struct rig : test::session_rig {
+  explicit rig(asio::io_context& io) : session_rig(io), faulty(usb) {}
+  seqpacket::socket& pc = usb_peer;
+  vsocklib::stream_socket& guest = stream_peer;
+  vsocklib::stream_socket& relay_vsock = relay_stream;
   faulty_usb_endpoint faulty;
-  session_stats stats;
 };
 
 asio::awaitable<void> session(rig& r) {
