@@ -3,6 +3,13 @@
 #include <cstring>
 
 namespace vsock_mcast {
+
+shared_record data_record(std::span<const std::uint8_t> packet) {
+  auto rec = std::make_shared<std::vector<std::uint8_t>>();
+  rec->reserve(kHeaderSize + packet.size());
+  encode_data(packet, *rec);
+  return rec;
+}
 channel::channel(vsocklib::seqpacket_socket s, queue_limits limits)
     : socket_(std::move(s)), limits_(limits), in_(kMaxRecord + 1),
       wake_(std::get<0>(socket_).get_executor(), asio::steady_timer::time_point::max()) {}

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <tuple>
 #include <variant>
 #include <vector>
@@ -21,6 +22,9 @@ using vsocklib::error_code;
 
 /// A record to send, shared between the queues of the guests it fans out to.
 using shared_record = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+/// A DATA record carrying PACKET (a whole IP packet), to send to one guest or many.
+shared_record data_record(std::span<const std::uint8_t> packet);
 
 /// A peer that sends this many malformed records without a valid one in between is
 /// disconnected: it is not a version mismatch worth tolerating but a broken peer.

@@ -78,8 +78,6 @@ constexpr const char* kStatusUsage =
     "usage: vsock-mcast status [PATH]\n\nPrints the status JSON of the endpoint whose control "
     "socket is PATH (default: the host's, then the guest's).\n";
 
-const char* mode_name(mode m) { return m == mode::l3 ? "l3" : "mcast"; }
-
 // The value parsers' messages name the value ("group \"x\" is not ...") but not always the
 // option it came from; a user with a long command line needs both.
 std::string naming(const std::string& option, const std::string& message) {

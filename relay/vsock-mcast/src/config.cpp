@@ -107,6 +107,8 @@ mode parse_mode(const std::string& text) {
   throw config_error("mode must be mcast or l3, not \"" + text + "\"");
 }
 
+const char* mode_name(mode m) { return m == mode::l3 ? "l3" : "mcast"; }
+
 static_group parse_static_group(const std::string& text) {
   static_group g;
   auto colon = text.find(':');

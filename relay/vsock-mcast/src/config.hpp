@@ -69,6 +69,8 @@ struct guest_config {
 
 /// Parsers shared by the file and the command line; throw config_error.
 mode parse_mode(const std::string& text);
+/// "mcast" or "l3", as parse_mode reads it.
+const char* mode_name(mode m);
 static_group parse_static_group(const std::string& text);   ///< GROUP[:PORT]
 cidr parse_interface_address(const std::string& text);       ///< IPv4/PREFIX (or IPv4: /32)
 std::uint32_t parse_unicast(const std::string& text);        ///< a unicast IPv4 address

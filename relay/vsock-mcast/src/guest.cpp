@@ -11,6 +11,7 @@
 #include "igmp.hpp"
 #include "os.hpp"
 #include "packet.hpp"
+#include "task_group.hpp"
 #include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
 
@@ -18,6 +19,7 @@ namespace vsock_mcast {
 namespace {
 
 namespace json = boost::json;
+using namespace asio::experimental::awaitable_operators;
 
 // 224.0.0.0/4: every multicast destination leaves through the TUN. vsomeip also waits for
 // a route covering its SD group on the interface that holds its unicast address.
@@ -35,8 +37,6 @@ std::string default_name() {
   if (::gethostname(buf, sizeof buf - 1) != 0) return "guest";
   return buf;
 }
-
-const char* mode_name(mode m) { return m == mode::l3 ? "l3" : "mcast"; }
 
 }  // namespace
 
@@ -76,17 +76,21 @@ void guest_endpoint::configure_tun(bool at_start) {
   if (default_route) check(os::add_route(tun_index_, 0, 0), "default route dev " + cfg_.tun);
 }
 
-void guest_endpoint::start() {
-  asio::co_spawn(io_, netlink_->run([this](const net_event& ev) { on_net_event(ev); }),
-                 asio::detached);
-  asio::co_spawn(io_, read_tun(), asio::detached);
-  asio::co_spawn(io_, connect_loop(), asio::bind_cancellation_slot(connect_stop_.slot(), asio::detached));
+asio::awaitable<void> guest_endpoint::run() {
   log_->info("guest endpoint: TUN {} up (mode {}{}), connecting to {}", cfg_.tun,
              mode_name(cfg_.mode),
              cfg_.address ? ", address " + ipv4_to_string(cfg_.address->network) + "/" +
                                 std::to_string(cfg_.address->prefix)
                           : std::string(),
              cfg_.connect->to_string());
+  // Built outside the co_await expression (GCC 12 and temporaries in coroutines).
+  const std::function<void()> stop_all = [this] { stop(); };
+  std::function<void(const net_event&)> on_event = [this](const net_event& ev) { on_net_event(ev); };
+  auto events = stop_all_on_failure(netlink_->run(std::move(on_event)), stop_all);
+  auto tun = stop_all_on_failure(read_tun(), stop_all);
+  auto host = stop_all_on_failure(connect_loop(), stop_all);
+  auto restore = stop_all_on_failure(restore_loop(), stop_all);
+  co_await (std::move(events) && std::move(tun) && std::move(host) && std::move(restore));
 }
 
 void guest_endpoint::stop() {
@@ -102,21 +106,26 @@ void guest_endpoint::stop() {
 asio::awaitable<void> guest_endpoint::connect_loop() {
   // The connector retries with backoff and logs repeated failures once with a count; a
   // session that got the host's HELLO calls session_proven(), so the next one starts at once.
+  auto ex = co_await asio::this_coro::executor;
   while (!stopped_) {
-    std::shared_ptr<channel> ch;
-    boost::system::error_code ec;
-    if (connector_->target().kind == vsocklib::transport::vsock_seqpacket) {
-      auto [cec, s] = co_await connector_->async_connect_seqpacket();
-      ec = cec;
-      if (!ec) ch = std::make_shared<channel>(std::move(s), cfg_.queue);
-    } else {
-      auto [cec, s] = co_await connector_->async_connect();
-      ec = cec;
-      if (!ec) ch = std::make_shared<channel>(std::move(s), cfg_.queue);
-    }
-    if (stopped_ || ec) co_return;  // only cancellation (stop()) ends the connector's retries
+    auto attempt = connector_->target().kind == vsocklib::transport::vsock_seqpacket
+                       ? open_channel(connector_->async_connect_seqpacket())
+                       : open_channel(connector_->async_connect());
+    // Joined here, under a slot only the attempt uses: stop() ends it at once.
+    auto [e, ch] = co_await asio::co_spawn(
+        ex, std::move(attempt), asio::bind_cancellation_slot(connect_stop_.slot(), vsocklib::use_tuple));
+    connect_stop_.slot().clear();
+    if (e && !stopped_) std::rethrow_exception(e);
+    if (stopped_ || !ch) co_return;  // only cancellation (stop()) ends the connector's retries
     co_await run_session(ch);
   }
+}
+
+template <typename Connect>
+asio::awaitable<std::shared_ptr<channel>> guest_endpoint::open_channel(Connect connect) {
+  auto [ec, s] = co_await std::move(connect);
+  if (ec) co_return nullptr;
+  co_return std::make_shared<channel>(std::move(s), cfg_.queue);
 }
 
 asio::awaitable<void> guest_endpoint::run_session(std::shared_ptr<channel> ch) {
@@ -133,7 +142,12 @@ asio::awaitable<void> guest_endpoint::run_session(std::shared_ptr<channel> ch) {
   }
   ch_ = ch;
   state_ = "connected";
-  asio::co_spawn(io_, run_writer(ch), asio::detached);
+  // read_host ends the session and closes the channel, which ends the writer; a failed
+  // write closes it too, which ends the reader.
+  co_await (read_host(ch) && run_writer(ch));
+}
+
+asio::awaitable<void> guest_endpoint::read_host(std::shared_ptr<channel> ch) {
   bool proven = false;
   for (;;) {
     auto r = co_await ch->read();
@@ -275,17 +289,24 @@ void guest_endpoint::on_net_event(const net_event& ev) {
   // they settle.
   if (restore_pending_) return;
   restore_pending_ = true;
-  asio::co_spawn(io_, restore_soon(), asio::detached);
+  restore_timer_.cancel();  // wakes restore_loop, which waits idle (never while pending)
 }
 
-asio::awaitable<void> guest_endpoint::restore_soon() {
-  restore_timer_.expires_after(std::chrono::milliseconds(50));
-  auto [ec] = co_await restore_timer_.async_wait(vsocklib::use_tuple);
-  restore_pending_ = false;
-  if (ec || stopped_) co_return;
-  ++restores_;
-  log_->info("TUN {}: link, address or route changed from outside; restored", cfg_.tun);
-  configure_tun(false);
+asio::awaitable<void> guest_endpoint::restore_loop() {
+  while (!stopped_) {
+    if (!restore_pending_) {
+      restore_timer_.expires_at(asio::steady_timer::time_point::max());
+      co_await restore_timer_.async_wait(vsocklib::use_tuple);
+      continue;
+    }
+    restore_timer_.expires_after(std::chrono::milliseconds(50));
+    auto [ec] = co_await restore_timer_.async_wait(vsocklib::use_tuple);
+    restore_pending_ = false;
+    if (ec || stopped_) co_return;  // only stop() cancels the pause
+    ++restores_;
+    log_->info("TUN {}: link, address or route changed from outside; restored", cfg_.tun);
+    configure_tun(false);
+  }
 }
 
 std::string guest_endpoint::status_json() const {

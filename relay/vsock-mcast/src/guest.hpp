@@ -30,8 +30,12 @@ class guest_endpoint {
   guest_endpoint(const guest_endpoint&) = delete;
   guest_endpoint& operator=(const guest_endpoint&) = delete;
 
-  /// Starts connecting to the host (logging "ready" on each connection) and reading the TUN.
-  void start();
+  /// Connects to the host (logging "ready" on each connection), reads the TUN and keeps it
+  /// configured. Returns once stop() has ended all of it: every coroutine the endpoint
+  /// starts is joined here. Throws what a part of it threw (a bug): the part's failure
+  /// stops the rest first.
+  asio::awaitable<void> run();
+  /// Closes everything, which ends what run() awaits.
   void stop();
 
   std::string status_json() const;
@@ -39,14 +43,17 @@ class guest_endpoint {
  private:
   void configure_tun(bool at_start);
   asio::awaitable<void> connect_loop();
+  template <typename Connect>
+  asio::awaitable<std::shared_ptr<channel>> open_channel(Connect connect);
   asio::awaitable<void> run_session(std::shared_ptr<channel> ch);
+  asio::awaitable<void> read_host(std::shared_ptr<channel> ch);
   asio::awaitable<void> run_writer(std::shared_ptr<channel> ch);
   asio::awaitable<void> read_tun();
   void on_tun_packet(std::span<const std::uint8_t> packet);
   void on_membership(std::uint32_t group, bool join);
   void on_host_data(std::span<const std::uint8_t> packet);
   void on_net_event(const net_event& ev);
-  asio::awaitable<void> restore_soon();
+  asio::awaitable<void> restore_loop();
   void send(shared_record rec, std::size_t packet_size);
   void drop(const char* reason) { drops_.add(reason); }
 
@@ -57,9 +64,10 @@ class guest_endpoint {
   unsigned tun_index_ = 0;
   std::unique_ptr<netlink_watcher> netlink_;
   std::shared_ptr<channel> ch_;  // while connected (HELLO sent)
-  asio::steady_timer restore_timer_;
+  asio::steady_timer restore_timer_;  // restore_loop's: idle until a change, then a pause
   bool restore_pending_ = false;
-  // Ends a connect attempt in flight at stop() (a vsock connect may wait for its deadline).
+  // Ends a connect attempt in flight at stop() (a vsock connect may wait for its deadline);
+  // bound to the attempts only, as the rest ends by stop() closing what it waits on.
   asio::cancellation_signal connect_stop_;
   std::optional<vsocklib::connector> connector_;  // to cfg_.connect
   vsocklib::repeat_log connect_log_;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,6 @@
 #include "config.hpp"
 #include "filters.hpp"
 #include "membership.hpp"
-#include "netlink.hpp"
-#include "os.hpp"
 #include "stats.hpp"
 #include "vsocklib/listener.hpp"
 #include "vsocklib/repeat_log.hpp"
@@ -26,6 +25,9 @@ class logger;
 }
 
 namespace vsock_mcast {
+
+class lan_ports;
+class task_group;
 
 /// Most groups one guest may hold; more JOINs are refused (a guest cannot make the host
 /// join without bound).
@@ -44,9 +46,12 @@ class host_endpoint {
   host_endpoint(const host_endpoint&) = delete;
   host_endpoint& operator=(const host_endpoint&) = delete;
 
-  /// Starts accepting guests and reading the LAN; logs "ready".
-  void start();
-  /// Closes everything; the coroutines end and io_context::run returns.
+  /// Accepts guests and serves them, reads the LAN and (l3) the TUN, and follows the LAN
+  /// interfaces; logs "ready". Returns once stop() has ended all of it: every coroutine the
+  /// endpoint starts is joined here. Throws what a part of it threw (a bug): the part's
+  /// failure stops the rest first.
+  asio::awaitable<void> run();
+  /// Closes everything, which ends what run() awaits.
   void stop();
 
   std::string status_json() const;
@@ -54,18 +59,6 @@ class host_endpoint {
   std::vector<vsocklib::address> listen_addresses() const;
 
  private:
-  struct lan_port {
-    std::string name;
-    unsigned ifindex = 0;
-    bool up = false;
-    std::shared_ptr<asio::posix::stream_descriptor> rx;
-    os::fd tx;
-    std::map<std::uint32_t, os::fd> joined;
-    std::uint64_t rx_packets = 0, tx_packets = 0, tx_errors = 0;
-    std::uint64_t socket_drops_closed = 0;  // of receivers closed since (LAN reopened)
-    std::uint64_t opens = 0;  // receivers opened: 1 unless the interface was replaced
-    std::uint64_t socket_drops() const;
-  };
   struct guest {
     guest_id id = 0;
     std::string peer;
@@ -84,10 +77,13 @@ class host_endpoint {
   };
   using guest_ptr = std::shared_ptr<guest>;
 
+  // host_guests.cpp: the guests' sessions.
+  asio::awaitable<void> serve_guests();
   template <typename Listener>
-  asio::awaitable<void> accept_loop(Listener& l);
+  asio::awaitable<void> accept_loop(Listener& l, task_group& sessions);
   template <typename Socket>
-  void add_guest(Socket s, std::string peer);
+  void add_guest(Socket s, std::string peer, task_group& sessions);
+  asio::awaitable<void> serve_guest(guest_ptr g);
   asio::awaitable<void> run_guest(guest_ptr g);
   asio::awaitable<void> run_writer(guest_ptr g);
   asio::awaitable<void> hello_deadline(guest_ptr g);
@@ -95,20 +91,15 @@ class host_endpoint {
   void remove_guest(guest& g);
   void on_join(guest& g, std::uint32_t group);
   void on_leave(guest& g, std::uint32_t group);
+
+  // host_forward.cpp: packets between the guests, the LAN and the TUN.
   void on_guest_data(guest& g, std::span<const std::uint8_t> packet);
+  void on_lan_packet(std::span<std::uint8_t> packet);
+  void deliver(guest& g, const shared_record& rec, std::size_t packet_size);
 
-  void open_lan(lan_port& lan);
-  void close_lan(lan_port& lan);
-  void join_lan(lan_port& lan);
-  void refresh_lan(lan_port& lan);
-  void lan_join(lan_port& lan, std::uint32_t group, const std::string& why);
-  asio::awaitable<void> read_lan(std::shared_ptr<asio::posix::stream_descriptor> d, std::size_t lan);
-  void on_lan_packet(lan_port& lan, std::span<std::uint8_t> packet);
-  void on_net_event(const net_event& ev);
-
+  // host_tun.cpp: l3.
   void open_l3();
   asio::awaitable<void> read_tun();
-  void deliver(guest& g, const shared_record& rec, std::size_t packet_size);
 
   bool static_wants(std::uint32_t group, std::optional<std::uint16_t> port) const;
   bool is_guest_origin(std::uint32_t src) const;
@@ -119,16 +110,14 @@ class host_endpoint {
   std::shared_ptr<spdlog::logger> log_;
   std::vector<std::unique_ptr<vsocklib::listener>> stream_listeners_;
   std::vector<std::unique_ptr<vsocklib::seqpacket_listener>> seqpacket_listeners_;
-  std::vector<lan_port> lans_;
-  std::unique_ptr<netlink_watcher> netlink_;
   std::shared_ptr<asio::posix::stream_descriptor> tun_;  // l3
   std::map<guest_id, guest_ptr> guests_;
   membership_table members_;
+  std::unique_ptr<lan_ports> lans_;  // after what it refers to (cfg_, members_)
   dup_filter dups_;
   drop_counters drops_;
   drop_counters malformed_;
   vsocklib::repeat_log malformed_log_;
-  vsocklib::repeat_log send_log_;
   vsocklib::repeat_log refuse_log_;  // a refused guest retries: say it once, then count
   guest_id next_id_ = 1;
   std::uint64_t guests_total_ = 0, lan_rx_ = 0, tun_rx_ = 0, tun_tx_ = 0;

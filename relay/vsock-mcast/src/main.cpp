@@ -2,6 +2,7 @@
 // Everything is in the library; this file reads options and runs it.
 #include <unistd.h>
 
+#include <exception>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -65,10 +66,26 @@ int run(Config cfg, const char* what) {
     for (int cap : spec.keep) kept += (kept.empty() ? "" : " ") + vsocklib::capability_name(cap);
     log->info("running as user {} (uid {}), keeping {}", cfg.user, ::getuid(), kept);
   }
-  endpoint->start();
+  // The endpoint's run() joins everything the endpoint starts; when it returns (stop() on a
+  // signal, or a failure), the runtime ends too and io.run() returns.
+  std::exception_ptr failure;
+  asio::co_spawn(io, endpoint->run(), [&](std::exception_ptr e) {
+    failure = e;
+    runtime->stop();
+  });
   runtime->start([&] { return endpoint->status_json(); }, [&] { endpoint->stop(); },
                  std::string(what) + " endpoint running");
   io.run();
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      log->error("the {} endpoint failed: {}", what, e.what());
+    } catch (...) {
+      log->error("the {} endpoint failed", what);
+    }
+    return 1;
+  }
   return 0;
 }
 
