@@ -142,6 +142,168 @@ TEST(Connector, BackoffResetsOnlyAfterAProvenSession) {
   EXPECT_EQ(c.successes(), 3u);
 }
 
+asio::awaitable<void> retry_now_scenario(connector& c, address at, std::unique_ptr<listener>& l,
+                                         std::chrono::steady_clock::duration& took, error_code& ec) {
+  using namespace asio::experimental::awaitable_operators;
+  auto open_and_retry = [](connector& c, address at,
+                           std::unique_ptr<listener>& l) -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer t(ex, 200ms);  // the first attempt has failed; a 2 s wait is under way
+    co_await t.async_wait(use_tuple);
+    l = std::make_unique<listener>(ex, at, peer_policy{}, log::get("test"));
+    c.retry_now();
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  co_await (open_and_retry(c, at, l) && connect_once(c, ec));
+  took = std::chrono::steady_clock::now() - t0;
+}
+
+// A caller that knows the peer is back (the soak's fault command returned) cuts the
+// backoff wait short instead of sitting it out.
+TEST(Connector, RetryNowCutsAWaitShort) {
+  asio::io_context io;
+  test::temp_dir dir;
+  connector_options opt;
+  opt.backoff = {2000ms, 4000ms, 2.0, 0.0};
+  const auto at = parse_address("unix:" + dir.file("later"));
+  connector c(at, opt, log::get("test"), 1);
+  std::unique_ptr<listener> l;
+  std::chrono::steady_clock::duration took{};
+  error_code ec;
+  ASSERT_TRUE(test::run_with_deadline(io, retry_now_scenario(c, at, l, took, ec)));
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_LT(took, 1000ms);
+  EXPECT_EQ(c.attempts(), 2u);
+  EXPECT_EQ(c.failures(), 1u);
+}
+
+asio::awaitable<void> retry_without_reset(connector& c, listener& l,
+                                          std::chrono::steady_clock::duration (&took)[4]) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, accept_forever(l), asio::detached);
+  co_await timed_connect(c, took[0]);  // at once
+  co_await timed_connect(c, took[1]);  // not proven: the initial delay (300 ms)
+  c.retry_now();
+  co_await timed_connect(c, took[2]);  // at once
+  co_await timed_connect(c, took[3]);  // not reset: the next delay (600 ms), not 300 ms
+  l.close();
+}
+
+TEST(Connector, RetryNowWhenIdleSkipsOneWaitButKeepsTheDelaysGrowing) {
+  asio::io_context io;
+  test::temp_dir dir;
+  listener l(io.get_executor(), parse_address("unix:" + dir.file("s")), {}, log::get("test"));
+  connector_options opt;
+  opt.backoff = {300ms, 2000ms, 2.0, 0.0};
+  connector c(l.local_address(), opt, log::get("test"), 1);
+  std::chrono::steady_clock::duration took[4];
+  ASSERT_TRUE(test::run_with_deadline(io, retry_without_reset(c, l, took)));
+  EXPECT_LT(took[0], 250ms);
+  EXPECT_GE(took[1], 300ms);
+  EXPECT_LT(took[2], 250ms);
+  EXPECT_GE(took[3], 600ms);
+}
+
+// An attempt that connects and then has the peer answer a handshake; the peer here accepts
+// and closes, so the handshake fails the first FAILS times.
+struct handshake_state {
+  connector* c;
+  int fails;
+  int handshakes = 0;
+};
+
+asio::awaitable<std::tuple<error_code, stream_socket>> attempt_with_handshake(handshake_state* h) {
+  auto [ec, s] = co_await h->c->async_connect_once();
+  if (!ec && h->handshakes++ < h->fails) ec = make_error_code(errc::connect_timeout);
+  co_return std::tuple{ec, std::move(s)};
+}
+
+asio::awaitable<void> connect_with_handshake(connector& c, handshake_state& h, listener& l,
+                                             error_code& ec) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(ex, accept_forever(l), asio::detached);
+  auto [e, s] = co_await c.async_connect([&h] { return attempt_with_handshake(&h); });
+  ec = e;
+  l.close();
+}
+
+TEST(Connector, AFailedHandshakeIsAFailedAttempt) {
+  asio::io_context io;
+  test::temp_dir dir;
+  std::ostringstream logs;
+  listener l(io.get_executor(), parse_address("unix:" + dir.file("s")), {}, log::get("test"));
+  connector_options opt;
+  opt.backoff = {10ms, 20ms, 2.0, 0.0};
+  connector c(l.local_address(), opt, capture_logger(logs), 1);
+  handshake_state h{&c, 3};
+  error_code ec;
+  ASSERT_TRUE(test::run_with_deadline(io, connect_with_handshake(c, h, l, ec)));
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(h.handshakes, 4);
+  EXPECT_EQ(c.attempts(), 4u);
+  EXPECT_EQ(c.failures(), 3u);
+  EXPECT_EQ(c.successes(), 1u);
+  EXPECT_EQ(count_lines(logs.str(), "warning connect to " + l.local_address().to_string() + " failed"), 1)
+      << logs.str();
+}
+
+asio::awaitable<std::tuple<error_code, stream_socket>> attempt_that_hangs() {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex, 10s);
+  co_await t.async_wait(use_tuple);
+  co_return std::tuple{error_code{}, stream_socket(ex)};
+}
+
+asio::awaitable<void> connect_hanging(connector& c, error_code& ec) {
+  auto [e, s] = co_await c.async_connect([] { return attempt_that_hangs(); });
+  ec = e;
+}
+
+TEST(Connector, CancelReachesTheCallersAttempt) {
+  asio::io_context io;
+  connector c(parse_address("unix:/nonexistent/s"), {}, log::get("test"), 1);
+  error_code ec;
+  bool done = false;
+  asio::cancellation_signal stop;
+  asio::co_spawn(io, connect_hanging(c, ec),
+                 asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
+                   done = true;
+                   if (e) std::rethrow_exception(e);
+                 }));
+  io.run_for(100ms);
+  EXPECT_FALSE(done);
+  const auto t0 = std::chrono::steady_clock::now();
+  stop.emit(asio::cancellation_type::terminal);
+  io.run_for(2s);
+  ASSERT_TRUE(done);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);
+  EXPECT_EQ(ec, asio::error::operation_aborted);
+  EXPECT_EQ(c.failures(), 0u);
+}
+
+asio::awaitable<void> connect_both(connector& a, connector& b, error_code& ea, error_code& eb) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (connect_once(a, ea) && connect_once(b, eb));
+}
+
+// Parallel connectors to one target (the soak's streams) log an outage once, not once each.
+TEST(Connector, ASharedFailureLogLogsAnOutageOnce) {
+  asio::io_context io;
+  test::temp_dir dir;
+  std::ostringstream logs;
+  auto log = capture_logger(logs);
+  auto shared = std::make_shared<repeat_log>(log);
+  connector_options opt;
+  opt.backoff = {50ms, 100ms, 2.0, 0.0};  // few enough attempts for no reminder at 10
+  const auto at = parse_address("unix:" + dir.file("nobody"));
+  connector a(at, opt, log, 1, shared), b(at, opt, log, 2, shared);
+  error_code ea, eb;
+  asio::co_spawn(io, connect_both(a, b, ea, eb), asio::detached);  // never connects
+  io.run_for(200ms);
+  EXPECT_GE(a.failures() + b.failures(), 4u);
+  EXPECT_EQ(count_lines(logs.str(), "warning connect to " + at.to_string() + " failed"), 1) << logs.str();
+}
+
 TEST(Connector, RejectsBadOptions) {
   connector_options bad;
   bad.backoff.jitter = 2;
