@@ -1,8 +1,8 @@
-#include "task_group.hpp"
+#include "vsocklib/task_group.hpp"
 
 #include <utility>
 
-namespace vsock_mcast {
+namespace vsocklib {
 
 task_group::task_group(asio::any_io_executor ex, std::function<void()> on_failure)
     : ex_(ex), on_failure_(std::move(on_failure)), idle_(ex, asio::steady_timer::time_point::max()) {}
@@ -25,7 +25,7 @@ asio::awaitable<void> task_group::join() {
   co_await asio::this_coro::throw_if_cancelled(false);
   while (running_ > 0) {
     idle_.expires_at(asio::steady_timer::time_point::max());
-    co_await idle_.async_wait(vsocklib::use_tuple);
+    co_await idle_.async_wait(use_tuple);
   }
   if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
 }
@@ -39,4 +39,4 @@ asio::awaitable<void> stop_all_on_failure(asio::awaitable<void> part, std::funct
   }
 }
 
-}  // namespace vsock_mcast
+}  // namespace vsocklib

@@ -4,8 +4,10 @@
 #include <array>
 #include <csignal>
 #include <cstring>
+#include <set>
 
 #include "vsock_soak/soak.hpp"
+#include "vsocklib/task_group.hpp"
 #include "vsocklib/asio.hpp"
 
 namespace vsock_soak {
@@ -23,6 +25,8 @@ struct server_state {
   std::uint64_t connections = 0;
   std::uint64_t problems = 0;
   asio::steady_timer slot_free;  // an event: cancelled when a connection ends
+  bool stopping = false;
+  std::set<vsocklib::stream_socket*> open;  // connections being served: closed at stop
 };
 
 // Tells the client what was wrong, then the caller closes the connection.
@@ -38,7 +42,7 @@ asio::awaitable<void> send_problem(vsocklib::stream_socket& s, std::uint32_t str
   co_await asio::async_write(s, bufs, use_tuple);
 }
 
-asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket s, std::string peer) {
+asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket& s, const std::string& peer) {
   auto& log = *st->log;
   std::array<std::byte, kHeaderSize> raw;
   std::vector<std::byte> payload, scratch;
@@ -112,47 +116,67 @@ asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket
   }
 }
 
+// A connection is registered in st->open while served, so that stop can close it.
 asio::awaitable<void> connection_main(server_state* st, vsocklib::stream_socket s, std::string peer) {
-  co_await serve_connection(st, std::move(s), peer);
+  st->open.insert(&s);
+  co_await serve_connection(st, s, peer);
+  st->open.erase(&s);
   --st->active;
   st->slot_free.cancel();
 }
 
-asio::awaitable<void> accept_loop(server_state* st, vsocklib::listener* l) {
-  auto ex = co_await asio::this_coro::executor;
+// Connections join the accept loops' group: serve() returns once every one has ended.
+asio::awaitable<void> accept_loop(server_state* st, vsocklib::listener* l, vsocklib::task_group* tasks) {
   for (;;) {
-    while (st->active >= st->opt.max_connections) {
+    while (st->active >= st->opt.max_connections && !st->stopping) {
       co_await st->slot_free.async_wait(use_tuple);
     }
+    if (st->stopping) co_return;
     auto [ec, s, peer] = co_await l->async_accept();
-    if (ec == asio::error::operation_aborted) co_return;
+    if (ec == asio::error::operation_aborted || st->stopping) co_return;
     if (ec) {
       st->log->warn("accept on {}: {}", l->local_address().to_string(), ec.message());
       continue;
     }
     ++st->active;
     ++st->connections;
-    asio::co_spawn(ex, connection_main(st, std::move(s), peer.description), asio::detached);
+    tasks->spawn(connection_main(st, std::move(s), peer.description));
   }
+}
+
+// On SIGINT/SIGTERM: stop accepting and end every connection.
+asio::awaitable<void> stop_on_signal(server_state* st, std::vector<std::unique_ptr<vsocklib::listener>>* listeners,
+                                     asio::signal_set* signals) {
+  auto [ec, sig] = co_await signals->async_wait(use_tuple);
+  st->log->info("signal {}: stopping after {} connections, {} problems found", sig, st->connections, st->problems);
+  st->stopping = true;
+  for (auto& l : *listeners) l->close();
+  error_code ignored;
+  for (auto* s : st->open) s->close(ignored);
+  st->slot_free.cancel();
+}
+
+asio::awaitable<void> serve_main(server_state* st, std::vector<std::unique_ptr<vsocklib::listener>>* listeners,
+                                 asio::signal_set* signals) {
+  vsocklib::task_group tasks(co_await asio::this_coro::executor);
+  for (auto& l : *listeners) tasks.spawn(accept_loop(st, l.get(), &tasks));
+  tasks.spawn(stop_on_signal(st, listeners, signals));
+  co_await tasks.join();
 }
 
 }  // namespace
 
 void serve(const serve_options& opt, std::shared_ptr<spdlog::logger> log) {
   asio::io_context io(1);
-  server_state st{opt, log, false, 0, 0, 0, asio::steady_timer(io, asio::steady_timer::time_point::max())};
+  server_state st{opt, log, false, 0, 0, 0, asio::steady_timer(io, asio::steady_timer::time_point::max()), false, {}};
   std::vector<std::unique_ptr<vsocklib::listener>> listeners;
   for (const auto& a : opt.listen) {
     listeners.push_back(std::make_unique<vsocklib::listener>(io.get_executor(), a, opt.policy, log));
     log->info("listening on {}", listeners.back()->local_address().to_string());
-    asio::co_spawn(io, accept_loop(&st, listeners.back().get()), asio::detached);
   }
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const error_code& ec, int sig) {
-    if (ec) return;
-    log->info("signal {}: stopping after {} connections, {} problems found", sig, st.connections, st.problems);
-    for (auto& l : listeners) l->close();
-    io.stop();
+  asio::co_spawn(io, serve_main(&st, &listeners, &signals), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
   });
   io.run();
 }

@@ -11,7 +11,7 @@
 #include "igmp.hpp"
 #include "os.hpp"
 #include "packet.hpp"
-#include "task_group.hpp"
+#include "vsocklib/task_group.hpp"
 #include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
 
@@ -86,10 +86,10 @@ asio::awaitable<void> guest_endpoint::run() {
   // Built outside the co_await expression (GCC 12 and temporaries in coroutines).
   const std::function<void()> stop_all = [this] { stop(); };
   std::function<void(const net_event&)> on_event = [this](const net_event& ev) { on_net_event(ev); };
-  auto events = stop_all_on_failure(netlink_->run(std::move(on_event)), stop_all);
-  auto tun = stop_all_on_failure(read_tun(), stop_all);
-  auto host = stop_all_on_failure(connect_loop(), stop_all);
-  auto restore = stop_all_on_failure(restore_loop(), stop_all);
+  auto events = vsocklib::stop_all_on_failure(netlink_->run(std::move(on_event)), stop_all);
+  auto tun = vsocklib::stop_all_on_failure(read_tun(), stop_all);
+  auto host = vsocklib::stop_all_on_failure(connect_loop(), stop_all);
+  auto restore = vsocklib::stop_all_on_failure(restore_loop(), stop_all);
   co_await (std::move(events) && std::move(tun) && std::move(host) && std::move(restore));
 }
 

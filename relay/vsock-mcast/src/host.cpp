@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "lan_ports.hpp"
-#include "task_group.hpp"
+#include "vsocklib/task_group.hpp"
 #include "vsocklib/log.hpp"
 
 namespace vsock_mcast {
@@ -52,9 +52,9 @@ asio::awaitable<void> host_endpoint::run() {
   // Built outside the co_await expression (GCC 12 and temporaries in coroutines).
   const std::function<void()> stop_all = [this] { stop(); };
   lan_ports::packet_handler on_lan = [this](std::span<std::uint8_t> p) { on_lan_packet(p); };
-  auto guests = stop_all_on_failure(serve_guests(), stop_all);
-  auto lan = stop_all_on_failure(lans_->run(std::move(on_lan)), stop_all);
-  auto tun = stop_all_on_failure(read_tun(), stop_all);
+  auto guests = vsocklib::stop_all_on_failure(serve_guests(), stop_all);
+  auto lan = vsocklib::stop_all_on_failure(lans_->run(std::move(on_lan)), stop_all);
+  auto tun = vsocklib::stop_all_on_failure(read_tun(), stop_all);
   co_await (std::move(guests) && std::move(lan) && std::move(tun));
 }
 

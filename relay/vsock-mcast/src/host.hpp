@@ -23,11 +23,13 @@
 namespace spdlog {
 class logger;
 }
+namespace vsocklib {
+class task_group;
+}
 
 namespace vsock_mcast {
 
 class lan_ports;
-class task_group;
 
 /// Most groups one guest may hold; more JOINs are refused (a guest cannot make the host
 /// join without bound).
@@ -80,9 +82,9 @@ class host_endpoint {
   // host_guests.cpp: the guests' sessions.
   asio::awaitable<void> serve_guests();
   template <typename Listener>
-  asio::awaitable<void> accept_loop(Listener& l, task_group& sessions);
+  asio::awaitable<void> accept_loop(Listener& l, vsocklib::task_group& sessions);
   template <typename Socket>
-  void add_guest(Socket s, std::string peer, task_group& sessions);
+  void add_guest(Socket s, std::string peer, vsocklib::task_group& sessions);
   asio::awaitable<void> serve_guest(guest_ptr g);
   asio::awaitable<void> run_guest(guest_ptr g);
   asio::awaitable<void> run_writer(guest_ptr g);

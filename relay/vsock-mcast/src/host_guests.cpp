@@ -6,7 +6,7 @@
 
 #include "host.hpp"
 #include "lan_ports.hpp"
-#include "task_group.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace vsock_mcast {
 namespace {
@@ -26,7 +26,7 @@ std::string label(const std::string& name, const std::string& peer) {
 }  // namespace
 
 asio::awaitable<void> host_endpoint::serve_guests() {
-  task_group sessions(co_await asio::this_coro::executor, [this] { stop(); });
+  vsocklib::task_group sessions(co_await asio::this_coro::executor, [this] { stop(); });
   for (auto& l : seqpacket_listeners_) sessions.spawn(accept_loop(*l, sessions));
   for (auto& l : stream_listeners_) sessions.spawn(accept_loop(*l, sessions));
   // The accept loops are in the group too, so it does not run empty while they accept;
@@ -35,7 +35,7 @@ asio::awaitable<void> host_endpoint::serve_guests() {
 }
 
 template <typename Listener>
-asio::awaitable<void> host_endpoint::accept_loop(Listener& l, task_group& sessions) {
+asio::awaitable<void> host_endpoint::accept_loop(Listener& l, vsocklib::task_group& sessions) {
   for (;;) {
     auto [ec, s, peer] = co_await l.async_accept();
     if (ec) {
@@ -48,7 +48,7 @@ asio::awaitable<void> host_endpoint::accept_loop(Listener& l, task_group& sessio
 }
 
 template <typename Socket>
-void host_endpoint::add_guest(Socket s, std::string peer, task_group& sessions) {
+void host_endpoint::add_guest(Socket s, std::string peer, vsocklib::task_group& sessions) {
   auto g = std::make_shared<guest>();
   g->id = next_id_++;
   g->peer = std::move(peer);

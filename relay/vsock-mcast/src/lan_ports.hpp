@@ -14,7 +14,7 @@
 
 #include "config.hpp"
 #include "os.hpp"
-#include "task_group.hpp"
+#include "vsocklib/task_group.hpp"
 #include "vsocklib/repeat_log.hpp"
 
 namespace spdlog {
@@ -22,6 +22,8 @@ class logger;
 }
 
 namespace vsock_mcast {
+
+namespace asio = vsocklib::asio;
 
 class membership_table;
 class netlink_watcher;
@@ -86,7 +88,7 @@ class lan_ports {
   std::unique_ptr<netlink_watcher> netlink_;
   packet_handler on_packet_;
   // One reader per receiver opened; a receiver replaced (the interface was) ends its reader.
-  task_group readers_;
+  vsocklib::task_group readers_;
   vsocklib::repeat_log send_log_;
   bool reading_ = false;
   bool closed_ = false;

@@ -1,6 +1,7 @@
-// Joining the endpoints' coroutines instead of detaching them: a group for tasks started
-// while the owner runs (guest sessions, LAN receivers), which the owner awaits, and the
-// rule for a part that fails. Thread safety: one io_context thread.
+// Structured concurrency for the daemons and tools: coroutines started while their owner
+// runs (guest sessions, LAN receivers, soak streams) join a group that the owner awaits,
+// so none outlives the objects it uses, and a failing part stops its siblings instead of
+// vanishing as a detached coroutine would. Thread safety: one io_context thread.
 #pragma once
 
 #include <cstddef>
@@ -9,9 +10,7 @@
 
 #include "vsocklib/asio.hpp"
 
-namespace vsock_mcast {
-
-namespace asio = vsocklib::asio;
+namespace vsocklib {
 
 /// Tasks end by themselves: their owner closes what they wait on (a socket, a timer), as
 /// the endpoints' stop() does. Nothing is cancelled through the group. The group must
@@ -48,4 +47,4 @@ class task_group {
 /// go on with a part missing; it ends with the error and its service manager restarts it.
 asio::awaitable<void> stop_all_on_failure(asio::awaitable<void> part, std::function<void()> stop);
 
-}  // namespace vsock_mcast
+}  // namespace vsocklib
