@@ -7,7 +7,7 @@
 #include <span>
 
 #include "fuzz_check.hpp"
-#include "igmp.hpp"
+#include "vsock_mcast/igmp.hpp"
 
 namespace vm = vsock_mcast;
 

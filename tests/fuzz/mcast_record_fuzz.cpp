@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fuzz_check.hpp"
-#include "record.hpp"
+#include "vsock_mcast/record.hpp"
 
 namespace vm = vsock_mcast;
 

@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
-#include "channel.hpp"
 #include "mcast_test_packets.hpp"
 #include "run_coro.hpp"
+#include "vsock_mcast/channel.hpp"
 
 namespace vsock_mcast {
 namespace {

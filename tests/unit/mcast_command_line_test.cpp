@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "argv.hpp"
-#include "command_line.hpp"
 #include "temp_dir.hpp"
+#include "vsock_mcast/command_line.hpp"
 
 namespace vsock_mcast {
 namespace {

@@ -1,7 +1,7 @@
 // vsock-mcast configuration: the shipped examples parse, and mistakes name file and line.
 #include <gtest/gtest.h>
 
-#include "config.hpp"
+#include "vsock_mcast/config.hpp"
 
 namespace vsock_mcast {
 namespace {

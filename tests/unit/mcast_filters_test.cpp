@@ -1,9 +1,9 @@
 // vsock-mcast's guards: allowlists, duplicate filter, rate limiter, and the packet helpers.
 #include <gtest/gtest.h>
 
-#include "filters.hpp"
 #include "mcast_test_packets.hpp"
-#include "packet.hpp"
+#include "vsock_mcast/filters.hpp"
+#include "vsock_mcast/packet.hpp"
 
 namespace vsock_mcast {
 namespace {

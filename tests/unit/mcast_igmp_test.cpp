@@ -1,8 +1,8 @@
 // IGMP membership reports as the guest kernel writes them into the TUN.
 #include <gtest/gtest.h>
 
-#include "igmp.hpp"
 #include "mcast_test_packets.hpp"
+#include "vsock_mcast/igmp.hpp"
 
 namespace vsock_mcast {
 namespace {

@@ -1,7 +1,7 @@
 // Who the host joins groups for, and which guests a LAN datagram fans out to.
 #include <gtest/gtest.h>
 
-#include "membership.hpp"
+#include "vsock_mcast/membership.hpp"
 
 namespace vsock_mcast {
 namespace {

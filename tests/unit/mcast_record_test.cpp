@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "mcast_test_packets.hpp"
-#include "record.hpp"
+#include "vsock_mcast/record.hpp"
 
 namespace vsock_mcast {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "igmp.hpp"
+#include "vsock_mcast/igmp.hpp"
 
 namespace vsock_mcast::test {
 

@@ -1,4 +1,4 @@
-#include "channel.hpp"
+#include "vsock_mcast/channel.hpp"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "command_line.hpp"
+#include "vsock_mcast/command_line.hpp"
 
 #include <optional>
 

@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "vsock_mcast/config.hpp"
 
 #include <linux/capability.h>
 

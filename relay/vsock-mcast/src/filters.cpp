@@ -1,8 +1,8 @@
-#include "filters.hpp"
+#include "vsock_mcast/filters.hpp"
 
 #include "vsocklib/number.hpp"
 
-#include "record.hpp"
+#include "vsock_mcast/record.hpp"
 
 namespace vsock_mcast {
 namespace {

@@ -1,4 +1,4 @@
-#include "guest.hpp"
+#include "vsock_mcast/guest.hpp"
 
 #include <net/if.h>
 #include <unistd.h>
@@ -8,12 +8,12 @@
 #include <boost/json/value.hpp>
 #include <spdlog/spdlog.h>
 
-#include "igmp.hpp"
-#include "os.hpp"
-#include "packet.hpp"
-#include "vsocklib/task_group.hpp"
+#include "vsock_mcast/igmp.hpp"
+#include "vsock_mcast/os.hpp"
+#include "vsock_mcast/packet.hpp"
 #include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace vsock_mcast {
 namespace {

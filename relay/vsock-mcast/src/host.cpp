@@ -1,15 +1,15 @@
 // The host endpoint's life: set-up, run (which joins every part) and stop. Its jobs are
 // spread over host_guests.cpp (sessions), host_forward.cpp (packets), host_tun.cpp (l3)
 // and host_status.cpp; the LAN interfaces are a lan_ports (lan_ports.cpp).
-#include "host.hpp"
+#include "vsock_mcast/host.hpp"
 
 #include <functional>
 
 #include <spdlog/spdlog.h>
 
-#include "lan_ports.hpp"
-#include "vsocklib/task_group.hpp"
+#include "vsock_mcast/lan_ports.hpp"
 #include "vsocklib/log.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace vsock_mcast {
 

@@ -2,9 +2,9 @@
 // guests; LAN packets to the guests that want them.
 #include <unistd.h>
 
-#include "host.hpp"
-#include "lan_ports.hpp"
-#include "packet.hpp"
+#include "vsock_mcast/host.hpp"
+#include "vsock_mcast/lan_ports.hpp"
+#include "vsock_mcast/packet.hpp"
 
 namespace vsock_mcast {
 

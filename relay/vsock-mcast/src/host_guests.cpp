@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "host.hpp"
-#include "lan_ports.hpp"
+#include "vsock_mcast/host.hpp"
+#include "vsock_mcast/lan_ports.hpp"
 #include "vsocklib/task_group.hpp"
 
 namespace vsock_mcast {

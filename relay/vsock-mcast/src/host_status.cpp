@@ -1,8 +1,8 @@
 // The host endpoint's status document (`vsock-mcast status`, docs/vsock-mcast.md).
 #include <boost/json/value.hpp>
 
-#include "host.hpp"
-#include "lan_ports.hpp"
+#include "vsock_mcast/host.hpp"
+#include "vsock_mcast/lan_ports.hpp"
 #include "vsocklib/json.hpp"
 
 namespace vsock_mcast {

@@ -4,9 +4,9 @@
 
 #include <system_error>
 
-#include "host.hpp"
-#include "os.hpp"
-#include "packet.hpp"
+#include "vsock_mcast/host.hpp"
+#include "vsock_mcast/os.hpp"
+#include "vsock_mcast/packet.hpp"
 
 namespace vsock_mcast {
 

@@ -1,4 +1,4 @@
-#include "igmp.hpp"
+#include "vsock_mcast/igmp.hpp"
 
 namespace vsock_mcast {
 namespace {

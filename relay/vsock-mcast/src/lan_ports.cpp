@@ -1,4 +1,4 @@
-#include "lan_ports.hpp"
+#include "vsock_mcast/lan_ports.hpp"
 
 #include <net/if.h>
 #include <netinet/in.h>
@@ -10,9 +10,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "membership.hpp"
-#include "netlink.hpp"
-#include "packet.hpp"
+#include "vsock_mcast/membership.hpp"
+#include "vsock_mcast/netlink.hpp"
+#include "vsock_mcast/packet.hpp"
 
 namespace vsock_mcast {
 

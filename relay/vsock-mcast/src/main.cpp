@@ -9,9 +9,9 @@
 
 #include <spdlog/logger.h>
 
-#include "command_line.hpp"
-#include "guest.hpp"
-#include "host.hpp"
+#include "vsock_mcast/command_line.hpp"
+#include "vsock_mcast/guest.hpp"
+#include "vsock_mcast/host.hpp"
 #include "vsocklib/daemon.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/privileges.hpp"

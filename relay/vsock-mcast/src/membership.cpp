@@ -1,4 +1,4 @@
-#include "membership.hpp"
+#include "vsock_mcast/membership.hpp"
 
 namespace vsock_mcast {
 

@@ -1,4 +1,4 @@
-#include "netlink.hpp"
+#include "vsock_mcast/netlink.hpp"
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>

@@ -1,4 +1,4 @@
-#include "os.hpp"
+#include "vsock_mcast/os.hpp"
 
 #include <fcntl.h>
 #include <linux/filter.h>

@@ -1,7 +1,7 @@
-#include "packet.hpp"
+#include "vsock_mcast/packet.hpp"
 
-#include "igmp.hpp"
-#include "record.hpp"
+#include "vsock_mcast/igmp.hpp"
+#include "vsock_mcast/record.hpp"
 
 namespace vsock_mcast {
 namespace {

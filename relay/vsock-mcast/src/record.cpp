@@ -1,4 +1,4 @@
-#include "record.hpp"
+#include "vsock_mcast/record.hpp"
 
 #include <arpa/inet.h>
 

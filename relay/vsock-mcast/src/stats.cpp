@@ -1,4 +1,4 @@
-#include "stats.hpp"
+#include "vsock_mcast/stats.hpp"
 
 #include <boost/json/value.hpp>
 

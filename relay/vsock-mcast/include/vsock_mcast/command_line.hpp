@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config.hpp"
+#include "vsock_mcast/config.hpp"
 #include "vsocklib/args.hpp"
 
 namespace vsock_mcast {

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "os.hpp"
-#include "vsocklib/task_group.hpp"
+#include "vsock_mcast/config.hpp"
+#include "vsock_mcast/os.hpp"
 #include "vsocklib/repeat_log.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace spdlog {
 class logger;

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "filters.hpp"
-#include "record.hpp"
+#include "vsock_mcast/filters.hpp"
+#include "vsock_mcast/record.hpp"
 #include "vsocklib/address.hpp"
 #include "vsocklib/ini.hpp"
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "channel.hpp"
-#include "config.hpp"
-#include "filters.hpp"
-#include "membership.hpp"
-#include "stats.hpp"
+#include "vsock_mcast/channel.hpp"
+#include "vsock_mcast/config.hpp"
+#include "vsock_mcast/filters.hpp"
+#include "vsock_mcast/membership.hpp"
+#include "vsock_mcast/stats.hpp"
 #include "vsocklib/listener.hpp"
 #include "vsocklib/repeat_log.hpp"
 

@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "os.hpp"
+#include "vsock_mcast/os.hpp"
 #include "vsocklib/asio.hpp"
 
 namespace vsock_mcast {

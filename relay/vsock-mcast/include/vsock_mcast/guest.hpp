@@ -8,10 +8,10 @@
 #include <set>
 #include <string>
 
-#include "channel.hpp"
-#include "config.hpp"
-#include "netlink.hpp"
-#include "stats.hpp"
+#include "vsock_mcast/channel.hpp"
+#include "vsock_mcast/config.hpp"
+#include "vsock_mcast/netlink.hpp"
+#include "vsock_mcast/stats.hpp"
 #include "vsocklib/connector.hpp"
 #include "vsocklib/repeat_log.hpp"
 

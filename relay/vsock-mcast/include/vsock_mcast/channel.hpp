@@ -11,8 +11,8 @@
 #include <variant>
 #include <vector>
 
-#include "config.hpp"
-#include "record.hpp"
+#include "vsock_mcast/config.hpp"
+#include "vsock_mcast/record.hpp"
 #include "vsocklib/asio.hpp"
 
 namespace vsock_mcast {
