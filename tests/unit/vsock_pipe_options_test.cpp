@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "argv.hpp"
-#include "options.hpp"
-#include "pipe.hpp"
+#include "vsock_pipe/options.hpp"
+#include "vsock_pipe/pipe.hpp"
 #include "run_coro.hpp"
 #include "temp_dir.hpp"
 #include "vsocklib/log.hpp"

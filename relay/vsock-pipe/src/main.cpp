@@ -8,8 +8,8 @@
 
 #include <spdlog/logger.h>
 
-#include "options.hpp"
-#include "pipe.hpp"
+#include "vsock_pipe/options.hpp"
+#include "vsock_pipe/pipe.hpp"
 #include "vsocklib/log.hpp"
 
 #ifndef VSOCKLIB_VERSION

@@ -1,4 +1,4 @@
-#include "options.hpp"
+#include "vsock_pipe/options.hpp"
 
 #include <cstdint>
 #include <vector>

@@ -1,11 +1,11 @@
-#include "pipe.hpp"
+#include "vsock_pipe/pipe.hpp"
 
 #include <optional>
 #include <string>
 
 #include <spdlog/logger.h>
 
-#include "stdio_stream.hpp"
+#include "vsock_pipe/stdio_stream.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/connector.hpp"
 #include "vsocklib/listener.hpp"

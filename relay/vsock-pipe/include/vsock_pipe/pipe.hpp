@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "options.hpp"
+#include "vsock_pipe/options.hpp"
 #include "vsocklib/address.hpp"
 #include "vsocklib/asio.hpp"
 
