@@ -5,6 +5,10 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "vsocklib/args.hpp"
+
 namespace vsocklib::test {
 
 /// PARSE(argc, argv) with argv = PROGRAM, then ARGS, then the null pointer a real argv ends
@@ -21,6 +25,18 @@ auto parse_argv(Parse parse, const char* program, const std::vector<std::string>
   std::vector<const char*> pointers;
   for (const auto& a : args) pointers.push_back(a.c_str());
   return parse_argv(parse, program, std::move(pointers));
+}
+
+/// The usage_error text PARSE throws for ARGS; a test failure (and "") when they parse.
+template <typename Parse>
+std::string usage_error_of(Parse parse, const char* program, std::vector<const char*> args) {
+  try {
+    parse_argv(parse, program, std::move(args));
+  } catch (const vsocklib::usage_error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no usage_error";
+  return {};
 }
 
 }  // namespace vsocklib::test

@@ -28,13 +28,7 @@ command_line parse(std::vector<const char*> args) {
 }
 
 std::string error_of(std::vector<const char*> args) {
-  try {
-    parse(std::move(args));
-  } catch (const usage_error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no usage_error";
-  return {};
+  return vsocklib::test::usage_error_of(parse_command_line, "mcast-probe", std::move(args));
 }
 
 in_addr ip(const char* text) {

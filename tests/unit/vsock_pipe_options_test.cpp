@@ -26,15 +26,8 @@ command_line parse(std::vector<const char*> args) {
   return vsocklib::test::parse_argv(parse_command_line, "vsock-pipe", std::move(args));
 }
 
-// The usage_error's text for ARGS, or a test failure when they parse.
 std::string error_of(std::vector<const char*> args) {
-  try {
-    parse(std::move(args));
-  } catch (const usage_error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no usage_error";
-  return {};
+  return vsocklib::test::usage_error_of(parse_command_line, "vsock-pipe", std::move(args));
 }
 
 TEST(VsockPipeOptions, Defaults) {

@@ -20,13 +20,7 @@ command_line parse(std::vector<const char*> args) {
 }
 
 std::string error_of(std::vector<const char*> args) {
-  try {
-    parse(std::move(args));
-  } catch (const usage_error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no usage_error";
-  return {};
+  return vsocklib::test::usage_error_of(parse_command_line, "vsock-soak", std::move(args));
 }
 
 std::string write_file(const vsocklib::test::temp_dir& dir, const std::string& text) {
