@@ -1,5 +1,7 @@
-# Shared by the adb lab tests (sourced, after `set -euo pipefail`): a work directory, a
-# private adb server, the logs shown on failure, and waiting for devices.
+# shellcheck shell=bash
+# Shared by the adb lab tests (sourced, after `set -euo pipefail`), on top of the general
+# helpers (tests/lib/common.sh: fail, now_ms, wait_until, ...): a work directory, a private
+# adb server, the logs shown on failure, and waiting for devices.
 #   work      temporary directory, removed on exit with every background job killed
 #   logs      files printed (prefixed with their names) by fail
 #   fail MSG  prints MSG and the logs, exits 1 (also for any command set -e would stop on)
@@ -10,36 +12,28 @@
 # that runs adb (default adb). The adb server is the test's to start (adb start-server), so
 # a test can start it where it must not see USB.
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "run me in the lab: tests/lab/run -- $0 ..."; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
-work=$(mktemp -d)
+make_work_dir
 export ADB_SERVER_SOCKET=tcp:localhost:15037  # a private adb server, never the user's 5037
 export HOME=$work                               # adb keeps its keys in ~/.android
 logs=()
-lab_cleanup() {
+cleanup_hook() {
   [[ $(type -t lab_cleanup_hook) != function ]] || lab_cleanup_hook
   adb kill-server >/dev/null 2>&1 || true
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
 }
-trap lab_cleanup EXIT
-
-fail() {
-  echo "FAIL: $*"
+fail_hook() {
   local l
   for l in "${logs[@]}"; do
     [[ -f $l ]] || continue
     echo "--- $l"
     sed "s|^|${l##*/}: |" "$l"
   done
-  exit 1
 }
 # A command that fails where set -e would end the test without a word: say which one.
 # (-E: also inside functions and command substitutions.)
 set -E
 trap 'fail "unexpected failure (status $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 adb_state() { "${LAB_ADB:-adb}" devices | awk -v s="$1" '$1 == s { print $2 }'; }
 wait_state() {  # wait_state SERIAL STATE|gone SECONDS
@@ -52,6 +46,7 @@ wait_state() {  # wait_state SERIAL STATE|gone SECONDS
   done
   return 1
 }
+# shellcheck disable=SC2154  # relay: the sourcing test's adbd-relay binary
 relay_field() {
   "$relay" --status "$work/control" | grep "\"name\": \"$1\"" |
     sed -E "s/.*\"$2\": (\"[^\"]*\"|[0-9]+).*/\\1/"

@@ -19,7 +19,7 @@ if [[ ${1:-} == --guest ]]; then
   [[ ${VSOCK_LAB_DEVICE:-} == 1 ]] || { echo "guest: no lab virtio-vsock device" >&2; exit 1; }
   . "$(dirname "$(realpath "$0")")/adb_lab_lib.sh"
   adb start-server >/dev/null 2>&1
-  serial=relay-device
+  serial="relay-device"
   logs+=("$work/relay.log")
   "$relay" --guest vsock:2:5555 --serial "$serial" --control "$work/control" --user nobody \
     --log-level debug >"$work/relay.log" 2>&1 &
@@ -49,16 +49,11 @@ fi
 
 relay=$1 sim=$2
 RUN=${VSOCK_LAB_RUN:-$(cd "$(dirname "$0")/../lab" && pwd)/run}
-dir=$(mktemp -d /tmp/vsock-device.XXXXXX)  # short: it holds Unix sockets
+source "$(dirname "$0")/../lib/common.sh"
+make_work_dir /tmp/vsock-device.XXXXXX  # short: it holds Unix sockets
+dir=$work
 mkdir "$dir/root"
 sim_pid=
-cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
 start_sim() {
   "$sim" --listen "hvsock:$dir/hybrid.sock:5555" --root "$dir/root" >>"$dir/sim.log" 2>&1 &
   sim_pid=$!

@@ -24,7 +24,7 @@ le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)
 header() {
   local out="" v
   for v in "$@"; do out+=$(le32 "$v"); done
-  printf "$out"
+  printf '%b' "$out"
 }
 CNXN=0x4e584e43 WRTE=0x45545257
 header $CNXN 0x01000001 4096 0 0 0 >"$work/bad-magic.bin"                             # magic must be ~command
@@ -64,13 +64,7 @@ CONF
 relay_pid=$!
 
 status() { "$relay" --status "$work/control"; }
-wait_log() {  # wait_log PATTERN SECONDS
-  local deadline=$(($(now_ms) + $2 * 1000))
-  until grep -q "$1" "$work/relay.log"; do
-    (($(now_ms) < deadline)) || return 1
-    sleep 0.2
-  done
-}
+wait_log() { wait_until --every 0.2 "$2" grep -q "$1" "$work/relay.log"; }  # wait_log PATTERN SECONDS
 
 wait_state guest-good device 30 || fail "adb devices never listed guest-good: $(adb devices)"
 echo "adb devices: $(adb devices | grep guest- | tr '\n' ' ')"

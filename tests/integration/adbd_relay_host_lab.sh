@@ -19,7 +19,7 @@ sim=$2
 vport=5555
 hport=15555                 # host mode's tcp listener
 vhport=15556                # and its vsock listener (CID 1 is this guest's vsock loopback)
-serial=relay-host-lab
+serial="relay-host-lab"
 target=127.0.0.1:$hport     # how adb names a connected TCP device
 udevd_started=
 lab_cleanup_hook() { [[ -z $udevd_started ]] || udevadm control --exit 2>/dev/null || true; }
@@ -35,12 +35,9 @@ adbx() {
   unshare -m sh -c 'mount -t tmpfs none /dev/bus/usb && exec adb "$@"' adb "$@"
 }
 
+log_has() { (( $(grep -c -- "$2" "$1" 2>/dev/null || true) >= $3 )); }  # log_has FILE PATTERN COUNT
 wait_log() {  # wait_log FILE PATTERN COUNT SECONDS: until PATTERN occurs COUNT times
-  local deadline=$(( $(now_ms) + $4 * 1000 ))
-  until (( $(grep -c -- "$2" "$1" 2>/dev/null || true) >= $3 )); do
-    (( $(now_ms) < deadline )) || return 1
-    sleep 0.05
-  done
+  wait_until --every 0.05 "$4" log_has "$1" "$2" "$3"
 }
 
 start_gadget() {
@@ -119,11 +116,8 @@ echo "second connection: refused while adb's session went on (shell echo: $out)"
 # The guest's way in: adb connect vsock:CID:PORT. The tcp target is disconnected first,
 # and its sessions have ended, so the device is free for the vsock listener.
 adbx disconnect "$target" >/dev/null 2>&1 || true
-deadline=$(( $(now_ms) + 10000 ))
-until (( $(grep -c '\] bridging' "$work/host.log") == $(grep -c '\] session with .* ended' "$work/host.log") )); do
-  (( $(now_ms) < deadline )) || fail "tcp sessions did not end after adb disconnect"
-  sleep 0.1
-done
+sessions_ended() { (( $(grep -c '\] bridging' "$work/host.log") == $(grep -c '\] session with .* ended' "$work/host.log") )); }
+wait_until 10 sessions_ended || fail "tcp sessions did not end after adb disconnect"
 target=vsock:1:$vhport
 out=$(adbx connect "$target" 2>&1) || true
 wait_state "$target" device 20 || fail "adb connect $target: '$out'; devices: $(adbx devices)"
@@ -136,11 +130,7 @@ echo "adb connect $target: shell echo: $out"
 adbx disconnect "$target" >/dev/null 2>&1 || true
 /lib/systemd/systemd-udevd --daemon >/dev/null 2>&1 || fail "cannot start udevd (package udev)"
 udevd_started=1
-deadline=$(( $(now_ms) + 10000 ))
-until [[ -S /run/udev/control ]]; do
-  (( $(now_ms) < deadline )) || fail "udevd did not create /run/udev/control"
-  sleep 0.05
-done
+wait_until --every 0.05 10 test -S /run/udev/control || fail "udevd did not create /run/udev/control"
 "$relay" --host-listen "tcp:127.0.0.1:$((hport + 2))" --host-serial "$serial" \
   --control "$work/hotplug.control" >"$work/hotplug.log" 2>&1 &
 wait_log "$work/hotplug.log" "discovered through libusb hotplug events" 1 10 ||

@@ -20,7 +20,7 @@ sim=$2
 . "$(dirname "${BASH_SOURCE[0]}")/adb_lab_lib.sh"
 adb start-server >/dev/null 2>&1
 port=5555
-serial=relay-lab
+serial="relay-lab"
 logs+=("$work/relay.log" "$work/sim.log")
 
 start_sim() {

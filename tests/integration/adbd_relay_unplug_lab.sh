@@ -69,14 +69,6 @@ usb_dev() {  # the sysfs name of the USB device with serial $1
   done
   return 1
 }
-wait_until() {  # wait_until SECONDS COMMAND...
-  local deadline=$(($(now_ms) + $1 * 1000))
-  shift
-  until "$@"; do
-    (($(now_ms) < deadline)) || return 1
-    sleep 0.1
-  done
-}
 
 wait_state guest-a device 30 || fail "adb devices never listed guest-a: $(adb devices)"
 wait_state guest-b device 30 || fail "adb devices never listed guest-b: $(adb devices)"

@@ -15,32 +15,13 @@ if ! command -v adb >/dev/null; then
   exit 77
 fi
 
-work=$(mktemp -d)
-pids=()
+source "$(dirname "$0")/../lib/common.sh"
+make_work_dir
 adb_port=
-cleanup() {
+cleanup_hook() {
   if [[ -n $adb_port ]]; then adb -P "$adb_port" kill-server >/dev/null 2>&1 || true; fi
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
 }
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do echo "--- $f"; tail -30 "$f"; done
-  exit 1
-}
-
-# A port nobody listens on, for the private adb server.
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  return 1
-}
+fail_hook() { show_logs 30 "$work"/*.log; }
 
 # Starts adbd-sim on tcp:127.0.0.1:0 with extra args; sets sim_port to the port it bound.
 # (Not run in $(...): the daemon would hold the substitution's pipe open.)
@@ -48,19 +29,14 @@ start_sim() {
   local name=$1
   shift
   "$sim_bin" --listen tcp:127.0.0.1:0 "$@" >/dev/null 2>"$work/$name.log" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    if grep -q 'listening on tcp:' "$work/$name.log"; then
-      sim_port=$(grep -o 'listening on tcp:127.0.0.1:[0-9]*' "$work/$name.log" | head -1 | grep -o '[0-9]*$')
-      return
-    fi
-    sleep 0.05
-  done
-  return 1
+  wait_until 10 grep -q 'listening on tcp:' "$work/$name.log" || return 1
+  sim_port=$(bound_address "$work/$name.log")
+  sim_port=${sim_port##*:}
 }
 
 export HOME=$work/home  # adb keeps its key pair under $HOME/.android
 mkdir -p "$HOME" "$work/root"
+# The adb server cannot report a port it picked: a port the kernel reports free.
 adb_port=$(free_port) || fail "no free port for the adb server"
 adb_bin=$(command -v adb)
 adb() { timeout 60 "$adb_bin" -P "$adb_port" "$@"; }
@@ -72,7 +48,7 @@ adb start-server >/dev/null 2>&1 || fail "adb server did not start on port $adb_
 
 adb connect "$serial" | grep -q "connected to $serial" || fail "adb connect $serial"
 timeout 20 "$adb_bin" -P "$adb_port" -s "$serial" wait-for-device || fail "wait-for-device"
-adb devices | grep -q "^$serial[[:space:]]*device$" || fail "adb devices does not list $serial: $(adb devices)"
+adb devices | grep -q "^${serial}[[:space:]]*device$" || fail "adb devices does not list $serial: $(adb devices)"
 
 out=$(adb -s "$serial" shell echo ok)
 [[ $out == ok ]] || fail "shell echo ok printed \"$out\""
@@ -138,8 +114,7 @@ exec 4<>"/dev/tcp/127.0.0.1/$port"
 printf 'this is not an adb header!' >&4
 timeout 10 cat <&4 >/dev/null || true
 exec 4<&-
-for _ in $(seq 50); do grep -q 'reset: bad magic' "$work/sim.log" && break; sleep 0.1; done
-grep -q 'reset: bad magic 0x' "$work/sim.log" || fail "no log line for the malformed message"
+wait_until 10 grep -q 'reset: bad magic 0x' "$work/sim.log" || fail "no log line for the malformed message"
 [[ $(adb -s "$serial" shell echo still ok) == "still ok" ]] || fail "the adb session died with the bad one"
 
 # --auth: token, a signature adbd-sim cannot verify, then the public key is accepted.
@@ -151,6 +126,5 @@ timeout 20 "$adb_bin" -P "$adb_port" -s "127.0.0.1:$auth_port" wait-for-device |
 grep -q "accepting the host's public key" "$work/auth.log" || fail "auth: public key not seen"
 
 adb disconnect "$serial" >/dev/null
-for _ in $(seq 50); do grep -q 'closed (peer closed)' "$work/sim.log" && break; sleep 0.1; done
-grep -q 'closed (peer closed)' "$work/sim.log" || fail "adbd-sim did not see the disconnect"
+wait_until 10 grep -q 'closed (peer closed)' "$work/sim.log" || fail "adbd-sim did not see the disconnect"
 echo "ok: adbd-sim works with $("$adb_bin" version | sed -n 2p)"

@@ -1,4 +1,5 @@
 # netns.sh: network-namespace helpers for tests and benchmarks (source it; bash only).
+# shellcheck shell=bash
 #
 #   source tests/integration/netns.sh
 #   netns_init            # skips (exit 77) when namespaces cannot be made; installs the trap
@@ -46,9 +47,10 @@ netns_init() {
 }
 
 _netns_alive() {  # _netns_alive PID: running (a zombie, which `kill -0` still finds, is not)
-  local pid comm state
-  read -r pid comm state _ 2>/dev/null <"/proc/$1/stat" || return 1
-  [[ $state != Z ]]
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }  # the state follows the command name, which may hold spaces
+  [[ ${stat%% *} != Z ]]
 }
 
 netns_cleanup() {

@@ -15,15 +15,9 @@ set -euo pipefail
 pipe_bin=$1
 tool=$(dirname "$0")/small_packets.py
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "skip: needs the lab guest (vsock_loopback)"; exit 77; }
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.log; do [[ -s $f ]] && sed "s|^|$(basename "$f"): |" "$f" | tail -20; done; exit 1; }
+source "$(dirname "$0")/../lib/common.sh"
+make_work_dir
+fail_hook() { show_logs --prefix 20 "$work"/*.log; }
 
 T=/sys/kernel/tracing
 ev=$T/events/vsock/virtio_transport_alloc_pkt
@@ -40,9 +34,7 @@ run() {
   local name=$1 port=$2 to=$3
   python3 "$tool" recv --port "$port" --pause 6 >"$work/$name.recv" 2>"$work/$name-recv.log" &
   local rpid=$!
-  pids+=("$rpid")
-  for _ in $(seq 100); do grep -q listening "$work/$name-recv.log" && break; sleep 0.05; done
-  grep -q listening "$work/$name-recv.log" || fail "$name: the reader did not start"
+  wait_until 90 grep -q listening "$work/$name-recv.log" || fail "$name: the reader did not start"
   trace_on
   timeout 120 python3 "$tool" send --to "$to" --bytes 2097152 >"$work/$name.send" 2>"$work/$name-send.log" ||
     fail "$name: the sender failed"
@@ -52,10 +44,13 @@ run() {
 }
 field() { tr ' ' '\n' <"$1" | sed -n "s/^$2=//p"; }  # field FILE KEY: from "key=value ..."
 
-base=$((20000 + $$ % 20000))
+# The reader (small_packets.py) cannot report a port it picked: two vsock ports the kernel
+# reports free.
+ports=$(free_port vsock 2) || fail "no free vsock ports"
+read -r dport rport <<<"${ports//$'\n'/ }"
 echo "kernel $(uname -r)"
 
-run direct "$base" "vsock:1:$base"
+run direct "$dport" "vsock:1:$dport"
 d_err=$(field "$work/direct.send" error) d_got=$(field "$work/direct.recv" bytes) d_rerr=$(field "$work/direct.recv" error)
 if [[ $d_err == none && $d_rerr == none && $(field "$work/direct.send" sha256) == "$(field "$work/direct.recv" sha256)" ]]; then
   echo "direct: 2097152 bytes in $(field "$work/direct.send" writes) writes arrived whole (no reset by this kernel)"
@@ -63,11 +58,8 @@ else
   echo "direct: the kernel ended the stream: sender ${d_err}, reader ${d_rerr}, $d_got of 2097152 bytes (kernel behaviour, not ours)"
 fi
 
-rport=$((base + 1))
 "$pipe_bin" --once "listen:unix:$work/in.sock" "vsock:1:$rport" 2>"$work/pipe.log" &
-pids+=($!)
-for _ in $(seq 100); do grep -q 'listening on' "$work/pipe.log" && break; sleep 0.05; done
-grep -q 'listening on' "$work/pipe.log" || fail "vsock-pipe did not start listening"
+wait_until 90 grep -q 'listening on' "$work/pipe.log" || fail "vsock-pipe did not start listening"
 run relay "$rport" "unix:$work/in.sock"
 r_err=$(field "$work/relay.send" error) r_rerr=$(field "$work/relay.recv" error) r_got=$(field "$work/relay.recv" bytes)
 [[ $r_err == none && $r_rerr == none ]] || fail "relay: the stream was ended: sender $r_err, reader $r_rerr, $r_got of 2097152 bytes"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Reading `vsock-soak run --json FILE` in the soak tests (sourced, not run).
 
 # soak_json FILE KEY: the value of KEY (its first occurrence: the top-level counters come

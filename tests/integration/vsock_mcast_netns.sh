@@ -41,7 +41,6 @@ G=239.255.0.1      # Fast-DDS / CyberRT discovery group
 PORT=7400
 LAN_IP=$NETNS_LAN_IP
 GUEST1_IP=$(netns_guest_ip 1)
-GUEST2_IP=$(netns_guest_ip 2)
 case $TRANSPORT in
   unix) LISTEN=unix:$NETNS_DIR/tunnel.sock CONNECT=$LISTEN ;;
   vsock-seqpacket)

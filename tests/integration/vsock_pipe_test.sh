@@ -11,22 +11,19 @@ set -euo pipefail
 
 pipe_bin=$1
 transport=$2
-work=$(mktemp -d)
+source "$(dirname "$0")/../lib/common.sh"
+make_work_dir
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 socat -t 30 UNIX-LISTEN:"$work/echo.sock",fork EXEC:cat &
 pids+=($!)
 
+# TCP and Unix: vsock-pipe binds port 0 / a fresh path and logs what it bound. AF_VSOCK has
+# no port 0 to listen on: a port the kernel reports free (tests/lib/common.sh).
 case $transport in
   tcp) listen=tcp:127.0.0.1:0 ;;
   unix) listen=unix:$work/front.sock ;;
-  vsock) port=$((20000 + $$ % 20000)); listen=vsock:any:$port ;;
+  vsock) port=$(free_port vsock); listen=vsock:any:$port ;;
   *) echo "unknown transport $transport" >&2; exit 2 ;;
 esac
 
@@ -34,19 +31,12 @@ esac
 pids+=($!)
 
 # Wait (bounded) for both listeners; the server logs the address it really bound.
-front=
-for _ in $(seq 100); do
-  if [[ -S $work/echo.sock ]] && grep -q 'listening on' "$work/server.log"; then
-    bound=$(grep -o 'listening on [^,]*' "$work/server.log" | head -1 | cut -d' ' -f3)
-    case $transport in
-      vsock) front=vsock:1:$port ;;
-      *) front=$bound ;;
-    esac
-    break
-  fi
-  sleep 0.05
-done
-[[ -n $front ]] || { echo "vsock-pipe did not start listening:"; cat "$work/server.log"; exit 1; }
+listening() { [[ -S $work/echo.sock ]] && grep -q 'listening on' "$work/server.log"; }
+wait_until 30 listening || { echo "vsock-pipe did not start listening:"; cat "$work/server.log"; exit 1; }
+case $transport in
+  vsock) front=vsock:1:$port ;;
+  *) front=$(bound_address "$work/server.log") ;;
+esac
 
 # trace_packets on|off: the guest kernel's vsock packet allocations (lab guests only).
 T=/sys/kernel/tracing
@@ -78,14 +68,12 @@ if ((trace)); then
     exit 1
   fi
   # Control: a relay that writes 64 KiB at a time builds larger packets, and the trace sees them.
-  cport=$((port + 1))
+  cport=$(free_port vsock)
   socat -u -b 65536 "VSOCK-LISTEN:$cport" OPEN:/dev/null &
   pids+=($!)
   trace_packets on
-  for _ in $(seq 50); do  # until the listener is up (bounded)
-    socat -u -b 65536 OPEN:"$work/in" "VSOCK-CONNECT:1:$cport" 2>/dev/null && break
-    sleep 0.1
-  done
+  # until the listener is up (bounded)
+  wait_until 30 socat -u -b 65536 OPEN:"$work/in" "VSOCK-CONNECT:1:$cport" 2>/dev/null || true
   trace_packets off
   control=$(largest_packet)
   ((${control:-0} > 4096)) || { echo "FAIL: the control (socat -b 65536) traced no packet above 4 KiB (largest ${control:-none})"; exit 1; }

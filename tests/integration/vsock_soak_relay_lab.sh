@@ -20,27 +20,22 @@ duration=${4:-75}
 bound=${5:-2s}
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "run me in the lab: tests/lab/run -- $0 ..."; exit 2; }
 
-work=$(mktemp -d)
+source "$(dirname "$0")/../lib/common.sh"
+make_work_dir
 out=${VSOCK_SOAK_OUT:-$PWD}
 vport=5555
 fwd=15555    # adb forward's local port, where the soak connects
 serve=17777  # vsock-soak serve, reached by adbd-sim's tcp: service
-serial=soak-lab
+serial="soak-lab"
 export ADB_SERVER_SOCKET=tcp:localhost:15037  # a private adb server, never the user's 5037
 export HOME=$work                               # adb keeps its keys in ~/.android
-pids=()
-cleanup() {
+cleanup_hook() {
   adb kill-server >/dev/null 2>&1 || true
   [[ -f $work/sim.pid ]] && kill "$(cat "$work/sim.pid")" 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
+fail_hook() {
+  local f
   for f in relay sim serve; do echo "--- $f log (tail)"; tail -30 "$work/$f.log" | sed "s/^/$f: /"; done
-  exit 1
 }
 
 # Restarting "the guest's adbd": kill it, start a new one, return once it listens.
@@ -62,11 +57,9 @@ bash "$work/restart-sim.sh" || fail "adbd-sim did not start"
 
 "$soak" serve --listen "tcp:127.0.0.1:$serve" >"$work/serve.log" 2>&1 &
 serve_pid=$!
-pids+=("$serve_pid")
 # The relay as deployed: unprivileged after set-up (docs/security.md).
 "$relay" --guest "vsock:1:$vport" --serial "$serial" --control "$work/control" --user nobody \
   >"$work/relay.log" 2>&1 &
-pids+=("$!")
 
 adb start-server >/dev/null 2>&1
 timeout 60 adb -s "$serial" wait-for-device || fail "adb never saw $serial: $(adb devices)"

@@ -12,28 +12,25 @@
 set -euo pipefail
 soak=$1
 mode=$2
-work=$(mktemp -d)
+source "$(dirname "$0")/../lib/common.sh"
+make_work_dir
 serve_pid=
-cleanup() {
+cleanup_hook() {
   [[ -f $work/serve.pid ]] && kill "$(cat "$work/serve.pid")" 2>/dev/null
   [[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do [[ -f $f ]] && sed "s|^|$(basename "$f"): |" "$f" | tail -40; done
-  exit 1
-}
+fail_hook() { show_logs --prefix 40 "$work"/*.log; }
 # json FIELD: the number after "FIELD": in the results (one line of JSON).
 source "$(dirname "$0")/soak_lib.sh"
 json() { soak_json "$work/r.json" "$1"; }
 
+# faults.tcp: the first serve listens on port 0; the port it logs is the address every
+# restart listens on again (written to $work/addr, which restart.sh reads).
 case $mode in
-  faults.tcp) addr=tcp:127.0.0.1:$(( 20000 + $$ % 20000 )) ;;
+  faults.tcp) addr=tcp:127.0.0.1:0 ;;
   *) addr=unix:$work/soak.sock ;;
 esac
+echo "$addr" >"$work/addr"
 
 # The restart command kills the running serve and starts a new one, as a supervisor would.
 # It returns once the new one listens, as a supervisor's "started" would: recovery is timed
@@ -43,7 +40,7 @@ cat >"$work/restart.sh" <<SH
 [[ -f $work/serve.pid ]] && kill \$(cat $work/serve.pid) 2>/dev/null
 while kill -0 \$(cat $work/serve.pid) 2>/dev/null; do sleep 0.01; done
 n=\$(grep -c "listening on" $work/serve.log 2>/dev/null)
-setsid "$soak" serve --listen "$addr" >>"$work/serve.log" 2>&1 </dev/null &
+setsid "$soak" serve --listen "\$(cat $work/addr)" >>"$work/serve.log" 2>&1 </dev/null &
 echo \$! >$work/serve.pid
 for i in \$(seq 500); do (( \$(grep -c "listening on" $work/serve.log) > n )) && exit 0; sleep 0.01; done
 exit 1
@@ -52,14 +49,16 @@ chmod +x "$work/restart.sh"
 start_serve() {  # start_serve [serve options]: a serve not managed by restart.sh
   "$soak" serve --listen "$addr" "$@" >>"$work/serve.log" 2>&1 &
   serve_pid=$!
-  for _ in $(seq 100); do grep -q "listening on" "$work/serve.log" && return 0; sleep 0.05; done
-  fail "serve did not start"
+  wait_until 10 grep -q "listening on" "$work/serve.log" || fail "serve did not start"
+  addr=$(bound_address "$work/serve.log")
 }
 
 case $mode in
   faults.*)
     bash "$work/restart.sh"
-    for _ in $(seq 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.05; done
+    wait_until 10 grep -q "listening on" "$work/serve.log" || true
+    addr=$(bound_address "$work/serve.log")
+    echo "$addr" >"$work/addr"
     set +e
     "$soak" run --target "$addr" --streams 6 --sizes 1..65536 --duration 25s --seed 42 \
       --restart-cmd "bash $work/restart.sh" --restart-every 3s --drop-every 3s \

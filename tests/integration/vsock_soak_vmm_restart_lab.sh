@@ -138,7 +138,7 @@ why=$(soak_clean "$dir/r.json" --last-may-be-open) || fail "$why"
 restarts=$(soak_restarts "$dir/r.json")
 # One kill every 20 s of traffic, plus the reboot's own time (12 s in the TCG guest here).
 ((restarts >= 1)) || fail "no device was killed and replaced in ${seconds} s"
-kills=$(ls "$dir"/b*/detect | wc -l)
+kills=$(find "$dir" -mindepth 2 -maxdepth 2 -path "$dir/b*/detect" | wc -l)
 ((kills == restarts)) || fail "$restarts restarts timed by the run but $kills devices killed"
 
 # The guest side of each killed device.

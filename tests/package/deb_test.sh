@@ -16,7 +16,8 @@ fi
 run=$(mktemp -d /tmp/vsocklib-deb.$$.XXXX)
 installed=0
 cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
   if ((installed)); then
     apt-get -o DPkg::Lock::Timeout=600 remove --purge -y -qq vsocklib libvsocklib-dev >/dev/null 2>&1 || true
   fi

@@ -19,7 +19,8 @@ for prog in "$@"; do
   if [[ -z $section ]]; then err "no section '## $name'"; continue; fi
   help=$("$prog" --help)
   # Programs with subcommands ("usage: vsock-mcast host [OPTIONS]") list options per command.
-  for cmd in $(grep -oE "$name [a-z]+ +\[OPTIONS\]" <<<"$help" | awk '{print $2}' | sort -u); do
+  mapfile -t cmds < <(grep -oE "$name [a-z]+ +\[OPTIONS\]" <<<"$help" | awk '{print $2}' | sort -u)
+  for cmd in "${cmds[@]}"; do
     help+=$'\n'$("$prog" "$cmd" --help)
   done
   flags=$(grep -oE '(^|[ ,])--[a-z][a-z0-9-]*' <<<"$help" | grep -oE -- '--[a-z0-9-]+' | sort -u || true)

@@ -45,7 +45,11 @@ for exe in bin/* sbin/*; do
   [[ -x $exe ]] || continue
   "$exe" --version >/dev/null 2>&1 || { echo "$exe --version failed"; fail=1; }
 done
-echo "installed: $(find . -type f | wc -l) files; programs: $(ls bin sbin 2>/dev/null | grep -v : | xargs)"
+programs=()
+for exe in bin/* sbin/*; do
+  if [[ -e $exe ]]; then programs+=("${exe##*/}"); fi
+done
+echo "installed: $(find . -type f | wc -l) files; programs: ${programs[*]}"
 ((fail == 0))
 
 export PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by install_test.sh and deb_test.sh: build the consumer both ways against an
 # installed vsocklib and run it through an installed vsock-pipe.
 

@@ -12,6 +12,7 @@ trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 
 rc=0
+# shellcheck disable=SC2016  # the script's $VSOCK_LAB and $PWD are the guest's
 "$RUN" --rw "$scratch" -- bash -c '
   echo "out-line"
   echo "err-line" >&2

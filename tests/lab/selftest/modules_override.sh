@@ -29,6 +29,7 @@ if [[ $(tail -c 28 "$ko") == "~Module signature appended~" ]]; then
   head -c $((size - 40 - siglen)) "$ko" >"$ko.unsigned" && mv "$ko.unsigned" "$ko"
 fi
 
+# shellcheck disable=SC2016  # the command substitution runs in the guest
 out=$("$RUN" "$@" --modules "$dir" -- sh -c '
   grep "^vsock_loopback " /run/vsock-lab/modules.loaded
   echo "taint=$(cat /sys/module/vsock_loopback/taint)"

@@ -9,17 +9,17 @@ require_guest
 T=/sys/kernel/tracing
 [[ -e $T/trace ]] || fail "tracefs is not mounted at $T"
 ev=$T/events/vsock/virtio_transport_alloc_pkt
-[[ -d $ev ]] || fail "no vsock:virtio_transport_alloc_pkt event (have: $(ls $T/events/vsock 2>/dev/null | tr '\n' ' '))"
+[[ -d $ev ]] || fail "no vsock:virtio_transport_alloc_pkt event (have: $(find $T/events/vsock -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort | tr '\n' ' '))"
 echo 0 >$T/tracing_on
 : >$T/trace
 echo 1 >"$ev/enable"
 echo 1 >$T/tracing_on
 
 head -c $((1 << 20)) /dev/urandom >/tmp/payload
-port=$(random_port)
+port=$(free_port vsock)
 socat -u -b 65536 "VSOCK-LISTEN:$port" OPEN:/tmp/received,creat,trunc &
 listener=$!
-wait_for 20 socat -u -b 65536 OPEN:/tmp/payload "VSOCK-CONNECT:1:$port" 2>/dev/null ||
+wait_until 20 socat -u -b 65536 OPEN:/tmp/payload "VSOCK-CONNECT:1:$port" 2>/dev/null ||
   fail "could not connect to VSOCK 1:$port"
 wait "$listener" || fail "listener failed"
 

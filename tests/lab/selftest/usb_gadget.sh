@@ -12,7 +12,7 @@ probe=${1:?usage: usb_gadget.sh PATH/TO/lab_ffs_probe}
 
 CFG=/sys/kernel/config/usb_gadget
 [[ -d $CFG ]] || fail "configfs usb_gadget not available (libcomposite loaded? configfs mounted?)"
-udc=$(ls /sys/class/udc | head -n1)
+udc=$(find /sys/class/udc -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | head -n1)
 [[ -n $udc ]] || fail "no UDC in /sys/class/udc (dummy_hcd loaded?)"
 
 # Linux Foundation's multifunction composite gadget ids: harmless, unique here.
@@ -42,9 +42,9 @@ cleanup() {
 trap cleanup EXIT
 
 # Descriptors must be on ep0 before the UDC binds.
-wait_for 20 grep -q '^ready' /tmp/probe.log || fail "probe not ready: $(cat /tmp/probe.log)"
+wait_until 20 grep -q '^ready' /tmp/probe.log || fail "probe not ready: $(cat /tmp/probe.log)"
 echo "$udc" >"$G/UDC"
-wait_for 30 grep -q '^enabled' /tmp/probe.log || fail "no ENABLE event: $(cat /tmp/probe.log)"
+wait_until 30 grep -q '^enabled' /tmp/probe.log || fail "no ENABLE event: $(cat /tmp/probe.log)"
 echo "probe events: $(grep '^event' /tmp/probe.log | cut -d' ' -f2 | tr '\n' ' ')"
 
 # Host side, through sysfs: the interface of our vid:pid device.
@@ -63,9 +63,9 @@ done
 # And through lsusb (usbfs under /dev/bus/usb).
 lsusb -d "$VID:$PID" || fail "lsusb does not list $VID:$PID"
 lsusb -v -d "$VID:$PID" 2>/dev/null >/tmp/lsusb.txt || true
-grep -E 'bInterfaceClass +255' /tmp/lsusb.txt >/dev/null &&
+{ grep -E 'bInterfaceClass +255' /tmp/lsusb.txt >/dev/null &&
   grep -E 'bInterfaceSubClass +66' /tmp/lsusb.txt >/dev/null &&
-  grep -E 'bInterfaceProtocol +1' /tmp/lsusb.txt >/dev/null ||
+  grep -E 'bInterfaceProtocol +1' /tmp/lsusb.txt >/dev/null; } ||
   fail "lsusb -v does not show interface 255/66/1: $(grep -E 'bInterface|bEndpointAddress' /tmp/lsusb.txt)"
 echo "lsusb -v: $(grep -cE 'bEndpointAddress' /tmp/lsusb.txt) endpoints: $(grep -E 'bEndpointAddress' /tmp/lsusb.txt | awk '{print $2, $5}' | tr '\n' ' ')"
 pass "usb gadget: FunctionFS function enumerated as ff/42/01 on $udc"

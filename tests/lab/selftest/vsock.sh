@@ -8,11 +8,11 @@ set -euo pipefail
 require_guest
 
 head -c $((4 << 20)) /dev/urandom >/tmp/payload
-port=$(random_port)
+port=$(free_port vsock)
 socat -u "VSOCK-LISTEN:$port" OPEN:/tmp/received,creat,trunc &
 listener=$!
 # The listener needs a moment to bind; connect until it is there.
-wait_for 20 socat -u OPEN:/tmp/payload "VSOCK-CONNECT:1:$port" 2>/dev/null ||
+wait_until 20 socat -u OPEN:/tmp/payload "VSOCK-CONNECT:1:$port" 2>/dev/null ||
   fail "could not connect to VSOCK 1:$port"
 wait "$listener" || fail "listener failed"
 sent=$(sha256sum </tmp/payload); got=$(sha256sum </tmp/received)
@@ -29,12 +29,12 @@ fi
 # SOCK_SEQPACKET (type 5) through socat's generic socket addresses: AF_VSOCK is
 # 40, the address is struct sockaddr_vm after its family field:
 # reserved(2) port(4, LE) cid(4, LE) zero(4).
-port=$(random_port)
+port=$(free_port vsock)
 le32() { printf '%02x%02x%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
 addr="x0000$(le32 "$port")$(le32 1)00000000"
 socat -u "SOCKET-LISTEN:40:0:$addr,so-type=5" OPEN:/tmp/seq,creat,trunc &
 listener=$!
-wait_for 20 sh -c "echo seqpacket-message | socat -u - SOCKET-CONNECT:40:0:$addr,so-type=5 2>/dev/null" ||
+wait_until 20 sh -c "echo seqpacket-message | socat -u - SOCKET-CONNECT:40:0:$addr,so-type=5 2>/dev/null" ||
   fail "could not connect a SOCK_SEQPACKET vsock socket to 1:$port"
 wait "$listener" || fail "seqpacket listener failed"
 [[ $(cat /tmp/seq) == seqpacket-message ]] || fail "seqpacket message differs: '$(cat /tmp/seq)'"

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""The summary of bench/compare-adb-throughput (see its header).
+
+  compare-adb-throughput.py SAMPLES MIB CPU   the Markdown tables from the samples and CPU files
+"""
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    p, op, us = line.split()
+    rows.setdefault((p, op), []).append(int(us) / 1e6)
+mb = (int(sys.argv[2]) << 20) / 1e6
+med = {k: statistics.median(v) for k, v in rows.items()}
+names = {"relay": "adbd-relay (USB gadget -> vsock)",
+         "relay4k": "adbd-relay, 4 KiB USB transfers",
+         "vsock": "adb connect vsock:1:5555 (direct)",
+         "tcp": "adb connect 127.0.0.1 (direct, tcp)"}
+print("\n| path | push | MB/s | / vsock | pull | MB/s | / vsock |")
+print("|---|---|---|---|---|---|---|")
+for p in ("relay", "relay4k", "vsock", "tcp"):
+    cells = []
+    for op in ("push", "pull"):
+        s = med[(p, op)]
+        cells += [f"{s:.2f} s", f"{mb / s:.1f}", f"{med[('vsock', op)] / s:.2f}"]
+    print(f"| {names[p]} | " + " | ".join(cells) + " |")
+# Where the time goes: CPU ms used per command by the relay, the PC's adb server and
+# adbd-sim (medians), next to the wall time. Two vCPUs: what nobody's CPU explains is
+# waiting (dummy_hcd's frame timer, wakeups, the adb client).
+cpu = {}
+for line in open(sys.argv[3]):
+    p, op, *ms = line.split()
+    cpu.setdefault((p, op), []).append([int(x) for x in ms])
+print("\n| path | op | wall | relay CPU | adb server CPU | adbd-sim CPU |")
+print("|---|---|---|---|---|---|")
+for p in ("relay", "relay4k", "vsock", "tcp"):
+    for op in ("push", "pull"):
+        m = [statistics.median(col) for col in zip(*cpu[(p, op)])]
+        relay_cell = f"{m[0]:.0f} ms" if p.startswith("relay") else "-"
+        print(f"| {names[p]} | {op} | {med[(p, op)] * 1000:.0f} ms | {relay_cell} | {m[1]:.0f} ms | {m[2]:.0f} ms |")
