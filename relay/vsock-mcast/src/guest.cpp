@@ -1,16 +1,17 @@
 #include "vsock_mcast/guest.hpp"
 
-#include <net/if.h>
-#include <unistd.h>
 
-#include <cstring>
 
-#include <boost/json/value.hpp>
-#include <spdlog/spdlog.h>
 
 #include "vsock_mcast/igmp.hpp"
 #include "vsock_mcast/os.hpp"
 #include "vsock_mcast/packet.hpp"
+#include "vsock_mcast/packet_reader.hpp"
+#include <boost/json/value.hpp>
+#include <cstring>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 #include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/task_group.hpp"
@@ -219,18 +220,7 @@ void guest_endpoint::send(shared_record rec, std::size_t packet_size) {
 }
 
 asio::awaitable<void> guest_endpoint::read_tun() {
-  auto d = tun_;
-  std::vector<std::uint8_t> buf(65536);
-  constexpr int kBurst = 64;  // bounded work per wake-up
-  while (d->is_open()) {
-    auto [ec] = co_await d->async_wait(asio::posix::descriptor_base::wait_read, vsocklib::use_tuple);
-    if (ec || !d->is_open()) co_return;
-    for (int i = 0; i < kBurst; ++i) {
-      const auto n = ::read(d->native_handle(), buf.data(), buf.size());
-      if (n <= 0) break;
-      on_tun_packet(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
-    }
-  }
+  co_await read_packets(tun_, [this](std::span<const std::uint8_t> p) { on_tun_packet(p); });
 }
 
 void guest_endpoint::on_tun_packet(std::span<const std::uint8_t> p) {

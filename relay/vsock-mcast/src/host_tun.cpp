@@ -7,6 +7,7 @@
 #include "vsock_mcast/host.hpp"
 #include "vsock_mcast/os.hpp"
 #include "vsock_mcast/packet.hpp"
+#include "vsock_mcast/packet_reader.hpp"
 
 namespace vsock_mcast {
 
@@ -32,33 +33,17 @@ void host_endpoint::open_l3() {
 
 asio::awaitable<void> host_endpoint::read_tun() {
   if (!tun_) co_return;  // mcast: no TUN
-  auto d = tun_;
-  std::vector<std::uint8_t> buf(65536);
-  constexpr int kBurst = 64;
-  while (d->is_open()) {
-    auto [ec] = co_await d->async_wait(asio::posix::descriptor_base::wait_read, vsocklib::use_tuple);
-    if (ec || !d->is_open()) co_return;
-    for (int i = 0; i < kBurst; ++i) {
-      const auto n = ::read(d->native_handle(), buf.data(), buf.size());
-      if (n <= 0) break;
-      ++tun_rx_;
-      std::span<const std::uint8_t> p(buf.data(), static_cast<std::size_t>(n));
-      auto v = read_ip(p);
-      if (!v) {
-        drop("tun_not_ipv4");
-        continue;
-      }
-      guest* to = nullptr;
-      for (auto& [id, g] : guests_) {
-        if (g->ready && g->address == v->dst) to = g.get();
-      }
-      if (!to) {
-        drop(is_multicast(v->dst) ? "tun_multicast" : "no_guest");
-        continue;
-      }
-      deliver(*to, data_record(p), p.size());
+  co_await read_packets(tun_, [this](std::span<const std::uint8_t> p) {
+    ++tun_rx_;
+    auto v = read_ip(p);
+    if (!v) return drop("tun_not_ipv4");
+    guest* to = nullptr;
+    for (auto& [id, g] : guests_) {
+      if (g->ready && g->address == v->dst) to = g.get();
     }
-  }
+    if (!to) return drop(is_multicast(v->dst) ? "tun_multicast" : "no_guest");
+    deliver(*to, data_record(p), p.size());
+  });
 }
 
 }  // namespace vsock_mcast

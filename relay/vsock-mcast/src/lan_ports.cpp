@@ -1,18 +1,19 @@
 #include "vsock_mcast/lan_ports.hpp"
 
-#include <net/if.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
 
-#include <spdlog/spdlog.h>
 
 #include "vsock_mcast/membership.hpp"
 #include "vsock_mcast/netlink.hpp"
 #include "vsock_mcast/packet.hpp"
+#include "vsock_mcast/packet_reader.hpp"
+#include <cerrno>
+#include <cstring>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <sys/socket.h>
 
 namespace vsock_mcast {
 
@@ -158,20 +159,10 @@ void lan_ports::send(std::span<const std::uint8_t> packet, std::uint32_t dst) {
 
 asio::awaitable<void> lan_ports::read(std::shared_ptr<asio::posix::stream_descriptor> d,
                                       std::size_t index) {
-  // Whole IP datagrams after reassembly: up to 64 KiB.
-  std::vector<std::uint8_t> buf(65536);
-  // Bounded work per wake-up, so that one busy interface cannot starve the guests.
-  constexpr int kBurst = 64;
-  while (d->is_open()) {
-    auto [ec] = co_await d->async_wait(asio::posix::descriptor_base::wait_read, vsocklib::use_tuple);
-    if (ec || !d->is_open()) co_return;
-    for (int i = 0; i < kBurst; ++i) {
-      const auto n = ::recv(d->native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
-      if (n <= 0) break;
-      ++ports_[index].rx_packets;
-      on_packet_(std::span<std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
-    }
-  }
+  co_await read_packets(std::move(d), [this, index](std::span<std::uint8_t> p) {
+    ++ports_[index].rx_packets;
+    on_packet_(p);
+  });
 }
 
 void lan_ports::on_net_event(const net_event& ev) {
