@@ -18,20 +18,12 @@ int main(int argc, char** argv) {
   try {
     const auto cl = mcast_probe::parse_command_line(argc, argv);
     switch (cl.what) {
-      case action::help:
-        std::fputs(mcast_probe::kUsage, stdout);
-        return 0;
-      case action::version:
-        std::printf("mcast-probe %s\n", VSOCKLIB_VERSION);
-        return 0;
-      case action::send:
-        return mcast_probe::run_send(cl.send);
-      case action::recv:
-        return mcast_probe::run_recv(cl.recv);
-      case action::echo:
-        return mcast_probe::run_echo(cl.echo);
-      case action::ping:
-        return mcast_probe::run_ping(cl.ping);
+      case action::help: std::fputs(mcast_probe::kUsage, stdout); return 0;
+      case action::version: std::printf("mcast-probe %s\n", VSOCKLIB_VERSION); return 0;
+      case action::send: return mcast_probe::run_send(cl.send);
+      case action::recv: return mcast_probe::run_recv(cl.recv);
+      case action::echo: return mcast_probe::run_echo(cl.echo);
+      case action::ping: return mcast_probe::run_ping(cl.ping);
     }
   } catch (const mcast_probe::usage_error& e) {
     std::fprintf(stderr, "mcast-probe: %s (see --help)\n", e.what());

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
     if (!ro.json_path.empty()) written &= write(ro.json_path, to_json(r));
     if (!ro.html_path.empty()) written &= write(ro.html_path, to_html(r));
     std::cout << summary_line(r) << std::endl;
-    for (std::size_t i = 1; i < r.failures.size(); ++i) std::cout << "  also: " << r.failures[i] << "\n";
+    for (std::size_t i = 1; i < r.failures.size(); ++i)
+      std::cout << "  also: " << r.failures[i] << "\n";
     return r.passed() && written ? 0 : 1;
   } catch (const std::exception& e) {
     log->error("{}", e.what());

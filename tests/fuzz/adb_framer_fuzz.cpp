@@ -47,9 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!adb::validate(ev.header, max_payload).ok());
         FUZZ_CHECK(!f.error().ok());
         rebuilt.resize(rebuilt.size() + adb::kHeaderSize);
-        adb::encode(ev.header, std::span<std::byte, adb::kHeaderSize>(
-                                   rebuilt.data() + rebuilt.size() - adb::kHeaderSize,
-                                   adb::kHeaderSize));
+        adb::encode(ev.header,
+                    std::span<std::byte, adb::kHeaderSize>(
+                        rebuilt.data() + rebuilt.size() - adb::kHeaderSize, adb::kHeaderSize));
         // Once broken, always broken, and nothing more is consumed.
         const auto left = chunk.size();
         FUZZ_CHECK(f.next(chunk, max_piece).kind == adb::framer::event_kind::error);
@@ -62,9 +62,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(payload_left == 0);
         FUZZ_CHECK(adb::validate(ev.header, max_payload).ok());
         rebuilt.resize(rebuilt.size() + adb::kHeaderSize);
-        adb::encode(ev.header, std::span<std::byte, adb::kHeaderSize>(
-                                   rebuilt.data() + rebuilt.size() - adb::kHeaderSize,
-                                   adb::kHeaderSize));
+        adb::encode(ev.header,
+                    std::span<std::byte, adb::kHeaderSize>(
+                        rebuilt.data() + rebuilt.size() - adb::kHeaderSize, adb::kHeaderSize));
         payload_left = ev.header.data_length;
         FUZZ_CHECK(ev.message_complete == (payload_left == 0));
       } else {  // payload

@@ -26,8 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto check = adb::validate(h, max_payload);
   const bool known = h.command == adb::kCnxn || h.command == adb::kOpen ||
                      h.command == adb::kOkay || h.command == adb::kClse ||
-                     h.command == adb::kWrte || h.command == adb::kAuth ||
-                     h.command == adb::kStls;
+                     h.command == adb::kWrte || h.command == adb::kAuth || h.command == adb::kStls;
   // The rule as documented: magic, a command that is valid on the wire, the length limit.
   const bool expected_ok =
       h.magic == (h.command ^ 0xffffffffu) && known && h.data_length <= max_payload;
@@ -38,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The checksum is a sum: pieces add up to the whole.
   const std::size_t cut = rest.empty() ? 0 : data[4] % (rest.size() + 1);
-  FUZZ_CHECK(adb::checksum(rest) == adb::checksum(rest.subspan(cut), adb::checksum(rest.first(cut))));
+  FUZZ_CHECK(adb::checksum(rest) ==
+             adb::checksum(rest.subspan(cut), adb::checksum(rest.first(cut))));
   return 0;
 }

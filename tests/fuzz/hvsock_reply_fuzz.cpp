@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   int fds[2];
   FUZZ_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
-  FUZZ_CHECK(::send(fds[1], answer.data(), answer.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(size));
+  FUZZ_CHECK(::send(fds[1], answer.data(), answer.size(), MSG_NOSIGNAL) ==
+             static_cast<ssize_t>(size));
   ::shutdown(fds[1], SHUT_WR);  // after the answer: end of stream, as a vanished VMM
 
   asio::io_context io;
@@ -44,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const auto nl = answer.find('\n');
   if (nl == std::string_view::npos) {
-    FUZZ_CHECK(ec == vsocklib::errc::hvsock_no_answer || ec == vsocklib::errc::hvsock_reply_too_long);
+    FUZZ_CHECK(ec == vsocklib::errc::hvsock_no_answer ||
+               ec == vsocklib::errc::hvsock_reply_too_long);
   } else if (nl > 64) {
     FUZZ_CHECK(ec == vsocklib::errc::hvsock_reply_too_long);
   } else {

@@ -108,8 +108,7 @@ TEST(ConnectUnix, WaitsForRoomInAFullAcceptQueue) {
   ::close(peer);
 }
 
-asio::awaitable<void> connect_once(address to, std::chrono::milliseconds timeout,
-                                   error_code& ec) {
+asio::awaitable<void> connect_once(address to, std::chrono::milliseconds timeout, error_code& ec) {
   auto [e, s] = co_await async_connect(to, timeout);
   ec = e;
 }

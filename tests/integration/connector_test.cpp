@@ -98,7 +98,8 @@ TEST(Connector, RepeatedFailuresAreLoggedOnceWithACount) {
   EXPECT_GE(c.failures(), 10u);
   const auto text = logs.str();
   EXPECT_EQ(count_lines(text, "warning connect to " + at.to_string() + " failed"), 2)
-      << "first failure and the reminder at 10, nothing per attempt:\n" << text;
+      << "first failure and the reminder at 10, nothing per attempt:\n"
+      << text;
   EXPECT_EQ(count_lines(text, "repeated " + std::to_string(c.failures()) + " times"), 1) << text;
 }
 
@@ -143,7 +144,8 @@ TEST(Connector, BackoffResetsOnlyAfterAProvenSession) {
 }
 
 asio::awaitable<void> retry_now_scenario(connector& c, address at, std::unique_ptr<listener>& l,
-                                         std::chrono::steady_clock::duration& took, error_code& ec) {
+                                         std::chrono::steady_clock::duration& took,
+                                         error_code& ec) {
   using namespace asio::experimental::awaitable_operators;
   auto open_and_retry = [](connector& c, address at,
                            std::unique_ptr<listener>& l) -> asio::awaitable<void> {
@@ -243,7 +245,8 @@ TEST(Connector, AFailedHandshakeIsAFailedAttempt) {
   EXPECT_EQ(c.attempts(), 4u);
   EXPECT_EQ(c.failures(), 3u);
   EXPECT_EQ(c.successes(), 1u);
-  EXPECT_EQ(count_lines(logs.str(), "warning connect to " + l.local_address().to_string() + " failed"), 1)
+  EXPECT_EQ(
+      count_lines(logs.str(), "warning connect to " + l.local_address().to_string() + " failed"), 1)
       << logs.str();
 }
 
@@ -301,7 +304,8 @@ TEST(Connector, ASharedFailureLogLogsAnOutageOnce) {
   asio::co_spawn(io, connect_both(a, b, ea, eb), asio::detached);  // never connects
   io.run_for(200ms);
   EXPECT_GE(a.failures() + b.failures(), 4u);
-  EXPECT_EQ(count_lines(logs.str(), "warning connect to " + at.to_string() + " failed"), 1) << logs.str();
+  EXPECT_EQ(count_lines(logs.str(), "warning connect to " + at.to_string() + " failed"), 1)
+      << logs.str();
 }
 
 TEST(Connector, RejectsBadOptions) {

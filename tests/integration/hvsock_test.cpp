@@ -46,8 +46,8 @@ TEST_F(Hvsock, HandshakeKeepsBytesThatFollowTheAnswer) {
   b_.host_port = 1073741825;  // not the requested port: must still be accepted
   error_code ec;
   std::string first;
-  test::run_with_deadline(io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"),
-                                        2s, ec, first));
+  test::run_with_deadline(
+      io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"), 2s, ec, first));
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_EQ(b_.request_seen, "CONNECT 52");
   EXPECT_EQ(first, "hello from the guest");
@@ -75,8 +75,8 @@ TEST_F(Hvsock, NothingIsSentBeforeTheAnswer) {
   b_.answer_delay = 200ms;
   error_code ec;
   std::string echoed;
-  test::run_with_deadline(io_, early_data_scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"),
-                                                   ec, echoed));
+  test::run_with_deadline(
+      io_, early_data_scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"), ec, echoed));
   EXPECT_FALSE(ec) << ec.message();
   EXPECT_EQ(b_.bytes_early, 0u);
   EXPECT_EQ(echoed, "sent as soon as connect returned");
@@ -86,8 +86,8 @@ TEST_F(Hvsock, MultiplexerClosingWithoutAnswerIsNoAnswer) {
   b_.mode = test::hvsock_behaviour::close_silently;
   error_code ec;
   std::string first;
-  test::run_with_deadline(io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"),
-                                        2s, ec, first));
+  test::run_with_deadline(
+      io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"), 2s, ec, first));
   EXPECT_EQ(ec, errc::hvsock_no_answer) << ec.message();
 }
 
@@ -95,8 +95,8 @@ TEST_F(Hvsock, OtherAnswerIsRefused) {
   b_.mode = test::hvsock_behaviour::answer_garbage;
   error_code ec;
   std::string first;
-  test::run_with_deadline(io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"),
-                                        2s, ec, first));
+  test::run_with_deadline(
+      io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"), 2s, ec, first));
   EXPECT_EQ(ec, errc::hvsock_refused) << ec.message();
 }
 
@@ -104,8 +104,8 @@ TEST_F(Hvsock, EndlessAnswerLineIsRejected) {
   b_.mode = test::hvsock_behaviour::answer_too_long;
   error_code ec;
   std::string first;
-  test::run_with_deadline(io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"),
-                                        2s, ec, first));
+  test::run_with_deadline(
+      io_, scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"), 2s, ec, first));
   EXPECT_EQ(ec, errc::hvsock_reply_too_long) << ec.message();
 }
 
@@ -121,7 +121,8 @@ TEST_F(Hvsock, SilentMultiplexerHitsTheDeadline) {
   b_.mode = test::hvsock_behaviour::never_answer;
   error_code ec;
   const auto t0 = std::chrono::steady_clock::now();
-  test::run_with_deadline(io_, timeout_scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"), ec), 5s);
+  test::run_with_deadline(
+      io_, timeout_scenario(mux_, b_, parse_address("hvsock:" + mux_path_ + ":52"), ec), 5s);
   EXPECT_EQ(ec, errc::connect_timeout) << ec.message();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 }

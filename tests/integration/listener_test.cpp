@@ -109,9 +109,9 @@ TEST(Listener, RefusesAFileThatIsNotASocket) {
   asio::io_context io;
   test::temp_dir dir;
   std::ofstream(dir.file("f")) << "data";
-  EXPECT_THROW(listener(io.get_executor(), parse_address("unix:" + dir.file("f")), {},
-                        log::get("test")),
-               std::system_error);
+  EXPECT_THROW(
+      listener(io.get_executor(), parse_address("unix:" + dir.file("f")), {}, log::get("test")),
+      std::system_error);
 }
 
 TEST(Listener, StreamListenerRejectsSeqpacketAddress) {
@@ -199,7 +199,8 @@ TEST(VsockSeqpacket, KeepsRecordBoundaries) {
   seqpacket_listener l(io.get_executor(), parse_address("vsock-seqpacket:any:" + port), {},
                        log::get("test"));
   std::vector<std::size_t> sizes;
-  test::run_with_deadline(io, seqpacket_scenario(l, parse_address("vsock-seqpacket:1:" + port), sizes));
+  test::run_with_deadline(io,
+                          seqpacket_scenario(l, parse_address("vsock-seqpacket:1:" + port), sizes));
   EXPECT_EQ(sizes, (std::vector<std::size_t>{1, 4096, 5000, 60000}));
 }
 

@@ -125,13 +125,13 @@ TEST_P(Transport, RelayCarriesEveryByteBothWays) {
   auto data = test::random_bytes(2 << 20, 11);
   std::vector<std::byte> got;
   pump_stats stats;
-  test::run_with_deadline(io, relay_scenario(echo, hvsock, b, front,
-                                             connect_address(echo_ep, echo),
-                                             connect_address(front_ep, front), data, got, stats),
+  test::run_with_deadline(io,
+                          relay_scenario(echo, hvsock, b, front, connect_address(echo_ep, echo),
+                                         connect_address(front_ep, front), data, got, stats),
                           60s);
   EXPECT_TRUE(got == data) << "got " << got.size() << " of " << data.size() << " bytes back";
-  EXPECT_EQ(stats.reason, pump_end::finished) << to_string(stats.reason) << " "
-                                              << stats.error.message();
+  EXPECT_EQ(stats.reason, pump_end::finished)
+      << to_string(stats.reason) << " " << stats.error.message();
   EXPECT_EQ(stats.a_to_b_bytes, data.size());
   EXPECT_EQ(stats.b_to_a_bytes, data.size());
   if (hvsock) {
@@ -204,8 +204,7 @@ TEST_P(Transport, ConnectorFindsAListenerThatAppearsLater) {
   EXPECT_EQ(c.successes(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStreams, Transport,
-                         ::testing::Values("unix", "tcp", "hvsock", "vsock"),
+INSTANTIATE_TEST_SUITE_P(AllStreams, Transport, ::testing::Values("unix", "tcp", "hvsock", "vsock"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

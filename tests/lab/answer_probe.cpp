@@ -40,10 +40,17 @@ bool query(const std::string& path) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 || errno == EINPROGRESS;
   std::size_t got = 0;
   while (ok) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-    if (left.count() <= 0) { ok = false; break; }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    if (left.count() <= 0) {
+      ok = false;
+      break;
+    }
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) { ok = false; break; }
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      ok = false;
+      break;
+    }
     char buf[4096];
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n == 0) break;  // EOF: the whole answer arrived

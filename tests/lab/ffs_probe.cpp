@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   }
   if (dir.empty()) usage();
 
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_signal;  // no SA_RESTART: poll() returns EINTR
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);

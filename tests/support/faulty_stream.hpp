@@ -32,11 +32,11 @@ class faulty_stream {
   std::uint64_t fail_read_at = 0;   ///< 1-based index of the read that fails; 0 never
   std::uint64_t fail_write_at = 0;  ///< 1-based index of the write that fails; 0 never
   error_code fail_with = asio::error::connection_reset;
-  std::size_t max_write = 0;        ///< > 0: each write moves at most this many bytes
+  std::size_t max_write = 0;  ///< > 0: each write moves at most this many bytes
   flow_meter* meter_as_source = nullptr;
   flow_meter* meter_as_sink = nullptr;
-  std::size_t largest_read = 0;     ///< largest buffer a caller offered to a read
-  std::size_t largest_write = 0;    ///< largest buffer a caller offered to a write
+  std::size_t largest_read = 0;   ///< largest buffer a caller offered to a read
+  std::size_t largest_write = 0;  ///< largest buffer a caller offered to a write
 
   template <typename Buffers, typename Token>
   auto async_read_some(const Buffers& b, Token&& token) {
@@ -47,15 +47,15 @@ class faulty_stream {
           if (reads_ == fail_read_at) {
             return post_error(std::move(handler));
           }
-          inner_.async_read_some(b, [this, h = std::move(handler)](error_code ec,
-                                                                   std::size_t n) mutable {
-            if (meter_as_source) {
-              auto& m = *meter_as_source;
-              m.read_from_source += n;
-              m.max_ahead = std::max(m.max_ahead, m.read_from_source - m.written_to_sink);
-            }
-            std::move(h)(ec, n);
-          });
+          inner_.async_read_some(
+              b, [this, h = std::move(handler)](error_code ec, std::size_t n) mutable {
+                if (meter_as_source) {
+                  auto& m = *meter_as_source;
+                  m.read_from_source += n;
+                  m.max_ahead = std::max(m.max_ahead, m.read_from_source - m.written_to_sink);
+                }
+                std::move(h)(ec, n);
+              });
         },
         token, b);
   }
@@ -78,16 +78,18 @@ class faulty_stream {
             pieces[0] = asio::buffer(pieces[0], max_write);
             pieces[1] = asio::buffer(pieces[1], max_write - pieces[0].size());
           }
-          inner_.async_write_some(pieces, [this, h = std::move(handler)](error_code ec,
-                                                                        std::size_t n) mutable {
-            if (meter_as_sink) meter_as_sink->written_to_sink += n;
-            std::move(h)(ec, n);
-          });
+          inner_.async_write_some(
+              pieces, [this, h = std::move(handler)](error_code ec, std::size_t n) mutable {
+                if (meter_as_sink) meter_as_sink->written_to_sink += n;
+                std::move(h)(ec, n);
+              });
         },
         token, b);
   }
 
-  void shutdown(asio::socket_base::shutdown_type what, error_code& ec) { inner_.shutdown(what, ec); }
+  void shutdown(asio::socket_base::shutdown_type what, error_code& ec) {
+    inner_.shutdown(what, ec);
+  }
   void cancel(error_code& ec) { inner_.cancel(ec); }
 
  private:

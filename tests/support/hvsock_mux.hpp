@@ -11,8 +11,13 @@
 namespace vsocklib::test {
 
 struct hvsock_behaviour {
-  enum { answer_ok, close_silently, answer_garbage, answer_too_long, never_answer } mode =
-      answer_ok;
+  enum {
+    answer_ok,
+    close_silently,
+    answer_garbage,
+    answer_too_long,
+    never_answer
+  } mode = answer_ok;
   std::uint32_t host_port = 1073741824;  ///< what "OK" reports (Firecracker: a host-side port)
   std::string greeting;                  ///< sent in the same write as the OK line
   std::string request_seen;              ///< filled in: the request line received
@@ -41,14 +46,9 @@ inline asio::awaitable<void> hvsock_mux_session(stream_socket s, hvsock_behaviou
     case hvsock_behaviour::answer_ok:
       answer = "OK " + std::to_string(b.host_port) + "\n" + b.greeting;
       break;
-    case hvsock_behaviour::close_silently:
-      co_return;
-    case hvsock_behaviour::answer_garbage:
-      answer = "ERR no such port\n";
-      break;
-    case hvsock_behaviour::answer_too_long:
-      answer = std::string(200, 'O');
-      break;
+    case hvsock_behaviour::close_silently: co_return;
+    case hvsock_behaviour::answer_garbage: answer = "ERR no such port\n"; break;
+    case hvsock_behaviour::answer_too_long: answer = std::string(200, 'O'); break;
     case hvsock_behaviour::never_answer: {
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(30));
       co_await t.async_wait(use_tuple);

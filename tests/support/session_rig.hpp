@@ -27,7 +27,8 @@ using seqpacket = asio::generic::seq_packet_protocol;
 /// H's 24 wire bytes.
 inline bytes header_only(adb_protocol::message_header h) {
   bytes out(adb_protocol::kHeaderSize);
-  adb_protocol::encode(h, std::span<std::byte, adb_protocol::kHeaderSize>(out.data(), adb_protocol::kHeaderSize));
+  adb_protocol::encode(
+      h, std::span<std::byte, adb_protocol::kHeaderSize>(out.data(), adb_protocol::kHeaderSize));
   return out;
 }
 
@@ -56,7 +57,8 @@ struct session_rig {
   /// MAX_PACKET is the USB side's wMaxPacketSize. STREAM_TYPE SOCK_SEQPACKET keeps the
   /// relay's stream writes apart, so a test can see their sizes (the relay then must not
   /// read from the stream side).
-  explicit session_rig(asio::io_context& io, std::size_t max_packet = 512, int stream_type = SOCK_STREAM)
+  explicit session_rig(asio::io_context& io, std::size_t max_packet = 512,
+                       int stream_type = SOCK_STREAM)
       : usb_peer(io), stream_peer(io), relay_stream(io), usb(make_usb(io, max_packet)) {
     int fds[2];
     if (::socketpair(AF_UNIX, stream_type, 0, fds) != 0) throw std::runtime_error("socketpair");
@@ -76,7 +78,8 @@ struct session_rig {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0) throw std::runtime_error("socketpair");
     usb_peer = seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]);
-    return socket_usb_endpoint(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[1]), max_packet);
+    return socket_usb_endpoint(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[1]),
+                               max_packet);
   }
 };
 

@@ -16,8 +16,10 @@ class socket_usb_endpoint final : public usb_endpoint {
   socket_usb_endpoint(asio::generic::seq_packet_protocol::socket s, std::size_t max_packet)
       : s_(std::move(s)), max_packet_(max_packet) {}
 
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override {
-    if (cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(
+      asio::mutable_buffer buf) override {
+    if (cancelled_)
+      co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
     asio::socket_base::message_flags flags = 0;
     auto [ec, n] = co_await s_.async_receive(buf, flags, vsocklib::unslotted());
     // A seqpacket peer that closed reads as 0 bytes without error: make it the error a
@@ -26,8 +28,10 @@ class socket_usb_endpoint final : public usb_endpoint {
     co_return std::tuple{ec, n};
   }
 
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override {
-    if (cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_write(
+      asio::const_buffer buf) override {
+    if (cancelled_)
+      co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
     auto [ec, n] = co_await s_.async_send(buf, 0, vsocklib::unslotted());
     progress_.queued += n;
     co_return std::tuple{ec, n};
@@ -43,7 +47,8 @@ class socket_usb_endpoint final : public usb_endpoint {
   /// buffer space, not bytes, so nothing finer).
   write_progress progress() override {
     int unread = 0;
-    if (::ioctl(s_.native_handle(), SIOCOUTQ, &unread) == 0 && unread == 0) progress_.taken = progress_.queued;
+    if (::ioctl(s_.native_handle(), SIOCOUTQ, &unread) == 0 && unread == 0)
+      progress_.taken = progress_.queued;
     return progress_;
   }
 

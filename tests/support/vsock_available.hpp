@@ -9,13 +9,13 @@
 
 #include "vsocklib/vsock.hpp"
 
-#define VSOCKLIB_REQUIRE_VSOCK_LOOPBACK()                                                   \
-  do {                                                                                      \
-    if (!::vsocklib::vsock::loopback_available()) {                                         \
-      if (std::getenv("VSOCKLIB_REQUIRE_VSOCK") || std::getenv("VSOCK_LAB")) {              \
-        FAIL() << "vsock_loopback is not loaded, but this run requires real AF_VSOCK";      \
-      }                                                                                     \
-      GTEST_SKIP() << "no vsock loopback transport here (vsock_loopback not loaded); "      \
-                      "these tests run for real in the lab: ctest -L lab";                  \
-    }                                                                                       \
+#define VSOCKLIB_REQUIRE_VSOCK_LOOPBACK()                                              \
+  do {                                                                                 \
+    if (!::vsocklib::vsock::loopback_available()) {                                    \
+      if (std::getenv("VSOCKLIB_REQUIRE_VSOCK") || std::getenv("VSOCK_LAB")) {         \
+        FAIL() << "vsock_loopback is not loaded, but this run requires real AF_VSOCK"; \
+      }                                                                                \
+      GTEST_SKIP() << "no vsock loopback transport here (vsock_loopback not loaded); " \
+                      "these tests run for real in the lab: ctest -L lab";             \
+    }                                                                                  \
   } while (0)

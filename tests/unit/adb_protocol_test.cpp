@@ -36,8 +36,8 @@ TEST(AdbHeader, EncodesLittleEndianAsOnTheWire) {
   std::array<std::byte, kHeaderSize> out{};
   encode(h, out);
   // "CNXN", then 0x01000001, 0x00100000, 0, 0, ~"CNXN".
-  const unsigned char expected[kHeaderSize] = {'C', 'N', 'X', 'N', 1,    0,    0,    1,
-                                               0,   0,   0x10, 0,   0,   0,    0,    0,
+  const unsigned char expected[kHeaderSize] = {'C', 'N', 'X',  'N', 1,    0,    0,    1,
+                                               0,   0,   0x10, 0,   0,    0,    0,    0,
                                                0,   0,   0,    0,   0xbc, 0xb1, 0xa7, 0xb1};
   EXPECT_EQ(std::memcmp(out.data(), expected, kHeaderSize), 0);
 }

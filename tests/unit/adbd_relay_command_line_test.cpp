@@ -11,10 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "argv.hpp"
 #include "adbd_relay/command_line.hpp"
 #include "adbd_relay/daemon_setup.hpp"
 #include "adbd_relay/task_supervisor.hpp"
+#include "argv.hpp"
 #include "temp_dir.hpp"
 #include "vsocklib/log.hpp"
 
@@ -96,24 +96,44 @@ void expect_every_option(const command_line& c) {
 }
 
 TEST(RelayCommandLine, EveryOptionAsSeparateValue) {
-  expect_every_option(parse({"--guest", "vsock:3:5555", "--udc", "dummy_udc.0", "--serial", "serial-zero",
-                             "--guest", "unix:/tmp/guest1", "--serial", "serial=one",
-                             "--host-listen", "vsock:any:5037", "--host-serial", "ABC123",
-                             "--host-path", "1-1.2", "--host-allow-cid", "3",
-                             "--host-allow-cid", "4294967294", "--host-listen", "tcp:127.0.0.1:6000",
-                             "--control", "/tmp/relay-control", "--user", "nobody:nogroup",
-                             "--log-level", "debug"}));
+  expect_every_option(parse({"--guest",
+                             "vsock:3:5555",
+                             "--udc",
+                             "dummy_udc.0",
+                             "--serial",
+                             "serial-zero",
+                             "--guest",
+                             "unix:/tmp/guest1",
+                             "--serial",
+                             "serial=one",
+                             "--host-listen",
+                             "vsock:any:5037",
+                             "--host-serial",
+                             "ABC123",
+                             "--host-path",
+                             "1-1.2",
+                             "--host-allow-cid",
+                             "3",
+                             "--host-allow-cid",
+                             "4294967294",
+                             "--host-listen",
+                             "tcp:127.0.0.1:6000",
+                             "--control",
+                             "/tmp/relay-control",
+                             "--user",
+                             "nobody:nogroup",
+                             "--log-level",
+                             "debug"}));
 }
 
 TEST(RelayCommandLine, EveryOptionWithEquals) {
   // Only the first '=' splits: --serial=serial=one keeps "serial=one".
-  expect_every_option(parse({"--guest=vsock:3:5555", "--udc=dummy_udc.0", "--serial=serial-zero",
-                             "--guest=unix:/tmp/guest1", "--serial=serial=one",
-                             "--host-listen=vsock:any:5037", "--host-serial=ABC123",
-                             "--host-path=1-1.2", "--host-allow-cid=3",
-                             "--host-allow-cid=4294967294", "--host-listen=tcp:127.0.0.1:6000",
-                             "--control=/tmp/relay-control", "--user=nobody:nogroup",
-                             "--log-level=debug"}));
+  expect_every_option(
+      parse({"--guest=vsock:3:5555", "--udc=dummy_udc.0", "--serial=serial-zero",
+             "--guest=unix:/tmp/guest1", "--serial=serial=one", "--host-listen=vsock:any:5037",
+             "--host-serial=ABC123", "--host-path=1-1.2", "--host-allow-cid=3",
+             "--host-allow-cid=4294967294", "--host-listen=tcp:127.0.0.1:6000",
+             "--control=/tmp/relay-control", "--user=nobody:nogroup", "--log-level=debug"}));
 }
 
 TEST(RelayCommandLine, Actions) {
@@ -139,11 +159,11 @@ TEST(RelayCommandLine, HelpAndVersionEndParsing) {
 TEST(RelayCommandLine, UsageTextListsEveryOption) {
   const std::string usage(usage_text());
   EXPECT_TRUE(usage.starts_with("usage: adbd-relay [OPTIONS]\n"));
-  for (const char* option : {"-c, --config FILE", "--guest ADDRESS", "--udc NAME", "--serial SERIAL",
-                             "--host-listen ADDRESS", "--host-serial SERIAL", "--host-path PATH",
-                             "--host-allow-cid CID", "--control PATH", "--user USER[:GROUP]",
-                             "--remove-gadgets", "--log-level LEVEL", "--status [PATH]", "--check",
-                             "-h, --help", "--version"}) {
+  for (const char* option :
+       {"-c, --config FILE", "--guest ADDRESS", "--udc NAME", "--serial SERIAL",
+        "--host-listen ADDRESS", "--host-serial SERIAL", "--host-path PATH", "--host-allow-cid CID",
+        "--control PATH", "--user USER[:GROUP]", "--remove-gadgets", "--log-level LEVEL",
+        "--status [PATH]", "--check", "-h, --help", "--version"}) {
     EXPECT_NE(usage.find(option), std::string::npos) << option;
   }
   EXPECT_TRUE(usage.ends_with("2 on a usage or configuration error.\n"));
@@ -171,9 +191,9 @@ TEST(RelayCommandLine, StatusPath) {
 }
 
 TEST(RelayCommandLine, MissingValuesNameTheOption) {
-  for (const char* option : {"-c", "--config", "--guest", "--udc", "--serial", "--host-listen",
-                             "--host-serial", "--host-path", "--host-allow-cid", "--control",
-                             "--user", "--log-level"}) {
+  for (const char* option :
+       {"-c", "--config", "--guest", "--udc", "--serial", "--host-listen", "--host-serial",
+        "--host-path", "--host-allow-cid", "--control", "--user", "--log-level"}) {
     EXPECT_EQ(error_of({"--guest", "vsock:3:5555", "--host-listen", "vsock:any:5555", option}),
               std::string(option) + " needs a value");
   }
@@ -202,18 +222,24 @@ TEST(RelayCommandLine, PerGuestAndPerHostOptionsNeedTheirOwner) {
 }
 
 TEST(RelayCommandLine, BadCidsNameTheOptionAndTheText) {
-  for (const char* bad : {"-1", " 5", "5x", "", "+5", "0x5", "4294967295", "99999999999999999999"}) {
-    const std::string expected = std::string("--host-allow-cid needs a number in 0..4294967294, not \"") + bad + "\"";
+  for (const char* bad :
+       {"-1", " 5", "5x", "", "+5", "0x5", "4294967295", "99999999999999999999"}) {
+    const std::string expected =
+        std::string("--host-allow-cid needs a number in 0..4294967294, not \"") + bad + "\"";
     EXPECT_EQ(error_of({"--host-listen", "vsock:any:5555", "--host-allow-cid", bad}), expected);
-    EXPECT_EQ(error_of({"--host-listen=vsock:any:5555", std::string("--host-allow-cid=") + bad}), expected);
+    EXPECT_EQ(error_of({"--host-listen=vsock:any:5555", std::string("--host-allow-cid=") + bad}),
+              expected);
   }
 }
 
 TEST(RelayCommandLine, BadAddressesNameTheOption) {
-  EXPECT_TRUE(error_of({"--guest", "nonsense:1"}).starts_with("--guest: bad address \"nonsense:1\": "));
+  EXPECT_TRUE(
+      error_of({"--guest", "nonsense:1"}).starts_with("--guest: bad address \"nonsense:1\": "));
   EXPECT_TRUE(error_of({"--guest="}).starts_with("--guest: bad address \"\": "));
-  EXPECT_TRUE(error_of({"--guest", "vsock:x:5555"}).starts_with("--guest: bad address \"vsock:x:5555\": "));
-  EXPECT_TRUE(error_of({"--host-listen", "tcp:bad"}).starts_with("--host-listen: bad address \"tcp:bad\": "));
+  EXPECT_TRUE(
+      error_of({"--guest", "vsock:x:5555"}).starts_with("--guest: bad address \"vsock:x:5555\": "));
+  EXPECT_TRUE(error_of({"--host-listen", "tcp:bad"})
+                  .starts_with("--host-listen: bad address \"tcp:bad\": "));
   EXPECT_TRUE(error_of({"--host-listen=vsock:any:99999999999"})
                   .starts_with("--host-listen: bad address \"vsock:any:99999999999\": "));
 }
@@ -253,9 +279,9 @@ listen = vsock:any:5037
 
   // The command line's guests and hosts come after the file's, even those given before -c;
   // its --udc still goes to its own last guest; its settings win wherever they stand.
-  c = parse({"--log-level", "warn", "--guest", "vsock:4:5555", "--udc", "cli_udc",
-             "--host-listen", "tcp:127.0.0.1:6000", "--config", file, "--control", "/tmp/cli-control",
-             "--user", "root:root", "--guest=vsock:5:5555"});
+  c = parse({"--log-level", "warn", "--guest", "vsock:4:5555", "--udc", "cli_udc", "--host-listen",
+             "tcp:127.0.0.1:6000", "--config", file, "--control", "/tmp/cli-control", "--user",
+             "root:root", "--guest=vsock:5:5555"});
   EXPECT_EQ(c.cfg.log_level, "warn");
   EXPECT_EQ(c.cfg.control_socket, "/tmp/cli-control");
   EXPECT_EQ(c.cfg.user, "root:root");
@@ -299,7 +325,8 @@ TEST(RelayCommandLine, ShippedExampleParses) {
 // finish_config
 
 config two_guests() {
-  return parse({"--guest", "vsock:3:5555", "--udc", "u0", "--guest", "vsock:4:5555", "--udc", "u1"}).cfg;
+  return parse({"--guest", "vsock:3:5555", "--udc", "u0", "--guest", "vsock:4:5555", "--udc", "u1"})
+      .cfg;
 }
 
 TEST(RelayFinishConfig, StaysRootWithoutUser) {
@@ -369,8 +396,9 @@ TEST(RelayRemoveGadgets, ReportsEachGadget) {
   std::filesystem::remove_all(dir.file("configfs/adbd-relay-guest1"));
   std::ostringstream out2, err2;
   EXPECT_EQ(remove_gadgets(cfg, out2, err2), 0);
-  EXPECT_EQ(out2.str(), "gadget adbd-relay-guest0: removed (or not there)\n"
-                        "gadget adbd-relay-guest1: removed (or not there)\n");
+  EXPECT_EQ(out2.str(),
+            "gadget adbd-relay-guest0: removed (or not there)\n"
+            "gadget adbd-relay-guest1: removed (or not there)\n");
   EXPECT_EQ(err2.str(), "");
 }
 

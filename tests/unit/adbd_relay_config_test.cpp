@@ -62,8 +62,10 @@ udc = dummy_udc.1
 }
 
 TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
-  expect_error("[relay]\nuser = x:\n[guest a]\naddress = vsock:3:5555\n", "user \"x:\" is not USER or USER:GROUP");
-  expect_error("[guest a]\nadress = vsock:3:5555\n", "test.conf:2: unknown key \"adress\" in [guest a]");
+  expect_error("[relay]\nuser = x:\n[guest a]\naddress = vsock:3:5555\n",
+               "user \"x:\" is not USER or USER:GROUP");
+  expect_error("[guest a]\nadress = vsock:3:5555\n",
+               "test.conf:2: unknown key \"adress\" in [guest a]");
   expect_error("[guest a]\naddress = vsock:x:5555\n", "test.conf:2: bad address \"vsock:x:5555\"");
   expect_error("[guest a]\n", "[guest a] has no address");
   expect_error("[relay]\nusb_transfer_size = 1000\n", "multiple of 512");
@@ -79,7 +81,8 @@ TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
   expect_error("[guest a]\naddress = vsock:3:1\n[guest a]\naddress = vsock:4:1\n", "defined twice");
   expect_error("[guest a]\naddress = vsock-seqpacket:3:1\n", "stream address");
   // Values that parse but cannot work: found at --check, not by a connect loop or the kernel.
-  expect_error("[guest a]\naddress = vsock:-1:5555\n", "guest \"a\": vsock:any:5555: CID any is for listening");
+  expect_error("[guest a]\naddress = vsock:-1:5555\n",
+               "guest \"a\": vsock:any:5555: CID any is for listening");
   expect_error("[guest a]\naddress = tcp:127.0.0.1:0\n", "port 0 is for listening");
   expect_error("[guest a]\naddress = vsock:3:1\nserial = " + std::string(127, 's') + "\n",
                "serial must be 1 to 126 bytes (a USB string), not 127");

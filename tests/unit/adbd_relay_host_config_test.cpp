@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "adbd_relay/config.hpp"
-#include "adbd_relay/usb_host_relay.hpp"
 #include "adbd_relay/usb_host.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
 #include "temp_dir.hpp"
 
 namespace adbd_relay {

@@ -8,8 +8,8 @@
 #include <boost/json/value.hpp>
 
 #include "adbd_relay/control.hpp"
-#include "adbd_relay/usb_host_relay.hpp"
 #include "adbd_relay/usb_host.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
 #include "run_coro.hpp"
 #include "vsocklib/connect.hpp"
 #include "vsocklib/log.hpp"
@@ -83,7 +83,9 @@ TEST(Status, IsJsonWithOneLinePerGuestAndListener) {
   EXPECT_EQ(guest.at("usb_to_vsock_bytes").to_number<std::uint64_t>(), 105u);
   EXPECT_EQ(guest.at("last_error").as_string(), "guest said \"no\"\n");
   EXPECT_EQ(doc.at("hosts").at(0).at("busy").to_number<std::uint64_t>(), 3u);
-  EXPECT_NE(text.find("\n    {\"name\": \"guest0\", \"address\": \"vsock:3:5555\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\n    {\"name\": \"guest0\", \"address\": \"vsock:3:5555\""),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("\"sessions\": 1, \"no_device\": 0, \"busy\": 3"), std::string::npos) << text;
   EXPECT_TRUE(status_json({}, {}).starts_with("{\n  \"guests\": [],\n  \"hosts\": []\n}"));
 }

@@ -39,13 +39,14 @@ struct rig : test::session_rig {
 };
 
 asio::awaitable<void> relay(rig& r) {
-  co_await run_session(r.usb, r.relay_stream, usb_role::host, k4KiBTransfers, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.usb, r.relay_stream, usb_role::host, k4KiBTransfers,
+                       vsocklib::log::get("test"), r.stats);
 }
 
 // The device's view: every transfer's size and bytes, until TRANSFERS have arrived; then
 // the device goes away (as an unplug would), which ends the session.
-asio::awaitable<void> device_receives(rig& r, std::size_t transfers, std::vector<std::size_t>& sizes,
-                                      bytes& got) {
+asio::awaitable<void> device_receives(rig& r, std::size_t transfers,
+                                      std::vector<std::size_t>& sizes, bytes& got) {
   bytes buf(1 << 20);
   for (std::size_t i = 0; i < transfers; ++i) {
     asio::socket_base::message_flags flags = 0;
@@ -75,10 +76,11 @@ TEST(HostSession, ServerMessagesReachTheDeviceAsHeaderThenPacketsThenZlp) {
 
   std::vector<std::size_t> sizes;
   bytes got;
-  vsocklib::test::run_with_deadline(io, [](rig& r, bytes s, std::vector<std::size_t>& sizes,
-                                           bytes& got) -> asio::awaitable<void> {
-    co_await (relay(r) && server_sends(r, std::move(s)) && device_receives(r, 10, sizes, got));
-  }(r, stream, sizes, got));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, bytes s, std::vector<std::size_t>& sizes, bytes& got) -> asio::awaitable<void> {
+        co_await (relay(r) && server_sends(r, std::move(s)) && device_receives(r, 10, sizes, got));
+      }(r, stream, sizes, got));
   // Header alone; payload in 4 KiB pieces (whole packets) and a short last one; a payload
   // of whole packets is followed by a zero-length packet, as AOSP adb's host sends it.
   EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 100, 24, 4096, 4096, 1808, 24, 4096, 0, 24}));
@@ -96,10 +98,11 @@ TEST(HostSession, ZlpFollowsWholePacketsOfTheEndpointsOwnSize) {
   auto wrte = message(adb::kWrte, 1, 2, p);
   std::vector<std::size_t> sizes;
   bytes got;
-  vsocklib::test::run_with_deadline(io, [](rig& r, bytes s, std::vector<std::size_t>& sizes,
-                                           bytes& got) -> asio::awaitable<void> {
-    co_await (relay(r) && server_sends(r, std::move(s)) && device_receives(r, 3, sizes, got));
-  }(r, wrte, sizes, got));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, bytes s, std::vector<std::size_t>& sizes, bytes& got) -> asio::awaitable<void> {
+        co_await (relay(r) && server_sends(r, std::move(s)) && device_receives(r, 3, sizes, got));
+      }(r, wrte, sizes, got));
   EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 128, 0}));
 }
 
@@ -123,16 +126,19 @@ TEST(HostSession, DeviceTransfersReachTheServerAsOneStream) {
   auto h2 = header_only(adb::make_header(adb::kOkay, 1, 2, {}, false));
   auto h3 = header_only(adb::make_header(adb::kWrte, 1, 2, d2, false));
   std::vector<bytes> transfers{
-      h1, {d1.begin(), d1.begin() + 4096}, {d1.begin() + 4096, d1.end()},  // header, 2 pieces
-      h2,                                                                 // no payload
+      h1,
+      {d1.begin(), d1.begin() + 4096},
+      {d1.begin() + 4096, d1.end()},  // header, 2 pieces
+      h2,                             // no payload
       {},  // a stray zero-length packet: adb devices send none, and it carries nothing
-      h3, d2};
+      h3,
+      d2};
   const bytes expected = concat({&h1, &d1, &h2, &h3, &d2});
   bytes got;
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<bytes> t, std::size_t n,
-                                           bytes& got) -> asio::awaitable<void> {
-    co_await (relay(r) && device_sends(r, std::move(t)) && server_reads(r, n, got));
-  }(r, transfers, expected.size(), got));
+  vsocklib::test::run_with_deadline(
+      io, [](rig& r, std::vector<bytes> t, std::size_t n, bytes& got) -> asio::awaitable<void> {
+        co_await (relay(r) && device_sends(r, std::move(t)) && server_reads(r, n, got));
+      }(r, transfers, expected.size(), got));
   EXPECT_EQ(got, expected);
   EXPECT_EQ(r.stats.usb_to_stream_messages, 3u);
   EXPECT_EQ(r.stats.usb_to_stream_bytes, expected.size());
@@ -145,29 +151,32 @@ TEST(HostSession, NegotiatedLimitAppliesToTheDevice) {
   // The adb server accepts 4096, the device 1 MiB: an 8 KiB payload from the device is over
   // the session's limit.
   auto server_cnxn = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(10, 10));
-  auto device_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 11));
-  auto big = header_only(adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(8192, 12), false));
+  auto device_cnxn =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 11));
+  auto big = header_only(
+      adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(8192, 12), false));
   std::vector<bytes> transfers{{device_cnxn.begin(), device_cnxn.begin() + 24},
-                               {device_cnxn.begin() + 24, device_cnxn.end()}, big};
+                               {device_cnxn.begin() + 24, device_cnxn.end()},
+                               big};
   bytes seen_by_server;
-  vsocklib::test::run_with_deadline(io, [](rig& r, bytes cnxn, std::vector<bytes> t,
-                                           bytes& seen) -> asio::awaitable<void> {
-    // The server's CNXN reaches the device first (2 transfers), then the device answers.
-    auto device = [](rig& r, std::vector<bytes> t) -> asio::awaitable<void> {
-      bytes buf(4096);
-      for (int i = 0; i < 2; ++i) {
-        asio::socket_base::message_flags flags = 0;
-        co_await r.device.async_receive(asio::buffer(buf), flags, use_tuple);
-      }
-      co_await device_sends(r, std::move(t));
-    };
-    auto server = [](rig& r, bytes cnxn, bytes& seen) -> asio::awaitable<void> {
-      co_await server_sends(r, std::move(cnxn));
-      seen.resize(24 + 10);
-      co_await asio::async_read(r.server, asio::buffer(seen), use_tuple);
-    };
-    co_await (relay(r) && device(r, std::move(t)) && server(r, std::move(cnxn), seen));
-  }(r, server_cnxn, transfers, seen_by_server));
+  vsocklib::test::run_with_deadline(
+      io, [](rig& r, bytes cnxn, std::vector<bytes> t, bytes& seen) -> asio::awaitable<void> {
+        // The server's CNXN reaches the device first (2 transfers), then the device answers.
+        auto device = [](rig& r, std::vector<bytes> t) -> asio::awaitable<void> {
+          bytes buf(4096);
+          for (int i = 0; i < 2; ++i) {
+            asio::socket_base::message_flags flags = 0;
+            co_await r.device.async_receive(asio::buffer(buf), flags, use_tuple);
+          }
+          co_await device_sends(r, std::move(t));
+        };
+        auto server = [](rig& r, bytes cnxn, bytes& seen) -> asio::awaitable<void> {
+          co_await server_sends(r, std::move(cnxn));
+          seen.resize(24 + 10);
+          co_await asio::async_read(r.server, asio::buffer(seen), use_tuple);
+        };
+        co_await (relay(r) && device(r, std::move(t)) && server(r, std::move(cnxn), seen));
+      }(r, server_cnxn, transfers, seen_by_server));
   EXPECT_EQ(seen_by_server, device_cnxn);
   EXPECT_EQ(r.stats.reason, session_end::usb_protocol);
   EXPECT_NE(r.stats.detail.find("8192"), std::string::npos) << r.stats.detail;

@@ -32,7 +32,8 @@ struct rig : test::session_rig {
 };
 
 asio::awaitable<void> relay(rig& r) {
-  co_await run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers,
+                       vsocklib::log::get("test"), r.stats);
 }
 
 // The PC's view: transfer sizes and bytes, until the relay drops the USB side.
@@ -69,11 +70,12 @@ TEST(RelaySession, GuestMessagesReachThePcAsHeaderThenWholePackets) {
   std::vector<std::size_t> sizes;
   std::vector<std::byte> bytes;
   using namespace asio::experimental::awaitable_operators;
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> s,
-                                           std::vector<std::size_t>& sizes,
-                                           std::vector<std::byte>& bytes) -> asio::awaitable<void> {
-    co_await (relay(r) && guest_to_pc(r, std::move(s), 6, sizes, bytes));
-  }(r, stream, sizes, bytes));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, std::vector<std::byte> s, std::vector<std::size_t>& sizes,
+         std::vector<std::byte>& bytes) -> asio::awaitable<void> {
+        co_await (relay(r) && guest_to_pc(r, std::move(s), 6, sizes, bytes));
+      }(r, stream, sizes, bytes));
   // Header alone; payload in 4 KiB pieces (multiples of 512) and a short last one; no ZLP.
   EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 100, 24, 4096, 4096, 1808}));
   EXPECT_EQ(bytes, stream);
@@ -84,7 +86,8 @@ TEST(RelaySession, GuestMessagesReachThePcAsHeaderThenWholePackets) {
 }
 
 asio::awaitable<void> relay_with_defaults(rig& r) {
-  co_await run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.usb, r.relay_vsock, usb_role::device, {}, vsocklib::log::get("test"),
+                       r.stats);
 }
 
 TEST(RelaySession, DefaultUsbTransfersAre16KiB) {
@@ -97,12 +100,13 @@ TEST(RelaySession, DefaultUsbTransfersAre16KiB) {
   stream.insert(stream.end(), wrte.begin(), wrte.end());
   std::vector<std::size_t> sizes;
   std::vector<std::byte> bytes;
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> s,
-                                           std::vector<std::size_t>& sizes,
-                                           std::vector<std::byte>& bytes) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    co_await (relay_with_defaults(r) && guest_to_pc(r, std::move(s), 5, sizes, bytes));
-  }(r, stream, sizes, bytes));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, std::vector<std::byte> s, std::vector<std::size_t>& sizes,
+         std::vector<std::byte>& bytes) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (relay_with_defaults(r) && guest_to_pc(r, std::move(s), 5, sizes, bytes));
+      }(r, stream, sizes, bytes));
   EXPECT_EQ(sizes, (std::vector<std::size_t>{24, 24, 16384, 16384, 7232}));
   EXPECT_EQ(bytes, stream);
 }
@@ -127,19 +131,25 @@ TEST(RelaySession, PcTransfersReachTheGuestAsOneStream) {
   auto h2 = header_only(adb::make_header(adb::kOkay, 1, 2, {}, false));
   auto h3 = header_only(adb::make_header(adb::kWrte, 1, 2, d2, false));
   std::vector<std::vector<std::byte>> transfers{
-      h1, {d1.begin(), d1.begin() + 4096}, {d1.begin() + 4096, d1.end()},  // header, 2 reads
-      h2,                                                                 // no payload
-      h3, d2, {}};  // a payload of whole packets is followed by a zero-length packet
+      h1,
+      {d1.begin(), d1.begin() + 4096},
+      {d1.begin() + 4096, d1.end()},  // header, 2 reads
+      h2,                             // no payload
+      h3,
+      d2,
+      {}};  // a payload of whole packets is followed by a zero-length packet
   std::vector<std::byte> expected;
-  for (auto* part : {&h1, &d1, &h2, &h3, &d2}) expected.insert(expected.end(), part->begin(), part->end());
+  for (auto* part : {&h1, &d1, &h2, &h3, &d2})
+    expected.insert(expected.end(), part->begin(), part->end());
 
   std::vector<std::byte> got;
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::vector<std::byte>> t,
-                                           std::size_t n, std::vector<std::byte>& got)
-                                            -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    co_await (relay(r) && pc_send(r, std::move(t)) && guest_read(r, n, got));
-  }(r, transfers, expected.size(), got));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, std::vector<std::vector<std::byte>> t, std::size_t n,
+         std::vector<std::byte>& got) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (relay(r) && pc_send(r, std::move(t)) && guest_read(r, n, got));
+      }(r, transfers, expected.size(), got));
   EXPECT_EQ(got, expected);
   EXPECT_EQ(r.stats.usb_to_stream_messages, 3u);
   EXPECT_EQ(r.stats.reason, session_end::usb_failed) << to_string(r.stats.reason, usb_role::device);
@@ -167,15 +177,18 @@ TEST(RelaySession, LargeUsbTransfersReachTheGuestInWritesOfAtMostAChunk) {
   auto h2 = header_only(adb::make_header(adb::kWrte, 1, 2, small, false));
   std::vector<std::vector<std::byte>> transfers{h1, d, {}, h2, small};
   std::vector<std::byte> expected;
-  for (auto* part : {&h1, &d, &h2, &small}) expected.insert(expected.end(), part->begin(), part->end());
+  for (auto* part : {&h1, &d, &h2, &small})
+    expected.insert(expected.end(), part->begin(), part->end());
   std::vector<std::size_t> sizes;
   std::vector<std::byte> got;
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::vector<std::byte>> t,
-                                           std::size_t n, std::vector<std::size_t>& sizes,
-                                           std::vector<std::byte>& got) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    co_await (relay_with_defaults(r) && pc_send(r, std::move(t)) && guest_records(r, n, sizes, got));
-  }(r, transfers, expected.size(), sizes, got));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, std::vector<std::vector<std::byte>> t, std::size_t n,
+         std::vector<std::size_t>& sizes, std::vector<std::byte>& got) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (relay_with_defaults(r) && pc_send(r, std::move(t)) &&
+                  guest_records(r, n, sizes, got));
+      }(r, transfers, expected.size(), sizes, got));
   EXPECT_EQ(got, expected);
   // The header rides with the first 4072 payload bytes; no write above 4 KiB.
   EXPECT_EQ(sizes, (std::vector<std::size_t>{4096, 4096, 4096, 4096, 24, 124}));
@@ -190,33 +203,37 @@ TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
   rig r(io);
   // PC accepts 4096, the guest 1 MiB: the session's limit is 4096.
   auto pc_cnxn = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(10, 5));
-  auto guest_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload,
-                            vsocklib::test::random_bytes(10, 6));
-  auto big = header_only(adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(8192, 7), false));
-  std::vector<std::vector<std::byte>> transfers{
-      {pc_cnxn.begin(), pc_cnxn.begin() + 24}, {pc_cnxn.begin() + 24, pc_cnxn.end()}};
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::vector<std::byte>> t,
-                                           std::vector<std::byte> guest_cnxn,
-                                           std::vector<std::byte> big) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    auto pc = [](rig& r, std::vector<std::vector<std::byte>> t,
-                 std::vector<std::byte> big) -> asio::awaitable<void> {
-      co_await pc_send(r, std::move(t));
-      // Wait for the guest's CNXN (header + banner) before sending the oversized message.
-      std::vector<std::size_t> sizes;
-      std::vector<std::byte> bytes;
-      co_await pc_receive(r, 2, sizes, bytes);
-      co_await r.pc.async_send(asio::buffer(big), 0, use_tuple);
-    };
-    // The guest answers the PC's CNXN (34 bytes) with its own, as adbd does.
-    auto guest = [](rig& r, std::vector<std::byte> cnxn) -> asio::awaitable<void> {
-      std::vector<std::byte> pc_cnxn(34);
-      co_await asio::async_read(r.guest, asio::buffer(pc_cnxn), use_tuple);
-      co_await guest_sends(r, std::move(cnxn));
-    };
-    co_await (relay(r) && guest(r, std::move(guest_cnxn)) && pc(r, std::move(t), std::move(big)));
-  }(r, transfers, guest_cnxn, big));
-  EXPECT_EQ(r.stats.reason, session_end::usb_protocol) << to_string(r.stats.reason, usb_role::device);
+  auto guest_cnxn =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 6));
+  auto big =
+      header_only(adb::make_header(adb::kWrte, 1, 2, vsocklib::test::random_bytes(8192, 7), false));
+  std::vector<std::vector<std::byte>> transfers{{pc_cnxn.begin(), pc_cnxn.begin() + 24},
+                                                {pc_cnxn.begin() + 24, pc_cnxn.end()}};
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, std::vector<std::vector<std::byte>> t, std::vector<std::byte> guest_cnxn,
+         std::vector<std::byte> big) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto pc = [](rig& r, std::vector<std::vector<std::byte>> t,
+                     std::vector<std::byte> big) -> asio::awaitable<void> {
+          co_await pc_send(r, std::move(t));
+          // Wait for the guest's CNXN (header + banner) before sending the oversized message.
+          std::vector<std::size_t> sizes;
+          std::vector<std::byte> bytes;
+          co_await pc_receive(r, 2, sizes, bytes);
+          co_await r.pc.async_send(asio::buffer(big), 0, use_tuple);
+        };
+        // The guest answers the PC's CNXN (34 bytes) with its own, as adbd does.
+        auto guest = [](rig& r, std::vector<std::byte> cnxn) -> asio::awaitable<void> {
+          std::vector<std::byte> pc_cnxn(34);
+          co_await asio::async_read(r.guest, asio::buffer(pc_cnxn), use_tuple);
+          co_await guest_sends(r, std::move(cnxn));
+        };
+        co_await (relay(r) && guest(r, std::move(guest_cnxn)) &&
+                  pc(r, std::move(t), std::move(big)));
+      }(r, transfers, guest_cnxn, big));
+  EXPECT_EQ(r.stats.reason, session_end::usb_protocol)
+      << to_string(r.stats.reason, usb_role::device);
   EXPECT_NE(r.stats.detail.find("8192"), std::string::npos) << r.stats.detail;
   EXPECT_EQ(r.stats.max_payload, 4096u);
 }
@@ -224,30 +241,35 @@ TEST(RelaySession, OversizedPayloadAfterNegotiationIsRejected) {
 // The PC and guest shake hands and the guest sends one OKAY (traffic past the handshake);
 // then the PC sends LATER, as transfers. Returns when the session has ended.
 void handshake_then(asio::io_context& io, rig& r, std::vector<std::vector<std::byte>> later) {
-  auto pc_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 8));
-  auto guest_msgs = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 9));
+  auto pc_cnxn =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 8));
+  auto guest_msgs =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 9));
   auto okay = message(adb::kOkay, 1, 2, {});
   guest_msgs.insert(guest_msgs.end(), okay.begin(), okay.end());
   // Cut outside the coroutines: GCC 12 cannot keep an initializer_list in a coroutine frame.
   auto first = split(pc_cnxn, {24});
   using transfers = std::vector<std::vector<std::byte>>;
-  vsocklib::test::run_with_deadline(io, [](rig& r, transfers first, std::vector<std::byte> guest_msgs,
-                                           transfers later) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    auto pc = [](rig& r, transfers first, transfers later) -> asio::awaitable<void> {
-      co_await pc_send(r, std::move(first));
-      std::vector<std::size_t> sizes;
-      std::vector<std::byte> bytes;
-      co_await pc_receive(r, 3, sizes, bytes);  // the guest's CNXN and OKAY
-      co_await pc_send(r, std::move(later));
-    };
-    auto guest = [](rig& r, std::vector<std::byte> msgs) -> asio::awaitable<void> {
-      std::vector<std::byte> pc_cnxn(34);
-      co_await asio::async_read(r.guest, asio::buffer(pc_cnxn), use_tuple);
-      co_await guest_sends(r, std::move(msgs));
-    };
-    co_await (relay(r) && guest(r, std::move(guest_msgs)) && pc(r, std::move(first), std::move(later)));
-  }(r, first, guest_msgs, std::move(later)));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, transfers first, std::vector<std::byte> guest_msgs,
+         transfers later) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto pc = [](rig& r, transfers first, transfers later) -> asio::awaitable<void> {
+          co_await pc_send(r, std::move(first));
+          std::vector<std::size_t> sizes;
+          std::vector<std::byte> bytes;
+          co_await pc_receive(r, 3, sizes, bytes);  // the guest's CNXN and OKAY
+          co_await pc_send(r, std::move(later));
+        };
+        auto guest = [](rig& r, std::vector<std::byte> msgs) -> asio::awaitable<void> {
+          std::vector<std::byte> pc_cnxn(34);
+          co_await asio::async_read(r.guest, asio::buffer(pc_cnxn), use_tuple);
+          co_await guest_sends(r, std::move(msgs));
+        };
+        co_await (relay(r) && guest(r, std::move(guest_msgs)) &&
+                  pc(r, std::move(first), std::move(later)));
+      }(r, first, guest_msgs, std::move(later)));
 }
 
 // The next session on a new guest connection, starting from the last one's next_session;
@@ -255,18 +277,22 @@ void handshake_then(asio::io_context& io, rig& r, std::vector<std::vector<std::b
 std::vector<std::byte> next_session_delivers(asio::io_context& io, rig& r, std::size_t n) {
   asio::local::stream_protocol::socket a(io), b(io);
   asio::local::connect_pair(a, b);
-  r.guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), a.release());
-  r.relay_vsock = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM), b.release());
+  r.guest = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM),
+                                    a.release());
+  r.relay_vsock = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, SOCK_STREAM),
+                                          b.release());
   std::vector<std::byte> got(n);
   r.usb.reopen();
   io.restart();
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> first, std::vector<std::byte>& got)
-                                            -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    co_await (run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats,
-                          std::move(first)) &&
-              guest_read(r, got.size(), got));
-  }(r, std::move(r.stats.next_session), got));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, std::vector<std::byte> first,
+         std::vector<std::byte>& got) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers,
+                              vsocklib::log::get("test"), r.stats, std::move(first)) &&
+                  guest_read(r, got.size(), got));
+      }(r, std::move(r.stats.next_session), got));
   return got;
 }
 
@@ -278,9 +304,11 @@ TEST(RelaySession, ANewCnxnFromThePcStartsTheNextSessionWithIt) {
   rig r(io);
   auto again = message(adb::kCnxn, adb::kVersion, 4096, vsocklib::test::random_bytes(300, 10));
   handshake_then(io, r, split(again, {24, 124}));  // its payload in two transfers
-  EXPECT_EQ(r.stats.reason, session_end::pc_new_session) << to_string(r.stats.reason, usb_role::device);
+  EXPECT_EQ(r.stats.reason, session_end::pc_new_session)
+      << to_string(r.stats.reason, usb_role::device);
   EXPECT_EQ(r.stats.next_session, again);
-  EXPECT_EQ(r.stats.usb_to_stream_messages, 1u) << "the new CNXN must not reach the old guest connection";
+  EXPECT_EQ(r.stats.usb_to_stream_messages, 1u)
+      << "the new CNXN must not reach the old guest connection";
   EXPECT_EQ(r.stats.pc_bytes_dropped, 0u);
 
   EXPECT_EQ(next_session_delivers(io, r, again.size()), again);
@@ -298,7 +326,8 @@ TEST(RelaySession, AnAbandonedCnxnAttemptIsDroppedForTheNextOne) {
   later.back().resize(96);  // the first attempt's payload, cut short
   for (auto& t : split(again, {24})) later.push_back(t);
   handshake_then(io, r, std::move(later));
-  EXPECT_EQ(r.stats.reason, session_end::pc_new_session) << to_string(r.stats.reason, usb_role::device);
+  EXPECT_EQ(r.stats.reason, session_end::pc_new_session)
+      << to_string(r.stats.reason, usb_role::device);
   EXPECT_EQ(r.stats.pc_bytes_dropped, 24u + 96u);
 
   EXPECT_EQ(next_session_delivers(io, r, again.size()), again);
@@ -309,24 +338,29 @@ TEST(RelaySession, AnAbandonedCnxnAttemptIsDroppedForTheNextOne) {
 TEST(RelaySession, ACnxnRepeatedDuringTheHandshakeStaysInTheSession) {
   asio::io_context io;
   rig r(io);
-  auto pc_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 13));
-  auto guest_cnxn = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 14));
+  auto pc_cnxn =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 13));
+  auto guest_cnxn =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(10, 14));
   auto transfers = split(pc_cnxn, {24});
   for (auto& t : split(pc_cnxn, {24})) transfers.push_back(t);
   std::vector<std::byte> got;
   using transfer_list = std::vector<std::vector<std::byte>>;
-  vsocklib::test::run_with_deadline(io, [](rig& r, transfer_list t, std::vector<std::byte> guest_cnxn,
-                                           std::vector<std::byte>& got) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    auto guest = [](rig& r, std::vector<std::byte> cnxn, std::vector<std::byte>& got) -> asio::awaitable<void> {
-      got.resize(68);
-      co_await asio::async_read(r.guest, asio::buffer(got.data(), 34), use_tuple);
-      co_await guest_sends(r, std::move(cnxn));
-      co_await asio::async_read(r.guest, asio::buffer(got.data() + 34, 34), use_tuple);
-      r.pc.close();
-    };
-    co_await (relay(r) && guest(r, std::move(guest_cnxn), got) && pc_send(r, std::move(t)));
-  }(r, transfers, guest_cnxn, got));
+  vsocklib::test::run_with_deadline(
+      io,
+      [](rig& r, transfer_list t, std::vector<std::byte> guest_cnxn,
+         std::vector<std::byte>& got) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto guest = [](rig& r, std::vector<std::byte> cnxn,
+                        std::vector<std::byte>& got) -> asio::awaitable<void> {
+          got.resize(68);
+          co_await asio::async_read(r.guest, asio::buffer(got.data(), 34), use_tuple);
+          co_await guest_sends(r, std::move(cnxn));
+          co_await asio::async_read(r.guest, asio::buffer(got.data() + 34, 34), use_tuple);
+          r.pc.close();
+        };
+        co_await (relay(r) && guest(r, std::move(guest_cnxn), got) && pc_send(r, std::move(t)));
+      }(r, transfers, guest_cnxn, got));
   std::vector<std::byte> twice = pc_cnxn;
   twice.insert(twice.end(), pc_cnxn.begin(), pc_cnxn.end());
   EXPECT_EQ(got, twice);
@@ -339,21 +373,24 @@ TEST(RelaySession, ACnxnRepeatedDuringTheHandshakeStaysInTheSession) {
 TEST(RelaySession, ACnxnAbandonedDuringTheHandshakeIsReplacedByTheRetry) {
   asio::io_context io;
   rig r(io);
-  auto attempt = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(119, 15));
-  auto retry = message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(119, 16));
+  auto attempt =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(119, 15));
+  auto retry =
+      message(adb::kCnxn, adb::kVersion, adb::kMaxPayload, vsocklib::test::random_bytes(119, 16));
   auto transfers = split(attempt, {24});
   transfers.pop_back();  // the attempt's payload never comes
   for (auto& t : split(retry, {24})) transfers.push_back(t);
   std::vector<std::byte> got(retry.size());
   using transfer_list = std::vector<std::vector<std::byte>>;
-  vsocklib::test::run_with_deadline(io, [](rig& r, transfer_list t, std::vector<std::byte>& got) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    auto guest = [](rig& r, std::vector<std::byte>& got) -> asio::awaitable<void> {
-      co_await asio::async_read(r.guest, asio::buffer(got), use_tuple);
-      r.pc.close();
-    };
-    co_await (relay(r) && guest(r, got) && pc_send(r, std::move(t)));
-  }(r, transfers, got));
+  vsocklib::test::run_with_deadline(
+      io, [](rig& r, transfer_list t, std::vector<std::byte>& got) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        auto guest = [](rig& r, std::vector<std::byte>& got) -> asio::awaitable<void> {
+          co_await asio::async_read(r.guest, asio::buffer(got), use_tuple);
+          r.pc.close();
+        };
+        co_await (relay(r) && guest(r, got) && pc_send(r, std::move(t)));
+      }(r, transfers, got));
   EXPECT_EQ(got, retry);
   EXPECT_EQ(r.stats.pc_bytes_dropped, 24u);
   EXPECT_EQ(r.stats.usb_to_stream_messages, 1u);
@@ -368,13 +405,17 @@ TEST(RelaySession, APcThatStopsReadingEndsTheSession) {
   auto wrte = message(adb::kWrte, 1, 2, vsocklib::test::random_bytes(3000, 17));
   session_options opt = k4KiBTransfers;
   opt.pc_read_timeout = 40ms;
-  vsocklib::test::run_with_deadline(io, [](rig& r, std::vector<std::byte> m, session_options opt) -> asio::awaitable<void> {
-    using namespace asio::experimental::awaitable_operators;
-    co_await asio::async_write(r.guest, asio::buffer(m), use_tuple);
-    co_await run_session(r.usb, r.relay_vsock, usb_role::device, opt, vsocklib::log::get("test"), r.stats);
-  }(r, wrte, opt));
-  EXPECT_EQ(r.stats.reason, session_end::pc_not_reading) << to_string(r.stats.reason, usb_role::device);
-  EXPECT_NE(r.stats.detail.find("3024 bytes queued towards the PC"), std::string::npos) << r.stats.detail;
+  vsocklib::test::run_with_deadline(
+      io, [](rig& r, std::vector<std::byte> m, session_options opt) -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await asio::async_write(r.guest, asio::buffer(m), use_tuple);
+        co_await run_session(r.usb, r.relay_vsock, usb_role::device, opt,
+                             vsocklib::log::get("test"), r.stats);
+      }(r, wrte, opt));
+  EXPECT_EQ(r.stats.reason, session_end::pc_not_reading)
+      << to_string(r.stats.reason, usb_role::device);
+  EXPECT_NE(r.stats.detail.find("3024 bytes queued towards the PC"), std::string::npos)
+      << r.stats.detail;
   EXPECT_FALSE(is_protocol_error(r.stats.reason));
 }
 
@@ -409,7 +450,9 @@ asio::awaitable<void> forever() {
 
 asio::awaitable<void> session_or_forever(rig& r) {
   using namespace asio::experimental::awaitable_operators;
-  co_await (run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats) || forever());
+  co_await (run_session(r.usb, r.relay_vsock, usb_role::device, k4KiBTransfers,
+                        vsocklib::log::get("test"), r.stats) ||
+            forever());
 }
 
 TEST(RelaySession, CancellationEndsAnIdleSessionPromptly) {
@@ -417,7 +460,9 @@ TEST(RelaySession, CancellationEndsAnIdleSessionPromptly) {
   rig r(io);  // neither the PC nor the guest sends anything
   bool done = false;
   asio::cancellation_signal stop;
-  asio::co_spawn(io, session_or_forever(r), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr) { done = true; }));
+  asio::co_spawn(
+      io, session_or_forever(r),
+      asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr) { done = true; }));
   // Some traffic first, so the transfers have run at least once.
   auto okay = header_only(adb::make_header(adb::kOkay, 1, 2, {}, false));
   r.pc.send(asio::buffer(okay), 0);

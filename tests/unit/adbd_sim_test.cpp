@@ -12,12 +12,12 @@
 
 #include <gtest/gtest.h>
 
-#include "argv.hpp"
 #include "adb_protocol/protocol.hpp"
 #include "adbd_sim/connection.hpp"
 #include "adbd_sim/options.hpp"
 #include "adbd_sim/pattern.hpp"
 #include "adbd_sim/rooted_fs.hpp"
+#include "argv.hpp"
 #include "run_coro.hpp"
 #include "temp_dir.hpp"
 #include "vsocklib/log.hpp"
@@ -195,14 +195,17 @@ struct rig {
       : host(make_pair()) {
     std::filesystem::create_directory(dir.file("root"));
     files = std::make_shared<rooted_fs>(dir.file("root"));
-    connection_config cfg{files, auth, max_payload, max_streams, vsocklib::log::get("adbd-sim-test")};
-    asio::co_spawn(io, run_device(std::move(device_side), cfg, summary, device_done), asio::detached);
+    connection_config cfg{files, auth, max_payload, max_streams,
+                          vsocklib::log::get("adbd-sim-test")};
+    asio::co_spawn(io, run_device(std::move(device_side), cfg, summary, device_done),
+                   asio::detached);
   }
 
   unix_socket make_pair() {
     unix_socket a(io), b(io);
     asio::local::connect_pair(a, b);
-    device_side = vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, 0), b.release());
+    device_side =
+        vsocklib::stream_socket(io, asio::generic::stream_protocol(AF_UNIX, 0), b.release());
     return a;
   }
 
@@ -383,7 +386,8 @@ asio::awaitable<void> many_streams_scenario(rig& r, std::map<std::uint32_t, std:
     const std::uint32_t local = m->h.arg1;
     if (m->h.command == adb::kOkay) {
       EXPECT_EQ(remote_of.count(local), 0u) << "second OKAY for stream " << local;
-      for (auto& [l, other] : remote_of) EXPECT_NE(other, m->h.arg0) << "device ids must be distinct";
+      for (auto& [l, other] : remote_of)
+        EXPECT_NE(other, m->h.arg0) << "device ids must be distinct";
       remote_of[local] = m->h.arg0;
       continue;
     }
@@ -441,7 +445,8 @@ asio::awaitable<void> tcp_forward_scenario(rig& r, asio::ip::tcp::acceptor& acce
   auto [rec, rn] = co_await asio::async_read(peer, asio::buffer(got), use_tuple);
   EXPECT_FALSE(rec) << rec.message();
   EXPECT_EQ(std::string(got.data(), got.size()), "ping");
-  auto [wec, wn] = co_await asio::async_write(peer, asio::buffer(std::string_view("pong")), use_tuple);
+  auto [wec, wn] =
+      co_await asio::async_write(peer, asio::buffer(std::string_view("pong")), use_tuple);
   EXPECT_FALSE(wec);
   peer.close();
   EXPECT_EQ(text(co_await r.host.read_stream(1, id)), "pong");  // ends with the device's CLSE
@@ -614,8 +619,8 @@ std::vector<std::byte> sync_request(std::string_view id, std::string_view arg) {
 }
 
 // Reads the sync stream until at least N bytes arrived, acknowledging WRTEs.
-asio::awaitable<std::vector<std::byte>> sync_reply(fake_host& h, std::uint32_t local, std::uint32_t remote,
-                                                   std::size_t n) {
+asio::awaitable<std::vector<std::byte>> sync_reply(fake_host& h, std::uint32_t local,
+                                                   std::uint32_t remote, std::size_t n) {
   std::vector<std::byte> got;
   while (got.size() < n) {
     auto m = co_await h.recv_within(5s);
@@ -635,7 +640,8 @@ asio::awaitable<void> send_wrte_acked(fake_host& h, std::uint32_t local, std::ui
   co_await h.expect(adb::kOkay);
 }
 
-asio::awaitable<void> sync_scenario(rig& r, std::vector<std::byte>& pulled, std::string& fail_text) {
+asio::awaitable<void> sync_scenario(rig& r, std::vector<std::byte>& pulled,
+                                    std::string& fail_text) {
   co_await r.host.connect();
   auto id = co_await r.host.open(1, "sync:");
 
@@ -660,7 +666,8 @@ asio::awaitable<void> sync_scenario(rig& r, std::vector<std::byte>& pulled, std:
   auto done = bytes("DONE");
   put32(done, 1234567890);
   send.insert(send.end(), done.begin(), done.end());
-  co_await send_wrte_acked(r.host, 1, id, std::vector<std::byte>(send.begin(), send.begin() + 70003));
+  co_await send_wrte_acked(r.host, 1, id,
+                           std::vector<std::byte>(send.begin(), send.begin() + 70003));
   co_await send_wrte_acked(r.host, 1, id, std::vector<std::byte>(send.begin() + 70003, send.end()));
   auto status = co_await sync_reply(r.host, 1, id, 8);
   EXPECT_EQ(text(std::vector<std::byte>(status.begin(), status.begin() + 4)), "OKAY");
@@ -800,11 +807,14 @@ TEST(AdbdSimOptions, ErrorsNameTheProblem) {
   EXPECT_NE(message({"--bogus"}).find("unknown option --bogus"), std::string::npos);
   EXPECT_EQ(message({"--listen", "vsock:x:1"}).rfind("--listen: ", 0), 0u) << "names the option";
   EXPECT_NE(message({"--listen", "vsock:x:1"}).find("CID"), std::string::npos);
-  EXPECT_NE(message({"--listen", "vsock-seqpacket:any:1"}).find("stream address"), std::string::npos);
-  EXPECT_EQ(message({"--max-payload", "100"}), "--max-payload needs a number in 256..1048576, not \"100\"");
+  EXPECT_NE(message({"--listen", "vsock-seqpacket:any:1"}).find("stream address"),
+            std::string::npos);
+  EXPECT_EQ(message({"--max-payload", "100"}),
+            "--max-payload needs a number in 256..1048576, not \"100\"");
   EXPECT_NE(message({"--threads", "two"}).find("needs a number"), std::string::npos);
   // std::stoul would take "-1" as 2^64-1; every program's numbers go through one parser.
-  EXPECT_EQ(message({"--allow-cid", "-1"}), "--allow-cid needs a number in 0..4294967294, not \"-1\"");
+  EXPECT_EQ(message({"--allow-cid", "-1"}),
+            "--allow-cid needs a number in 0..4294967294, not \"-1\"");
   EXPECT_NE(message({"--root"}).find("needs a value"), std::string::npos);
 }
 

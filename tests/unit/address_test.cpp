@@ -37,9 +37,9 @@ TEST(Address, ParsesEveryTransport) {
 }
 
 TEST(Address, ToStringRoundTrips) {
-  for (const char* text : {"vsock:3:5555", "vsock:any:1", "vsock-seqpacket:1:9000",
-                           "hvsock:/run/v.sock:52", "unix:/tmp/x", "unix:@abstract",
-                           "tcp:localhost:5037", "tcp:[::1]:80"}) {
+  for (const char* text :
+       {"vsock:3:5555", "vsock:any:1", "vsock-seqpacket:1:9000", "hvsock:/run/v.sock:52",
+        "unix:/tmp/x", "unix:@abstract", "tcp:localhost:5037", "tcp:[::1]:80"}) {
     EXPECT_EQ(parse_address(text).to_string(), text);
     EXPECT_EQ(parse_address(parse_address(text).to_string()), parse_address(text));
   }
@@ -89,7 +89,8 @@ TEST(Address, ListenOnlyAddressesCannotBeConnectedTo) {
 }
 
 TEST(Address, HalfCloseReachesThePeerExceptOverHybridVsock) {
-  for (const char* a : {"vsock:3:5000", "unix:/run/x.sock", "tcp:127.0.0.1:1", "vsock-seqpacket:3:1"}) {
+  for (const char* a :
+       {"vsock:3:5000", "unix:/run/x.sock", "tcp:127.0.0.1:1", "vsock-seqpacket:3:1"}) {
     EXPECT_TRUE(parse_address(a).passes_half_close()) << a;
   }
   EXPECT_FALSE(parse_address("hvsock:/run/vm.sock:5000").passes_half_close());

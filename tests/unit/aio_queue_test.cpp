@@ -316,8 +316,9 @@ TEST(aio_queue, refuses_a_depth_out_of_range) {
   asio::io_context io;
   fake_aio aio;
   EXPECT_THROW(aio_queue(io.get_executor(), dummy_file(), false, kSlot, 0, aio), std::system_error);
-  EXPECT_THROW(aio_queue(io.get_executor(), dummy_file(), false, kSlot, aio_queue::kMaxDepth + 1, aio),
-               std::system_error);
+  EXPECT_THROW(
+      aio_queue(io.get_executor(), dummy_file(), false, kSlot, aio_queue::kMaxDepth + 1, aio),
+      std::system_error);
 }
 
 // A queue that cannot start must not keep the endpoint file: FunctionFS unbinds only once
@@ -327,7 +328,8 @@ TEST(aio_queue, a_queue_that_cannot_start_closes_its_file) {
   fake_aio aio;
   vsocklib::unique_fd file = dummy_file();
   const int raw = file.get();
-  EXPECT_THROW(aio_queue(io.get_executor(), std::move(file), false, kSlot, 0, aio), std::system_error);
+  EXPECT_THROW(aio_queue(io.get_executor(), std::move(file), false, kSlot, 0, aio),
+               std::system_error);
   errno = 0;
   EXPECT_EQ(::fcntl(raw, F_GETFD), -1);
   EXPECT_EQ(errno, EBADF);

@@ -17,7 +17,8 @@ namespace {
 
 // The reader over PROGRAM ARGS, as a program's parser would build it.
 arg_reader reader(const std::vector<std::string>& args) {
-  return test::parse_argv([](int argc, const char* const* argv) { return arg_reader(argc, argv); }, "prog", args);
+  return test::parse_argv([](int argc, const char* const* argv) { return arg_reader(argc, argv); },
+                          "prog", args);
 }
 
 // The message of the usage_error F throws, or "no error".
@@ -32,9 +33,11 @@ std::string error_of(F f) {
 }
 
 TEST(Args, OptionEqualsValueSplits) {
-  const char* argv[] = {"prog", "--serial=a=b", "--once", "-", "x=y", "--", "--not=split", "--=odd"};
+  const char* argv[] = {"prog", "--serial=a=b", "--once",      "-",
+                        "x=y",  "--",           "--not=split", "--=odd"};
   EXPECT_EQ(split_option_values(8, argv),
-            (std::vector<std::string>{"prog", "--serial", "a=b", "--once", "-", "x=y", "--", "--not=split", "--=odd"}));
+            (std::vector<std::string>{"prog", "--serial", "a=b", "--once", "-", "x=y", "--",
+                                      "--not=split", "--=odd"}));
 }
 
 TEST(ArgReader, WalksOptionsAndTheirValues) {
@@ -45,7 +48,8 @@ TEST(ArgReader, WalksOptionsAndTheirValues) {
     if (in.option() == "--name") seen.push_back("value " + in.value());
     if (in.option() == "--size") seen.push_back("number " + std::to_string(in.number(0, 9)));
   }
-  EXPECT_EQ(seen, (std::vector<std::string>{"--name", "value x", "--flag", "pos", "--size", "number 5"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"--name", "value x", "--flag", "pos", "--size", "number 5"}));
   EXPECT_FALSE(in.next()) << "stays at the end";
 }
 
@@ -64,7 +68,8 @@ TEST(ArgReader, MissingValueNamesTheOption) {
   EXPECT_EQ(error_of([&] { in.value(); }), "--root needs a value");
   EXPECT_EQ(error_of([&] { in.number(0, 1); }), "--root needs a value");
   EXPECT_EQ(error_of([&] { in.address(); }), "--root needs a value");
-  EXPECT_EQ(error_of([&] { in.value_as([](const std::string& s) { return s; }); }), "--root needs a value")
+  EXPECT_EQ(error_of([&] { in.value_as([](const std::string& s) { return s; }); }),
+            "--root needs a value")
       << "not wrapped as a value parser's error";
 }
 
@@ -97,13 +102,16 @@ TEST(ArgReader, NumbersAreBoundedAndNamed) {
   ASSERT_TRUE(in.next());
   EXPECT_EQ(in.number<unsigned>(1, 64), 7u);
   ASSERT_TRUE(in.next());
-  EXPECT_EQ(error_of([&] { in.number(0, 4294967294); }), "--n needs a number in 0..4294967294, not \"-1\"");
+  EXPECT_EQ(error_of([&] { in.number(0, 4294967294); }),
+            "--n needs a number in 0..4294967294, not \"-1\"");
   ASSERT_TRUE(in.next());
-  EXPECT_EQ(error_of([&] { in.number(0, 100); }), "--n needs a number in 0..100, not \"0x10\"") << "decimal by default";
+  EXPECT_EQ(error_of([&] { in.number(0, 100); }), "--n needs a number in 0..100, not \"0x10\"")
+      << "decimal by default";
   ASSERT_TRUE(in.next());
   EXPECT_EQ(in.number<std::int64_t>(0, 100, number_base::decimal_or_hex), 16);
   ASSERT_TRUE(in.next());
-  EXPECT_EQ(error_of([&] { in.number<std::uint8_t>(1, 64); }), "--n needs a number in 1..64, not \"65\"");
+  EXPECT_EQ(error_of([&] { in.number<std::uint8_t>(1, 64); }),
+            "--n needs a number in 1..64, not \"65\"");
 }
 
 TEST(ArgReader, NumberInAPieceOfTheValue) {
@@ -111,18 +119,21 @@ TEST(ArgReader, NumberInAPieceOfTheValue) {
   ASSERT_TRUE(in.next());
   const std::string v = in.value();
   EXPECT_EQ(in.number_in(v.substr(0, 1), 0, 9), 3u);
-  EXPECT_EQ(error_of([&] { in.number_in(v.substr(2), 0, 9); }), "--inject needs a number in 0..9, not \"x\"");
+  EXPECT_EQ(error_of([&] { in.number_in(v.substr(2), 0, 9); }),
+            "--inject needs a number in 0..9, not \"x\"");
 }
 
 TEST(ArgReader, AddressesNameTheOption) {
-  auto in = reader({"--guest", "vsock:3:5555", "--guest", "vsock:x:1", "--guest", "vsock-seqpacket:3:1",
-                    "--listen", "vsock-seqpacket:any:1"});
+  auto in = reader({"--guest", "vsock:3:5555", "--guest", "vsock:x:1", "--guest",
+                    "vsock-seqpacket:3:1", "--listen", "vsock-seqpacket:any:1"});
   ASSERT_TRUE(in.next());
   EXPECT_EQ(in.stream_address().to_string(), "vsock:3:5555");
   ASSERT_TRUE(in.next());
-  EXPECT_EQ(error_of([&] { in.stream_address(); }), "--guest: bad address \"vsock:x:1\": CID \"x\" is not a number");
+  EXPECT_EQ(error_of([&] { in.stream_address(); }),
+            "--guest: bad address \"vsock:x:1\": CID \"x\" is not a number");
   ASSERT_TRUE(in.next());
-  EXPECT_EQ(error_of([&] { in.stream_address(); }), "--guest needs a stream address, not vsock-seqpacket:3:1");
+  EXPECT_EQ(error_of([&] { in.stream_address(); }),
+            "--guest needs a stream address, not vsock-seqpacket:3:1");
   ASSERT_TRUE(in.next());
   EXPECT_FALSE(in.address().is_stream()) << "address() takes any transport";
 }
@@ -157,7 +168,8 @@ TEST(ArgReader, UnknownAndFail) {
   EXPECT_EQ(error_of([&] { in.unknown(); }), "unknown option --bogus");
   EXPECT_EQ(error_of([&] { in.fail("--root needs a directory"); }), "--root needs a directory");
   EXPECT_EQ(usage_error("x").command(), "");
-  static_assert(std::is_base_of_v<std::invalid_argument, usage_error>, "mains catch std::invalid_argument");
+  static_assert(std::is_base_of_v<std::invalid_argument, usage_error>,
+                "mains catch std::invalid_argument");
 }
 
 }  // namespace

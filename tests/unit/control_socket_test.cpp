@@ -9,7 +9,8 @@
 namespace vsocklib {
 namespace {
 
-asio::awaitable<void> query_twice(control_socket& c, std::string path, std::vector<std::string>& got) {
+asio::awaitable<void> query_twice(control_socket& c, std::string path,
+                                  std::vector<std::string>& got) {
   for (int i = 0; i < 2; ++i) {
     auto [ec, text] = co_await async_query_control(path);
     EXPECT_FALSE(ec) << ec.message();

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include <boost/asio/local/datagram_protocol.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio/local/datagram_protocol.hpp>
 
 #include "run_coro.hpp"
 #include "temp_dir.hpp"
@@ -98,8 +98,10 @@ TEST(DaemonRuntime, StatusCommandNamesEveryPathThatDidNotAnswer) {
   testing::internal::GetCapturedStdout();
   const auto err = testing::internal::GetCapturedStderr();
   EXPECT_EQ(rc, 1);
-  EXPECT_NE(err.find("prog: no endpoint answers on " + dir.file("a.sock") + ": "), std::string::npos);
-  EXPECT_NE(err.find("prog: no endpoint answers on " + dir.file("b.sock") + ": "), std::string::npos);
+  EXPECT_NE(err.find("prog: no endpoint answers on " + dir.file("a.sock") + ": "),
+            std::string::npos);
+  EXPECT_NE(err.find("prog: no endpoint answers on " + dir.file("b.sock") + ": "),
+            std::string::npos);
 }
 
 }  // namespace

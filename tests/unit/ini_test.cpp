@@ -48,8 +48,10 @@ address = vsock:3:5555
 }
 
 TEST(Ini, TrailingCommentsAfterWhitespaceOnly) {
-  auto d = parse_ini("k = v # note\ns = android-guest    # what adb lists\nt = tag=a#1\n"
-                     "x = x\t# tab\nc = # all comment\n", "f.conf");
+  auto d = parse_ini(
+      "k = v # note\ns = android-guest    # what adb lists\nt = tag=a#1\n"
+      "x = x\t# tab\nc = # all comment\n",
+      "f.conf");
   ASSERT_EQ(d.entries.size(), 5u);
   EXPECT_EQ(d.entries[0].value, "v");
   EXPECT_EQ(d.entries[1].value, "android-guest");
@@ -89,7 +91,8 @@ TEST(Ini, ReadsFiles) {
     read_ini_file(dir.file("missing.conf"));
     ADD_FAILURE();
   } catch (const ini_error& e) {
-    EXPECT_NE(std::string(e.what()).find("missing.conf: cannot read: No such file"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("missing.conf: cannot read: No such file"),
+              std::string::npos);
   }
 }
 

@@ -64,7 +64,8 @@ TEST(Json, TextAndLineParseBackToTheSameDocument) {
 
 TEST(Json, DoublesAreWrittenAsPeopleWriteThem) {
   EXPECT_EQ(to_line(json::array{1.5, 123.457, 1.0, 0.001, -2.25}), "[1.5,123.457,1,0.001,-2.25]");
-  EXPECT_EQ(to_line(json::array{std::numeric_limits<double>::infinity(), std::nan("")}), "[null,null]");
+  EXPECT_EQ(to_line(json::array{std::numeric_limits<double>::infinity(), std::nan("")}),
+            "[null,null]");
   EXPECT_EQ(json::parse(to_line(json::array{0.1})).at(0).as_double(), 0.1);
 }
 

@@ -21,7 +21,8 @@ TEST(Log, TerminalLinesCarryATimestamp) {
   ::unsetenv("JOURNAL_STREAM");
   log::setup("info");
   auto line = log_one_line("term");
-  EXPECT_TRUE(std::regex_search(line, std::regex(R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[term\] .*warning.*: hello 42)")))
+  EXPECT_TRUE(std::regex_search(
+      line, std::regex(R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[term\] .*warning.*: hello 42)")))
       << line;
 }
 

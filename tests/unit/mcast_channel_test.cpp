@@ -26,15 +26,19 @@ pair_of_channels make(asio::io_context& io, bool seq, queue_limits limits = {}) 
   EXPECT_EQ(::socketpair(AF_UNIX, (seq ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, fds), 0);
   pair_of_channels p;
   if (seq) {
-    p.a = std::make_unique<channel>(seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]), limits);
+    p.a = std::make_unique<channel>(
+        seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]), limits);
   } else {
-    p.a = std::make_unique<channel>(stream::socket(io, stream(AF_UNIX, SOCK_STREAM), fds[0]), limits);
+    p.a =
+        std::make_unique<channel>(stream::socket(io, stream(AF_UNIX, SOCK_STREAM), fds[0]), limits);
   }
   p.raw_b = fds[1];
   return p;
 }
 
-void raw_send(int fd, const bytes& b) { ASSERT_EQ(::send(fd, b.data(), b.size(), 0), static_cast<ssize_t>(b.size())); }
+void raw_send(int fd, const bytes& b) {
+  ASSERT_EQ(::send(fd, b.data(), b.size(), 0), static_cast<ssize_t>(b.size()));
+}
 
 bytes join(std::uint32_t g) {
   bytes b;
@@ -91,9 +95,7 @@ TEST_P(McastChannel, EndOfPeerIsEof) {
   EXPECT_EQ(got[0].ec, asio::error::eof);
 }
 
-asio::awaitable<void> write_then_close(channel& c) {
-  co_await c.run_writer();
-}
+asio::awaitable<void> write_then_close(channel& c) { co_await c.run_writer(); }
 
 TEST_P(McastChannel, WriterSendsQueuedRecordsInOrder) {
   asio::io_context io;
@@ -133,7 +135,8 @@ TEST_P(McastChannel, QueueIsBoundedInRecordsAndBytes) {
   EXPECT_FALSE(p.a->send(std::make_shared<bytes>(join(0xEFFF0001))));  // 5th record
   EXPECT_EQ(p.a->queued_packets(), 4u);
 
-  auto q = make(io, GetParam(), queue_limits{100, kMaxRecord + 12});  // one largest record and one JOIN
+  auto q =
+      make(io, GetParam(), queue_limits{100, kMaxRecord + 12});  // one largest record and one JOIN
   EXPECT_TRUE(q.a->send(std::make_shared<bytes>(kMaxRecord, 0)));
   EXPECT_TRUE(q.a->send(std::make_shared<bytes>(join(0xEFFF0001))));
   EXPECT_FALSE(q.a->send(std::make_shared<bytes>(join(0xEFFF0001))));  // over the byte bound
@@ -182,7 +185,8 @@ TEST(McastChannelStream, RecordsSplitAnywhereComeOutWhole) {
   std::vector<std::size_t> sizes;
   for (std::size_t i = 0; i < 40; ++i) {
     const std::size_t payload = i % 4 == 3 ? kMaxBody - 28 : 10 + i;
-    auto pkt = test::udp_packet(0x0A000001, 0xEFFF0001, 1, 2, bytes(payload, static_cast<std::uint8_t>(i)));
+    auto pkt = test::udp_packet(0x0A000001, 0xEFFF0001, 1, 2,
+                                bytes(payload, static_cast<std::uint8_t>(i)));
     encode_data(pkt, all);
     sizes.push_back(pkt.size());
   }

@@ -54,21 +54,57 @@ std::vector<std::string> guest_with(std::vector<std::string> more) {
 }
 
 TEST(McastCommandLine, HostTakesEveryOption) {
-  auto cl = parse({"host", "--listen", "vsock-seqpacket:any:5000", "--listen", "unix:/run/h.sock",
-                   "--lan", "eth0", "--lan", "eth1", "--group", "239.255.0.1:7400", "--group", "239.1.2.3",
-                   "--mode", "l3", "--guest-address", "192.168.1.50", "--guest-address", "192.168.1.51",
-                   "--allow-group", "239.0.0.0/8", "--allow-port", "7400-7500", "--allow-port", "30490",
-                   "--allow-cid", "3", "--allow-cid", "4294967294", "--guest-to-guest", "--rate-limit",
-                   "10000000", "--tun", "vmc-h", "--control", "/tmp/h.sock", "--user", "nobody:nogroup",
-                   "--log-level", "debug"});
+  auto cl = parse({"host",
+                   "--listen",
+                   "vsock-seqpacket:any:5000",
+                   "--listen",
+                   "unix:/run/h.sock",
+                   "--lan",
+                   "eth0",
+                   "--lan",
+                   "eth1",
+                   "--group",
+                   "239.255.0.1:7400",
+                   "--group",
+                   "239.1.2.3",
+                   "--mode",
+                   "l3",
+                   "--guest-address",
+                   "192.168.1.50",
+                   "--guest-address",
+                   "192.168.1.51",
+                   "--allow-group",
+                   "239.0.0.0/8",
+                   "--allow-port",
+                   "7400-7500",
+                   "--allow-port",
+                   "30490",
+                   "--allow-cid",
+                   "3",
+                   "--allow-cid",
+                   "4294967294",
+                   "--guest-to-guest",
+                   "--rate-limit",
+                   "10000000",
+                   "--tun",
+                   "vmc-h",
+                   "--control",
+                   "/tmp/h.sock",
+                   "--user",
+                   "nobody:nogroup",
+                   "--log-level",
+                   "debug"});
   EXPECT_EQ(cl.what, command_line::action::run);
   EXPECT_EQ(cl.command, "host");
   const host_config& h = cl.host;
-  EXPECT_EQ(to_strings(h.listen), (std::vector<std::string>{"vsock-seqpacket:any:5000", "unix:/run/h.sock"}));
+  EXPECT_EQ(to_strings(h.listen),
+            (std::vector<std::string>{"vsock-seqpacket:any:5000", "unix:/run/h.sock"}));
   EXPECT_EQ(h.lan, (std::vector<std::string>{"eth0", "eth1"}));
-  EXPECT_EQ(h.groups, (std::vector<static_group>{{ip("239.255.0.1"), 7400}, {ip("239.1.2.3"), std::nullopt}}));
+  EXPECT_EQ(h.groups, (std::vector<static_group>{{ip("239.255.0.1"), 7400},
+                                                 {ip("239.1.2.3"), std::nullopt}}));
   EXPECT_EQ(h.mode, mode::l3);
-  EXPECT_EQ(h.guest_addresses, (std::vector<std::uint32_t>{ip("192.168.1.50"), ip("192.168.1.51")}));
+  EXPECT_EQ(h.guest_addresses,
+            (std::vector<std::uint32_t>{ip("192.168.1.50"), ip("192.168.1.51")}));
   EXPECT_EQ(h.to_guest.groups, std::vector<cidr>{net("239.0.0.0/8")});
   EXPECT_EQ(h.to_lan.groups, std::vector<cidr>{net("239.0.0.0/8")});
   const std::vector<port_range> ports{{7400, 7500}, {30490, 30490}};
@@ -99,9 +135,9 @@ TEST(McastCommandLine, HostDefaultsWhenOptionsAreLeftOut) {
 }
 
 TEST(McastCommandLine, GuestTakesEveryOption) {
-  auto cl = parse({"guest", "--connect", "vsock-seqpacket:3:5000", "--tun", "vmc0", "--address", "10.0.0.5/24",
-                   "--mode", "l3", "--no-default-route", "--name", "g1", "--control", "/tmp/g.sock",
-                   "--user", "nobody", "--log-level", "warn"});
+  auto cl = parse({"guest", "--connect", "vsock-seqpacket:3:5000", "--tun", "vmc0", "--address",
+                   "10.0.0.5/24", "--mode", "l3", "--no-default-route", "--name", "g1", "--control",
+                   "/tmp/g.sock", "--user", "nobody", "--log-level", "warn"});
   EXPECT_EQ(cl.what, command_line::action::run);
   EXPECT_EQ(cl.command, "guest");
   const guest_config& g = cl.guest;
@@ -129,10 +165,11 @@ TEST(McastCommandLine, GuestTakesEveryOption) {
 }
 
 TEST(McastCommandLine, EqualsSpellingTakesTheSameValues) {
-  auto h = parse({"host", "--listen=tcp:127.0.0.1:7000", "--lan=eth2", "--group=239.9.9.9:53", "--mode=l3",
-                  "--guest-address=10.1.1.1", "--allow-group=239.9.0.0/16", "--allow-port=53",
-                  "--allow-cid=7", "--rate-limit=250", "--tun=vmc-eq", "--control=/tmp/eq.sock",
-                  "--user=daemon", "--log-level=trace", "--config=/dev/null"});
+  auto h =
+      parse({"host", "--listen=tcp:127.0.0.1:7000", "--lan=eth2", "--group=239.9.9.9:53",
+             "--mode=l3", "--guest-address=10.1.1.1", "--allow-group=239.9.0.0/16",
+             "--allow-port=53", "--allow-cid=7", "--rate-limit=250", "--tun=vmc-eq",
+             "--control=/tmp/eq.sock", "--user=daemon", "--log-level=trace", "--config=/dev/null"});
   EXPECT_EQ(to_strings(h.host.listen), std::vector<std::string>{"tcp:127.0.0.1:7000"});
   EXPECT_EQ(h.host.lan, std::vector<std::string>{"eth2"});
   EXPECT_EQ(h.host.groups, (std::vector<static_group>{{ip("239.9.9.9"), 53}}));
@@ -148,7 +185,8 @@ TEST(McastCommandLine, EqualsSpellingTakesTheSameValues) {
   EXPECT_EQ(h.host.log_level, "trace");
 
   auto g = parse({"guest", "--connect=tcp:127.0.0.1:7000", "--tun=vmc-eq", "--address=10.2.0.9/16",
-                  "--mode=l3", "--name=eq", "--control=/tmp/geq.sock", "--user=daemon", "--log-level=off"});
+                  "--mode=l3", "--name=eq", "--control=/tmp/geq.sock", "--user=daemon",
+                  "--log-level=off"});
   EXPECT_EQ(g.guest.connect->to_string(), "tcp:127.0.0.1:7000");
   EXPECT_EQ(g.guest.tun, "vmc-eq");
   EXPECT_EQ(g.guest.address, std::optional<cidr>(cidr{ip("10.2.0.9"), 16}));
@@ -162,10 +200,12 @@ TEST(McastCommandLine, CheckReportsWithoutRunning) {
   auto h = parse(host_with({"--check", "--group", "239.1.1.1", "--lan", "eth1"}));
   EXPECT_EQ(h.what, command_line::action::check);
   EXPECT_EQ(check_report(h.host),
-            "configuration ok: host, mode mcast, 1 listen address(es), 2 LAN interface(s), 1 static group(s)\n");
+            "configuration ok: host, mode mcast, 1 listen address(es), 2 LAN interface(s), 1 "
+            "static group(s)\n");
   auto g = parse(guest_with({"--check", "--mode", "l3", "--address", "10.0.0.2/24"}));
   EXPECT_EQ(g.what, command_line::action::check);
-  EXPECT_EQ(check_report(g.guest), "configuration ok: guest, mode l3, TUN vmc0, host unix:/tmp/vmc.sock\n");
+  EXPECT_EQ(check_report(g.guest),
+            "configuration ok: guest, mode l3, TUN vmc0, host unix:/tmp/vmc.sock\n");
 }
 
 TEST(McastCommandLine, ErrorsNameTheOptionAndTheText) {
@@ -173,8 +213,9 @@ TEST(McastCommandLine, ErrorsNameTheOptionAndTheText) {
   EXPECT_EQ(error_of({"host", "--listen"}), "--listen needs a value | host");
   EXPECT_EQ(error_of({"host", "-c"}), "-c needs a value | host");
   EXPECT_EQ(error_of({"guest", "--tun"}), "--tun needs a value | guest");
-  EXPECT_EQ(error_of({"guest", "--connect="}), "--connect: bad address \"\": missing transport prefix "
-                                               "(vsock:, vsock-seqpacket:, hvsock:, unix:, tcp:) | guest");
+  EXPECT_EQ(error_of({"guest", "--connect="}),
+            "--connect: bad address \"\": missing transport prefix "
+            "(vsock:, vsock-seqpacket:, hvsock:, unix:, tcp:) | guest");
   // Unknown options, including the other endpoint's.
   EXPECT_EQ(error_of(host_with({"--bogus"})), "unknown option --bogus | host");
   EXPECT_EQ(error_of(host_with({"--connect", "unix:/x"})), "unknown option --connect | host");
@@ -184,7 +225,8 @@ TEST(McastCommandLine, ErrorsNameTheOptionAndTheText) {
             "--allow-cid needs a number in 0..4294967294, not \"-1\" | host");
   EXPECT_EQ(error_of(host_with({"--allow-cid", "4294967295"})),
             "--allow-cid needs a number in 0..4294967294, not \"4294967295\" | host");
-  EXPECT_EQ(error_of(host_with({"--rate-limit=-1"})), "--rate-limit needs a number in 0..10000000, not \"-1\" | host");
+  EXPECT_EQ(error_of(host_with({"--rate-limit=-1"})),
+            "--rate-limit needs a number in 0..10000000, not \"-1\" | host");
   EXPECT_EQ(error_of(host_with({"--rate-limit", "10000001"})),
             "--rate-limit needs a number in 0..10000000, not \"10000001\" | host");
   EXPECT_EQ(error_of(host_with({"--group", "239.1.1.1:65536"})),
@@ -201,17 +243,23 @@ TEST(McastCommandLine, ErrorsNameTheOptionAndTheText) {
             "--group: group \"10.0.0.1\" is not a multicast IPv4 address (224.0.0.0/4) | host");
   EXPECT_EQ(error_of(host_with({"--guest-address", "239.1.1.1"})),
             "--guest-address: \"239.1.1.1\" is not a unicast IPv4 address | host");
-  EXPECT_EQ(error_of(guest_with({"--address", "10.0.0"})), "--address: address \"10.0.0\" is not IPv4/PREFIX | guest");
+  EXPECT_EQ(error_of(guest_with({"--address", "10.0.0"})),
+            "--address: address \"10.0.0\" is not IPv4/PREFIX | guest");
   EXPECT_EQ(error_of(host_with({"--allow-group", "239.1.1.1/8"})),
             "--allow-group: \"239.1.1.1/8\" has host bits set | host");
-  EXPECT_EQ(error_of(host_with({"--allow-port", "9-1"})), "--allow-port: port range \"9-1\" ends before it starts | host");
-  EXPECT_EQ(error_of(host_with({"--mode", "bridge"})), "--mode: mode must be mcast or l3, not \"bridge\" | host");
-  EXPECT_EQ(error_of(guest_with({"--mode=bridge"})), "--mode: mode must be mcast or l3, not \"bridge\" | guest");
+  EXPECT_EQ(error_of(host_with({"--allow-port", "9-1"})),
+            "--allow-port: port range \"9-1\" ends before it starts | host");
+  EXPECT_EQ(error_of(host_with({"--mode", "bridge"})),
+            "--mode: mode must be mcast or l3, not \"bridge\" | host");
+  EXPECT_EQ(error_of(guest_with({"--mode=bridge"})),
+            "--mode: mode must be mcast or l3, not \"bridge\" | guest");
   // Whole-configuration checks, after the options.
-  EXPECT_EQ(error_of({"host", "--lan", "eth0"}), "no listen address (listen = ... or --listen) | host");
+  EXPECT_EQ(error_of({"host", "--lan", "eth0"}),
+            "no listen address (listen = ... or --listen) | host");
   EXPECT_EQ(error_of(host_with({"--group", "239.1.1.1", "--allow-group", "239.2.0.0/16"})),
             "static group 239.1.1.1 is outside allow_group | host");
-  EXPECT_EQ(error_of({"guest", "--tun", "vmc0"}), "no host address (connect = ... or --connect) | guest");
+  EXPECT_EQ(error_of({"guest", "--tun", "vmc0"}),
+            "no host address (connect = ... or --connect) | guest");
   EXPECT_EQ(error_of(guest_with({"--tun", "a-name-of-16-chr"})),
             "TUN name \"a-name-of-16-chr\" is longer than 15 characters | guest");
 }
@@ -239,23 +287,28 @@ TEST(McastCommandLine, ProgramHelpVersionAndCommands) {
   EXPECT_EQ(error_of({"--version=1"}), "unknown command --version=1 | ");
 
   const std::string usage = usage_text("");
-  EXPECT_EQ(usage.rfind("usage: vsock-mcast host  [OPTIONS]   the LAN side, serving guests\n", 0), 0u);
+  EXPECT_EQ(usage.rfind("usage: vsock-mcast host  [OPTIONS]   the LAN side, serving guests\n", 0),
+            0u);
   EXPECT_EQ(std::string(usage_text("host")).rfind("usage: vsock-mcast host [OPTIONS]\n\n", 0), 0u);
-  EXPECT_EQ(std::string(usage_text("guest")).rfind("usage: vsock-mcast guest [OPTIONS]\n\n", 0), 0u);
-  EXPECT_EQ(std::string(usage_text("status")),
-            "usage: vsock-mcast status [PATH]\n\nPrints the status JSON of the endpoint whose control "
-            "socket is PATH (default: the host's, then the guest's).\n");
+  EXPECT_EQ(std::string(usage_text("guest")).rfind("usage: vsock-mcast guest [OPTIONS]\n\n", 0),
+            0u);
+  EXPECT_EQ(
+      std::string(usage_text("status")),
+      "usage: vsock-mcast status [PATH]\n\nPrints the status JSON of the endpoint whose control "
+      "socket is PATH (default: the host's, then the guest's).\n");
 }
 
 TEST(McastCommandLine, HelpTextsListEveryOptionTheParserTakes) {
   const std::string host = usage_text("host"), guest = usage_text("guest");
-  for (const char* o : {"--config", "--listen", "--lan", "--group", "--mode", "--guest-address", "--allow-group",
-                        "--allow-port", "--allow-cid", "--guest-to-guest", "--rate-limit", "--tun", "--control",
-                        "--user", "--log-level", "--check", "--help"}) {
+  for (const char* o :
+       {"--config", "--listen", "--lan", "--group", "--mode", "--guest-address", "--allow-group",
+        "--allow-port", "--allow-cid", "--guest-to-guest", "--rate-limit", "--tun", "--control",
+        "--user", "--log-level", "--check", "--help"}) {
     EXPECT_NE(host.find(std::string(o) + " "), std::string::npos) << o;
   }
   for (const char* o : {"--config", "--connect", "--tun", "--address", "--mode", "--default-route",
-                        "--no-default-route", "--name", "--control", "--user", "--log-level", "--check", "--help"}) {
+                        "--no-default-route", "--name", "--control", "--user", "--log-level",
+                        "--check", "--help"}) {
     EXPECT_NE(guest.find(std::string(o) + " "), std::string::npos) << o;
   }
 }
@@ -264,7 +317,8 @@ TEST(McastCommandLine, StatusPaths) {
   auto d = parse({"status"});
   EXPECT_EQ(d.what, command_line::action::status);
   EXPECT_EQ(d.command, "status");
-  EXPECT_EQ(d.status_paths, (std::vector<std::string>{"/run/vsock-mcast/host.sock", "/run/vsock-mcast/guest.sock"}));
+  EXPECT_EQ(d.status_paths, (std::vector<std::string>{"/run/vsock-mcast/host.sock",
+                                                      "/run/vsock-mcast/guest.sock"}));
   auto p = parse({"status", "/tmp/vmc-guest.sock"});
   EXPECT_EQ(p.what, command_line::action::status);
   EXPECT_EQ(p.status_paths, std::vector<std::string>{"/tmp/vmc-guest.sock"});
@@ -272,7 +326,8 @@ TEST(McastCommandLine, StatusPaths) {
   EXPECT_EQ(h.what, command_line::action::help);
   EXPECT_EQ(h.command, "status");
   EXPECT_TRUE(h.status_paths.empty());
-  EXPECT_EQ(error_of({"status", "/a.sock", "/b.sock"}), "status takes one PATH, not also \"/b.sock\" | status");
+  EXPECT_EQ(error_of({"status", "/a.sock", "/b.sock"}),
+            "status takes one PATH, not also \"/b.sock\" | status");
 }
 
 TEST(McastCommandLine, CapabilitiesKeptAfterThePrivilegeDrop) {
@@ -317,14 +372,42 @@ TEST_F(McastCommandLineFiles, HostFileThenCommandLine) {
   EXPECT_EQ(file_only.to_lan.ports, (std::vector<port_range>{{5000, 5000}}));
 
   // Lists add to the file's (file first); scalars replace it.
-  auto h = parse({"host", "--listen", "unix:/tmp/b.sock", "-c", f, "--lan", "eth1", "--group", "239.2.2.2",
-                  "--mode", "l3", "--guest-address", "10.0.0.9", "--allow-group", "224.0.0.251",
-                  "--allow-port", "6000", "--allow-cid", "4", "--guest-to-guest", "--rate-limit", "200",
-                  "--tun", "vmc-cli", "--control", "/tmp/cli.sock", "--log-level", "error", "--user", "nobody"})
+  auto h = parse({"host",
+                  "--listen",
+                  "unix:/tmp/b.sock",
+                  "-c",
+                  f,
+                  "--lan",
+                  "eth1",
+                  "--group",
+                  "239.2.2.2",
+                  "--mode",
+                  "l3",
+                  "--guest-address",
+                  "10.0.0.9",
+                  "--allow-group",
+                  "224.0.0.251",
+                  "--allow-port",
+                  "6000",
+                  "--allow-cid",
+                  "4",
+                  "--guest-to-guest",
+                  "--rate-limit",
+                  "200",
+                  "--tun",
+                  "vmc-cli",
+                  "--control",
+                  "/tmp/cli.sock",
+                  "--log-level",
+                  "error",
+                  "--user",
+                  "nobody"})
                .host;
-  EXPECT_EQ(to_strings(h.listen), (std::vector<std::string>{"unix:/tmp/a.sock", "unix:/tmp/b.sock"}));
+  EXPECT_EQ(to_strings(h.listen),
+            (std::vector<std::string>{"unix:/tmp/a.sock", "unix:/tmp/b.sock"}));
   EXPECT_EQ(h.lan, (std::vector<std::string>{"eth0", "eth1"}));
-  EXPECT_EQ(h.groups, (std::vector<static_group>{{ip("239.1.1.1"), std::nullopt}, {ip("239.2.2.2"), std::nullopt}}));
+  EXPECT_EQ(h.groups, (std::vector<static_group>{{ip("239.1.1.1"), std::nullopt},
+                                                 {ip("239.2.2.2"), std::nullopt}}));
   EXPECT_EQ(h.mode, mode::l3);
   EXPECT_EQ(h.guest_addresses, std::vector<std::uint32_t>{ip("10.0.0.9")});
   const std::vector<cidr> groups{net("239.0.0.0/8"), net("224.0.0.251/32")};
@@ -342,7 +425,8 @@ TEST_F(McastCommandLineFiles, HostFileThenCommandLine) {
 }
 
 TEST_F(McastCommandLineFiles, LaterFilesReplaceScalarsAndAddToLists) {
-  const auto a = write("a.conf", "[host]\nlisten = unix:/tmp/a.sock\nlan = eth0\nrate_limit = 100\n");
+  const auto a =
+      write("a.conf", "[host]\nlisten = unix:/tmp/a.sock\nlan = eth0\nrate_limit = 100\n");
   const auto b = write("b.conf", "[host]\nlan = eth1\nrate_limit = 300\n");
   auto h = parse({"host", "--config", a, "--config", b}).host;
   EXPECT_EQ(h.lan, (std::vector<std::string>{"eth0", "eth1"}));
@@ -367,13 +451,14 @@ TEST_F(McastCommandLineFiles, GuestFileThenCommandLine) {
   EXPECT_EQ(file_only.default_route, std::optional<bool>(false));
   EXPECT_EQ(file_only.name, "from-file");
 
-  auto g = parse({"guest", "--connect", "tcp:127.0.0.1:7000", "-c", f, "--tun", "vmc-cli", "--mode", "mcast",
-                  "--default-route", "--name", "from-cli", "--control", "/tmp/gcli.sock", "--log-level", "info",
-                  "--user", "nobody"})
+  auto g = parse({"guest", "--connect", "tcp:127.0.0.1:7000", "-c", f, "--tun", "vmc-cli", "--mode",
+                  "mcast", "--default-route", "--name", "from-cli", "--control", "/tmp/gcli.sock",
+                  "--log-level", "info", "--user", "nobody"})
                .guest;
   EXPECT_EQ(g.connect->to_string(), "tcp:127.0.0.1:7000");
   EXPECT_EQ(g.tun, "vmc-cli");
-  EXPECT_EQ(g.address, std::optional<cidr>(cidr{ip("10.0.0.5"), 24}));  // the file's: not on the line
+  EXPECT_EQ(g.address,
+            std::optional<cidr>(cidr{ip("10.0.0.5"), 24}));  // the file's: not on the line
   EXPECT_EQ(g.mode, mode::mcast);
   EXPECT_EQ(g.default_route, std::optional<bool>(true));
   EXPECT_EQ(g.name, "from-cli");
@@ -389,13 +474,16 @@ TEST_F(McastCommandLineFiles, FileErrorsNameFileAndLineAndPointToTheProgramsHelp
   EXPECT_EQ(error_of(host_with({"-c", bad_cid})),
             bad_cid + ":2: allow_cid needs a number in 0..4294967294, not \"-1\" | ");
   const auto bad_guest = write("g.conf", "[guest]\nmode = bridge\n");
-  EXPECT_EQ(error_of(guest_with({"-c", bad_guest})), bad_guest + ":2: mode must be mcast or l3, not \"bridge\" | ");
+  EXPECT_EQ(error_of(guest_with({"-c", bad_guest})),
+            bad_guest + ":2: mode must be mcast or l3, not \"bridge\" | ");
   const auto missing = dir_.file("missing.conf");
-  EXPECT_EQ(error_of(host_with({"-c", missing})), missing + ": cannot read: No such file or directory | ");
+  EXPECT_EQ(error_of(host_with({"-c", missing})),
+            missing + ": cannot read: No such file or directory | ");
   // The options are all read before any file: a bad option is reported first.
   EXPECT_EQ(error_of({"host", "-c", missing, "--bogus"}), "unknown option --bogus | host");
   // ...and the allow lists after the files, as before.
-  EXPECT_EQ(error_of({"host", "--allow-port", "x", "-c", missing}), missing + ": cannot read: No such file or directory | ");
+  EXPECT_EQ(error_of({"host", "--allow-port", "x", "-c", missing}),
+            missing + ": cannot read: No such file or directory | ");
 }
 
 }  // namespace

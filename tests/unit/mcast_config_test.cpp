@@ -108,18 +108,22 @@ user = vsock-mcast:net
 
 TEST(McastConfig, ErrorsNameFileLineAndProblem) {
   EXPECT_EQ(host_error("[host]\nbogus = 1\n"), "test.conf:2: unknown key \"bogus\" in [host]");
-  EXPECT_EQ(host_error("[hots]\n"),
-            "test.conf:1: unknown section [hots] (expected [host], [to-guest], [to-lan] or [guest])");
-  EXPECT_NE(host_error("[host]\ngroup = 10.0.0.1\n").find("test.conf:2: group \"10.0.0.1\" is not a multicast"),
+  EXPECT_EQ(
+      host_error("[hots]\n"),
+      "test.conf:1: unknown section [hots] (expected [host], [to-guest], [to-lan] or [guest])");
+  EXPECT_NE(host_error("[host]\ngroup = 10.0.0.1\n")
+                .find("test.conf:2: group \"10.0.0.1\" is not a multicast"),
             std::string::npos);
   EXPECT_NE(host_error("[host]\nlisten = vsock:x:1\n").find("test.conf:2:"), std::string::npos);
-  EXPECT_NE(host_error("[host]\nrate_limit = fast\n").find("test.conf:2: rate_limit needs a number"),
-            std::string::npos);
+  EXPECT_NE(
+      host_error("[host]\nrate_limit = fast\n").find("test.conf:2: rate_limit needs a number"),
+      std::string::npos);
   EXPECT_NE(host_error("[host]\nallow_group = 239.0.0.0/33\n").find("test.conf:2: allow_group"),
             std::string::npos);
   EXPECT_NE(host_error("[host]\nguest_to_guest = maybe\n").find("yes or no"), std::string::npos);
   EXPECT_NE(host_error("[host]\nqueue_bytes = 100\n").find("largest record"), std::string::npos);
-  EXPECT_NE(host_error("key = 1\n").find("test.conf:1: \"key\" outside a section"), std::string::npos);
+  EXPECT_NE(host_error("key = 1\n").find("test.conf:1: \"key\" outside a section"),
+            std::string::npos);
   EXPECT_NE(host_error("[host]\nlan_rcvbuf = 1000\n").find("lan_rcvbuf must be 65536..268435456"),
             std::string::npos);
   // All ones is VMADDR_CID_ANY, never a peer's CID.
@@ -132,7 +136,8 @@ TEST(McastConfig, ValidationNamesWhatIsMissing) {
   EXPECT_NE(host_error("[host]\nlisten = unix:/x\n").find("no LAN interface"), std::string::npos);
   EXPECT_NE(host_error("[host]\nlisten = unix:/x\nlan = eth0\nmode = l3\n").find("guest_address"),
             std::string::npos);
-  EXPECT_NE(host_error("[host]\nlisten = unix:/x\nlan = eth0\ngroup = 224.0.0.251\n").find("outside allow_group"),
+  EXPECT_NE(host_error("[host]\nlisten = unix:/x\nlan = eth0\ngroup = 224.0.0.251\n")
+                .find("outside allow_group"),
             std::string::npos);
   EXPECT_EQ(host_error("[host]\nlisten = unix:/x\nlan = eth0\nlog_level = loud\n"),
             "unknown log level \"loud\" (trace, debug, info, warn, error, critical, off)");

@@ -12,7 +12,9 @@ using test::igmp_v3;
 constexpr std::uint32_t kG1 = 0xEFFF0001;  // 239.255.0.1
 constexpr std::uint32_t kG2 = 0xE0F4E0F5;  // 224.244.224.245 (SOME/IP-SD example)
 
-igmp_result parse(const std::vector<std::uint8_t>& p) { return parse_igmp(std::span(p.data(), p.size())); }
+igmp_result parse(const std::vector<std::uint8_t>& p) {
+  return parse_igmp(std::span(p.data(), p.size()));
+}
 
 TEST(McastIgmp, V1AndV2ReportsAndLeave) {
   auto r = parse(igmp_v2(0x12, kG1));
@@ -39,8 +41,8 @@ TEST(McastIgmp, V3RecordsMapToJoinAndLeave) {
 
   r = parse(igmp_v3({{2, kG1, {0x0A000001}}, {1, kG2, {}}, {1, 0xEFFF0003, {0x0A000001}}}));
   ASSERT_EQ(r.error, igmp_error::none);
-  EXPECT_EQ(r.changes, (std::vector<membership_change>{
-                           {kG1, true}, {kG2, false}, {0xEFFF0003, true}}));
+  EXPECT_EQ(r.changes,
+            (std::vector<membership_change>{{kG1, true}, {kG2, false}, {0xEFFF0003, true}}));
 
   // ALLOW_NEW_SOURCES joins; BLOCK_OLD_SOURCES and unknown record types change nothing.
   r = parse(igmp_v3({{5, kG1, {0x0A000001}}, {6, kG2, {0x0A000001}}, {9, kG2, {}}}));

@@ -36,8 +36,8 @@ TEST(McastMembership, StaticGroupsGoToEveryoneAndStay) {
   EXPECT_TRUE(t.add_static(kS));
   EXPECT_FALSE(t.add_static(kS));
   EXPECT_TRUE(t.wants(7, kS));
-  EXPECT_FALSE(t.join(1, kS));    // already held (static)
-  EXPECT_FALSE(t.leave(1, kS));   // static: the host stays
+  EXPECT_FALSE(t.join(1, kS));   // already held (static)
+  EXPECT_FALSE(t.leave(1, kS));  // static: the host stays
   EXPECT_TRUE(t.is_static(kS));
   EXPECT_EQ(t.lan_groups(), (std::vector<std::uint32_t>{kS}));
 }

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
 
 #include "argv.hpp"
 #include "mcast_probe/options.hpp"
@@ -77,9 +77,14 @@ TEST(McastProbeOptions, SendDefaults) {
 }
 
 TEST(McastProbeOptions, SendEveryOption) {
-  auto cl = parse({"send", "--group", "10.0.0.1:9", "--ttl", "7", "--tos", "0xb8", "--count", "20", "--size",
-                   "100", "--rate", "200", "--interface", "lan0", "--port-from", "5001", "--run-id", "42",
-                   "--text", "locator=10.77.0.50:7411", "--no-loop", "--json"});
+  auto cl = parse({"send",        "--group",     "10.0.0.1:9",
+                   "--ttl",       "7",           "--tos",
+                   "0xb8",        "--count",     "20",
+                   "--size",      "100",         "--rate",
+                   "200",         "--interface", "lan0",
+                   "--port-from", "5001",        "--run-id",
+                   "42",          "--text",      "locator=10.77.0.50:7411",
+                   "--no-loop",   "--json"});
   const auto& o = cl.send;
   EXPECT_EQ(o.ttl, 7);
   EXPECT_EQ(o.tos, 0xb8);
@@ -102,21 +107,27 @@ TEST(McastProbeOptions, SendEveryOption) {
 
 TEST(McastProbeOptions, SendRejects) {
   EXPECT_EQ(error_of({"send"}), "send needs --group G:PORT");
-  EXPECT_EQ(error_of({"send", "--group", "239.1.1.1"}), "--group takes ADDRESS:PORT, got '239.1.1.1'");
+  EXPECT_EQ(error_of({"send", "--group", "239.1.1.1"}),
+            "--group takes ADDRESS:PORT, got '239.1.1.1'");
   EXPECT_EQ(error_of({"send", "--group", "239.1.1:7"}), "--group: not an IPv4 address: '239.1.1'");
-  EXPECT_EQ(error_of({"send", "--group", "239.1.1.1:65536"}), "--group needs a number in 0..65535, not \"65536\"");
+  EXPECT_EQ(error_of({"send", "--group", "239.1.1.1:65536"}),
+            "--group needs a number in 0..65535, not \"65536\"");
   EXPECT_EQ(error_of({"send", "--ttl", "256"}), "--ttl needs a number in 0..255, not \"256\"");
   for (const char* bad : {"-1", " 5", "5x", "", "+5", "99999999999999999999"})
-    EXPECT_EQ(error_of({"send", "--count", bad}), std::string("--count needs a number in 0..1000000000, not \"") + bad + "\"");
-  EXPECT_EQ(error_of({"send", "--size", "65508"}), "--size needs a number in 0..65507, not \"65508\"");
+    EXPECT_EQ(error_of({"send", "--count", bad}),
+              std::string("--count needs a number in 0..1000000000, not \"") + bad + "\"");
+  EXPECT_EQ(error_of({"send", "--size", "65508"}),
+            "--size needs a number in 0..65507, not \"65508\"");
   EXPECT_EQ(error_of({"send", "--count"}), "--count needs a value");
   EXPECT_EQ(error_of({"send", "--bogus"}), "send: unknown option --bogus");
   EXPECT_EQ(error_of({"send", "stray"}), "unexpected argument 'stray'");
-  EXPECT_EQ(error_of({"send", "--group", "239.1.1.1:1", "--interface", "lo", "--source-addr", "127.0.0.1"}),
+  EXPECT_EQ(error_of({"send", "--group", "239.1.1.1:1", "--interface", "lo", "--source-addr",
+                      "127.0.0.1"}),
             "send: --interface and --source-addr exclude each other");
   EXPECT_EQ(error_of({"send", "--group", "239.1.1.1:1", "--size", "20", "--text", "abc"}),
             "send: --size must be at least 21 (header + text)");
-  EXPECT_EQ(parse({"send", "--group", "239.1.1.1:1", "--size", "21", "--text", "abc"}).send.size, 21u);
+  EXPECT_EQ(parse({"send", "--group", "239.1.1.1:1", "--size", "21", "--text", "abc"}).send.size,
+            21u);
 }
 
 TEST(McastProbeOptions, Recv) {
@@ -128,9 +139,29 @@ TEST(McastProbeOptions, Recv) {
   EXPECT_EQ(cl.recv.linger, 0.3);
   EXPECT_FALSE(cl.recv.expect.ttl || cl.recv.expect.tos || cl.recv.expect.source);
 
-  cl = parse({"recv", "--group", "239.255.0.1:7400", "--interface", "tun0", "--count", "0", "--timeout", "2.5",
-              "--idle", "2", "--linger", "0", "--run-id", "0xffffffff", "--expect-ttl", "1", "--expect-tos", "0x28",
-              "--expect-source", "10.77.0.2:5001", "--each", "--json"});
+  cl = parse({"recv",
+              "--group",
+              "239.255.0.1:7400",
+              "--interface",
+              "tun0",
+              "--count",
+              "0",
+              "--timeout",
+              "2.5",
+              "--idle",
+              "2",
+              "--linger",
+              "0",
+              "--run-id",
+              "0xffffffff",
+              "--expect-ttl",
+              "1",
+              "--expect-tos",
+              "0x28",
+              "--expect-source",
+              "10.77.0.2:5001",
+              "--each",
+              "--json"});
   const auto& o = cl.recv;
   EXPECT_EQ(o.interface, "tun0");
   EXPECT_EQ(o.count, 0u);
@@ -151,9 +182,12 @@ TEST(McastProbeOptions, Recv) {
 
   EXPECT_EQ(error_of({"recv"}), "recv needs --group G:PORT");
   for (const char* bad : {"-1", "86401", "nan", "inf", "1s", " 1", ""})
-    EXPECT_EQ(error_of({"recv", "--timeout", bad}), std::string("--timeout needs seconds in 0..86400, not \"") + bad + "\"");
-  EXPECT_EQ(error_of({"recv", "--run-id", "4294967296"}), "--run-id needs a number in 0..4294967295, not \"4294967296\"");
-  EXPECT_EQ(error_of({"recv", "--expect-source", "10.0.0.1:x"}), "--expect-source needs a number in 0..65535, not \"x\"");
+    EXPECT_EQ(error_of({"recv", "--timeout", bad}),
+              std::string("--timeout needs seconds in 0..86400, not \"") + bad + "\"");
+  EXPECT_EQ(error_of({"recv", "--run-id", "4294967296"}),
+            "--run-id needs a number in 0..4294967295, not \"4294967296\"");
+  EXPECT_EQ(error_of({"recv", "--expect-source", "10.0.0.1:x"}),
+            "--expect-source needs a number in 0..65535, not \"x\"");
   EXPECT_EQ(error_of({"recv", "--ttl", "1"}), "recv: unknown option --ttl");
 }
 
@@ -169,15 +203,16 @@ TEST(McastProbeOptions, EchoAndPing) {
   EXPECT_EQ(cl.echo.count, 3u);
   EXPECT_EQ(cl.echo.timeout, 20);
   EXPECT_EQ(error_of({"echo"}), "echo needs --port P");
-  EXPECT_EQ(error_of({"echo", "--port", "7411", "--bind", "localhost"}), "--bind: not an IPv4 address: 'localhost'");
+  EXPECT_EQ(error_of({"echo", "--port", "7411", "--bind", "localhost"}),
+            "--bind: not an IPv4 address: 'localhost'");
 
   cl = parse({"ping", "--to", "10.77.0.50:7411"});
   ASSERT_EQ(cl.what, action::ping);
   EXPECT_EQ(cl.ping.count, 3u);
   EXPECT_EQ(cl.ping.wait, 1);
   EXPECT_EQ(to_string(cl.ping.expect_source), "10.77.0.50");  // the address of --to
-  cl = parse({"ping", "--to", "10.77.0.50:7411", "--count", "5", "--wait", "2", "--source-addr", "10.77.0.2",
-              "--expect-source", "10.77.0.1", "--json"});
+  cl = parse({"ping", "--to", "10.77.0.50:7411", "--count", "5", "--wait", "2", "--source-addr",
+              "10.77.0.2", "--expect-source", "10.77.0.1", "--json"});
   EXPECT_EQ(cl.ping.count, 5u);
   EXPECT_EQ(cl.ping.wait, 2);
   EXPECT_EQ(to_string(*cl.ping.source), "10.77.0.2");
@@ -206,11 +241,11 @@ TEST(McastProbeWire, RoundTripAndRejects) {
   EXPECT_EQ(d->run_id, 0xdeadbeefu);
   EXPECT_EQ(d->seq, 0x0102030405060708ull);
   EXPECT_EQ(d->text, "hello");
-  EXPECT_TRUE(decode(buf.data(), kHeader + 5));       // exactly header + text
-  EXPECT_FALSE(decode(buf.data(), kHeader + 4));      // text cut short
-  EXPECT_FALSE(decode(buf.data(), kHeader - 1));      // header cut short
+  EXPECT_TRUE(decode(buf.data(), kHeader + 5));   // exactly header + text
+  EXPECT_FALSE(decode(buf.data(), kHeader + 4));  // text cut short
+  EXPECT_FALSE(decode(buf.data(), kHeader - 1));  // header cut short
   buf[0] = 'X';
-  EXPECT_FALSE(decode(buf.data(), buf.size()));       // not a probe datagram
+  EXPECT_FALSE(decode(buf.data(), buf.size()));  // not a probe datagram
 }
 
 // ---- receiver bookkeeping -------------------------------------------------------------------
@@ -220,12 +255,14 @@ struct feeder {
   arrival a;
   clock_type::time_point t0 = clock_type::time_point{} + 1h;
 
-  explicit feeder(std::optional<std::uint32_t> run = {}, expectation e = {}) : stats(run, std::move(e)) {
+  explicit feeder(std::optional<std::uint32_t> run = {}, expectation e = {})
+      : stats(run, std::move(e)) {
     a.from = endpoint("10.77.0.2", 5001);
     a.ttl = 1;
     a.tos = 0x28;
   }
-  receive_stats::outcome add(std::uint64_t seq, std::uint32_t run = 7, std::chrono::milliseconds at = 0ms) {
+  receive_stats::outcome add(std::uint64_t seq, std::uint32_t run = 7,
+                             std::chrono::milliseconds at = 0ms) {
     return stats.add(datagram{run, seq, ""}, 64, a, "tun0", t0 + at);
   }
 };
@@ -246,8 +283,9 @@ TEST(McastProbeStats, CountsLossDuplicatesAndReorder) {
   EXPECT_EQ(f.stats.lost(10), 6u);            // of 10 expected
   EXPECT_EQ(f.stats.lost(3), 0u);             // more arrived than expected
   EXPECT_EQ(f.stats.failures(4, 10), std::vector<std::string>{"1 duplicate datagrams"});
-  EXPECT_EQ(f.stats.failures(10, 10),
-            (std::vector<std::string>{"expected 10 datagrams, got 4 (6 lost)", "1 duplicate datagrams"}));
+  EXPECT_EQ(
+      f.stats.failures(10, 10),
+      (std::vector<std::string>{"expected 10 datagrams, got 4 (6 lost)", "1 duplicate datagrams"}));
 }
 
 TEST(McastProbeStats, FirstRunWinsUnlessGiven) {
@@ -281,8 +319,10 @@ TEST(McastProbeStats, RateOverTheRun) {
 TEST(McastProbeStats, NothingExpectedOrNothingArrived) {
   feeder none;
   EXPECT_TRUE(none.stats.failures(0, 2).empty());
-  EXPECT_EQ(none.stats.failures(std::nullopt, 2), std::vector<std::string>{"no datagram arrived within 2.000000 s"});
-  EXPECT_EQ(none.stats.failures(3, 2), std::vector<std::string>{"expected 3 datagrams, got 0 (3 lost)"});
+  EXPECT_EQ(none.stats.failures(std::nullopt, 2),
+            std::vector<std::string>{"no datagram arrived within 2.000000 s"});
+  EXPECT_EQ(none.stats.failures(3, 2),
+            std::vector<std::string>{"expected 3 datagrams, got 0 (3 lost)"});
   none.add(0);
   EXPECT_EQ(none.stats.failures(0, 2), std::vector<std::string>{"expected no datagram, got 1"});
   EXPECT_TRUE(none.stats.failures(std::nullopt, 2).empty());
@@ -312,15 +352,16 @@ TEST(McastProbeStats, Expectations) {
   EXPECT_EQ(mismatch(expectation{}, a), "");
 
   feeder f(std::nullopt, e);
-  f.add(0);            // matches
+  f.add(0);  // matches
   f.a.ttl = 7;
-  f.add(1);            // first mismatch
+  f.add(1);  // first mismatch
   f.a.ttl = 1;
   f.a.tos = 0;
   f.add(2);
   EXPECT_EQ(f.stats.mismatches(), 2u);
   EXPECT_EQ(f.stats.failures(3, 10),
-            std::vector<std::string>{"2 datagrams differ from the expectation, first: seq 1: TTL 7, expected 1"});
+            std::vector<std::string>{
+                "2 datagrams differ from the expectation, first: seq 1: TTL 7, expected 1"});
   EXPECT_EQ(f.stats.ttls(), (std::set<int>{1, 7}));
   EXPECT_EQ(f.stats.toss(), (std::set<int>{0, 0x28}));
 }
@@ -359,20 +400,22 @@ TEST(McastProbeReport, RecvJsonAndText) {
   f.add(1, 7, 1000ms);
   f.add(1, 7, 1500ms);
   f.stats.add_foreign();
-  EXPECT_EQ(recv_json(o, f.stats, 3),
-            R"j({"socket_drops":3,"group":"239.255.0.1:7400","interface":"tun0","run_id":7,"received":3,)j"
-            R"j("lost":1,"duplicates":1,"out_of_order":1,"foreign":1,"other_runs":0,"mismatches":0,"bytes":256,)j"
-            R"j("seconds":1.5,"pps":2,"sources":["10.77.0.2:5001"],"interfaces":["tun0"],"ttl":[1],"tos":[40],)j"
-            R"j("text":"locator=10.77.0.50:7411","ok":false,"failures":["expected 4 datagrams, got 3 (1 lost)",)j"
-            R"j("1 duplicate datagrams"]})j"
-            "\n");
+  EXPECT_EQ(
+      recv_json(o, f.stats, 3),
+      R"j({"socket_drops":3,"group":"239.255.0.1:7400","interface":"tun0","run_id":7,"received":3,)j"
+      R"j("lost":1,"duplicates":1,"out_of_order":1,"foreign":1,"other_runs":0,"mismatches":0,"bytes":256,)j"
+      R"j("seconds":1.5,"pps":2,"sources":["10.77.0.2:5001"],"interfaces":["tun0"],"ttl":[1],"tos":[40],)j"
+      R"j("text":"locator=10.77.0.50:7411","ok":false,"failures":["expected 4 datagrams, got 3 (1 lost)",)j"
+      R"j("1 duplicate datagrams"]})j"
+      "\n");
   // What scripts read back (bench/compare-mcast, vsock_mcast_netns.sh's l3 scenario).
   const auto doc = boost::json::parse(recv_json(o, f.stats, 3)).as_object();
   EXPECT_EQ(doc.at("pps").to_number<double>(), 2.0);
   EXPECT_EQ(doc.at("text").as_string(), "locator=10.77.0.50:7411");
 
   EXPECT_EQ(recv_text(f.stats, o.count),
-            "received 3 lost 1 duplicates 1 out-of-order 1 foreign 1 from [10.77.0.2:5001] ttl [1] tos [40] "
+            "received 3 lost 1 duplicates 1 out-of-order 1 foreign 1 from [10.77.0.2:5001] ttl [1] "
+            "tos [40] "
             "if [tun0] text locator=10.77.0.50:7411\n");
   EXPECT_EQ(recv_failures(o, f.stats),
             "mcast-probe recv 239.255.0.1:7400: FAIL: expected 4 datagrams, got 3 (1 lost)\n"
@@ -381,14 +424,16 @@ TEST(McastProbeReport, RecvJsonAndText) {
   feeder empty;
   o.count.reset();
   o.interface.clear();
-  EXPECT_EQ(recv_text(empty.stats, o.count),
-            "received 0 lost 0 duplicates 0 out-of-order 0 foreign 0 from [] ttl [] tos [] if []\n");
-  EXPECT_EQ(recv_json(o, empty.stats, 0),
-            R"j({"socket_drops":0,"group":"239.255.0.1:7400","interface":"","run_id":-1,"received":0,"lost":0,)j"
-            R"j("duplicates":0,"out_of_order":0,"foreign":0,"other_runs":0,"mismatches":0,"bytes":0,"seconds":0,)j"
-            R"j("pps":0,"sources":[],"interfaces":[],"ttl":[],"tos":[],"text":"","ok":false,)j"
-            R"j("failures":["no datagram arrived within 10.000000 s"]})j"
-            "\n");
+  EXPECT_EQ(
+      recv_text(empty.stats, o.count),
+      "received 0 lost 0 duplicates 0 out-of-order 0 foreign 0 from [] ttl [] tos [] if []\n");
+  EXPECT_EQ(
+      recv_json(o, empty.stats, 0),
+      R"j({"socket_drops":0,"group":"239.255.0.1:7400","interface":"","run_id":-1,"received":0,"lost":0,)j"
+      R"j("duplicates":0,"out_of_order":0,"foreign":0,"other_runs":0,"mismatches":0,"bytes":0,"seconds":0,)j"
+      R"j("pps":0,"sources":[],"interfaces":[],"ttl":[],"tos":[],"text":"","ok":false,)j"
+      R"j("failures":["no datagram arrived within 10.000000 s"]})j"
+      "\n");
 }
 
 TEST(McastProbeReport, DatagramLines) {
@@ -400,9 +445,11 @@ TEST(McastProbeReport, DatagramLines) {
   EXPECT_EQ(datagram_line(datagram{7, 3, ""}, 64, a, "tun0", false),
             "seq=3 from=10.77.0.2:5001 ttl=1 tos=0x28 if=tun0 dst=239.255.0.1 len=64\n");
   EXPECT_EQ(datagram_line(datagram{7, 3, "x=1"}, 64, a, "tun0", true),
-            "seq=3 from=10.77.0.2:5001 ttl=1 tos=0x28 if=tun0 dst=239.255.0.1 len=64 DUPLICATE text=x=1\n");
+            "seq=3 from=10.77.0.2:5001 ttl=1 tos=0x28 if=tun0 dst=239.255.0.1 len=64 DUPLICATE "
+            "text=x=1\n");
   EXPECT_EQ(foreign_line(5, a), "foreign 5 B from 10.77.0.2:5001\n");
-  EXPECT_EQ(echo_line(64, a, "lo"), "echo 64 B from=10.77.0.2:5001 to=239.255.0.1 ttl=1 tos=0x28 if=lo\n");
+  EXPECT_EQ(echo_line(64, a, "lo"),
+            "echo 64 B from=10.77.0.2:5001 to=239.255.0.1 ttl=1 tos=0x28 if=lo\n");
 }
 
 TEST(McastProbeReport, SendAndPing) {
@@ -410,29 +457,34 @@ TEST(McastProbeReport, SendAndPing) {
   s.group = endpoint("239.255.0.1", 7400);
   s.tos = 0x28;
   send_result r{42, 20, 1, 0.5};
-  EXPECT_EQ(send_json(s, r),
-            R"j({"sent":20,"size":64,"group":"239.255.0.1:7400","run_id":42,"seconds":0.5,"pps":40,"retries":1})j"
-            "\n");
+  EXPECT_EQ(
+      send_json(s, r),
+      R"j({"sent":20,"size":64,"group":"239.255.0.1:7400","run_id":42,"seconds":0.5,"pps":40,"retries":1})j"
+      "\n");
   EXPECT_EQ(send_text(s, r),
-            "mcast-probe send: 20 datagrams of 64 B to 239.255.0.1:7400 (ttl 1, tos 0x28, run 42) in 0.500 s, 40 pps\n");
+            "mcast-probe send: 20 datagrams of 64 B to 239.255.0.1:7400 (ttl 1, tos 0x28, run 42) "
+            "in 0.500 s, 40 pps\n");
 
   ping_options p;
   p.to = endpoint("10.77.0.50", 7411);
   p.expect_source = p.to.sin_addr;
   ping_result ok{3, 0, "10.77.0.50:7411", 123.4};
   EXPECT_TRUE(ok.ok(p));
-  EXPECT_EQ(ping_json(p, ok),
-            R"j({"to":"10.77.0.50:7411","sent":3,"replies":3,"wrong_source":0,"from":"10.77.0.50:7411",)j"
-            R"j("rtt_median_us":123.4,"ok":true})j"
-            "\n");
-  EXPECT_EQ(ping_text(p, ok), "ping 10.77.0.50:7411: 3/3 replies, last from 10.77.0.50:7411, median RTT 123 us\n");
+  EXPECT_EQ(
+      ping_json(p, ok),
+      R"j({"to":"10.77.0.50:7411","sent":3,"replies":3,"wrong_source":0,"from":"10.77.0.50:7411",)j"
+      R"j("rtt_median_us":123.4,"ok":true})j"
+      "\n");
+  EXPECT_EQ(ping_text(p, ok),
+            "ping 10.77.0.50:7411: 3/3 replies, last from 10.77.0.50:7411, median RTT 123 us\n");
   EXPECT_EQ(ping_failures(p, ok), "");
   ping_result bad{2, 2, "10.77.0.1:7411", 0};
   EXPECT_FALSE(bad.ok(p));
   EXPECT_EQ(ping_failures(p, bad),
             "mcast-probe ping: FAIL: expected 3 replies from 10.77.0.50:7411, got 2\n"
             "mcast-probe ping: FAIL: 2 replies came from 10.77.0.1:7411, expected 10.77.0.50\n");
-  EXPECT_EQ(ping_text(p, ping_result{}), "ping 10.77.0.50:7411: 0/3 replies, last from -, median RTT 0 us\n");
+  EXPECT_EQ(ping_text(p, ping_result{}),
+            "ping 10.77.0.50:7411: 0/3 replies, last from -, median RTT 0 us\n");
 }
 
 }  // namespace

@@ -9,7 +9,9 @@ namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-decode_result dec(const bytes& b, bool exact = true) { return decode(std::span(b.data(), b.size()), exact); }
+decode_result dec(const bytes& b, bool exact = true) {
+  return decode(std::span(b.data(), b.size()), exact);
+}
 
 TEST(McastRecord, HelloRoundTrip) {
   hello h{role::guest, mode::l3, 0x0A4D0032, "android-1"};
@@ -91,7 +93,7 @@ TEST(McastRecord, MalformedHeadersAreNamed) {
 }
 
 TEST(McastRecord, MalformedBodiesAreNamed) {
-  EXPECT_EQ(dec({1, 1, 0, 4, 2, 1, 0, 0}).error, decode_error::short_body);           // HELLO < 8
+  EXPECT_EQ(dec({1, 1, 0, 4, 2, 1, 0, 0}).error, decode_error::short_body);            // HELLO < 8
   EXPECT_EQ(dec({1, 1, 0, 8, 3, 1, 0, 0, 0, 0, 0, 0}).error, decode_error::bad_role);  // role 3
   EXPECT_EQ(dec({1, 1, 0, 8, 2, 7, 0, 0, 0, 0, 0, 0}).error, decode_error::bad_role);  // mode 7
   EXPECT_EQ(dec({1, 1, 0, 8, 2, 1, 1, 0, 0, 0, 0, 0}).error, decode_error::bad_role);  // reserved

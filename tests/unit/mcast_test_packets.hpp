@@ -37,8 +37,9 @@ inline std::vector<std::uint8_t> ip_packet(std::uint8_t proto, std::uint32_t src
 }
 
 /// A UDP datagram in an IPv4 packet; the UDP checksum is set to CHECKSUM as given.
-inline std::vector<std::uint8_t> udp_packet(std::uint32_t src, std::uint32_t dst, std::uint16_t sport,
-                                            std::uint16_t dport, const std::vector<std::uint8_t>& data,
+inline std::vector<std::uint8_t> udp_packet(std::uint32_t src, std::uint32_t dst,
+                                            std::uint16_t sport, std::uint16_t dport,
+                                            const std::vector<std::uint8_t>& data,
                                             std::uint16_t checksum = 0x1234, std::uint8_t ttl = 1,
                                             std::uint8_t tos = 0, std::uint16_t id = 1) {
   std::vector<std::uint8_t> udp(8 + data.size());

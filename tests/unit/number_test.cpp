@@ -17,7 +17,8 @@ TEST(Number, DecimalInRange) {
 
 TEST(Number, RefusesWhatStoulWouldTake) {
   // Each of these is a number to std::stoul (the first wraps to 2^64-1).
-  for (const char* text : {"-1", "+1", " 1", "1 ", "1s", "0x10", "", "1e3", "18446744073709551616"}) {
+  for (const char* text :
+       {"-1", "+1", " 1", "1 ", "1s", "0x10", "", "1e3", "18446744073709551616"}) {
     EXPECT_FALSE(parse_unsigned(text, 0, std::numeric_limits<std::uint64_t>::max())) << text;
   }
 }

@@ -51,7 +51,8 @@ std::string in_child(const std::function<std::string()>& body) {
   to_parent.reset();
   std::string out;
   char buf[512];
-  for (ssize_t n; (n = ::read(from_child.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(from_child.get(), buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
   from_child.reset();
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -97,7 +98,7 @@ TEST(Privileges, ResolvesUsersAndGroupsWithoutSwitching) {
   EXPECT_EQ(numeric.gid, 54321u);
   EXPECT_THROW(resolve_user({"no-such-user-vsocklib", "", {}}), privilege_error);
   EXPECT_THROW(resolve_user({"12345", "", {}}), privilege_error);  // no passwd entry, no group
-  EXPECT_EQ(::geteuid(), ::getuid());  // nothing switched
+  EXPECT_EQ(::geteuid(), ::getuid());                              // nothing switched
 }
 
 TEST(Privileges, DropsToNobodyKeepingOnlyNetAdmin) {
@@ -142,7 +143,8 @@ TEST(Privileges, ErrorsNameWhatIsWrong) {
       drop_privileges({"no-such-user-vsocklib", "", {}});
       why += " unknown user accepted;";
     } catch (const privilege_error& e) {
-      if (std::string(e.what()).find("no user \"no-such-user-vsocklib\"") == std::string::npos) why += e.what();
+      if (std::string(e.what()).find("no user \"no-such-user-vsocklib\"") == std::string::npos)
+        why += e.what();
     }
     try {
       drop_privileges({"nobody", "no-such-group-vsocklib", {}});
@@ -156,7 +158,8 @@ TEST(Privileges, ErrorsNameWhatIsWrong) {
       drop_privileges({"nobody", "", {CAP_NET_ADMIN}});
       why += " kept a capability it did not have;";
     } catch (const privilege_error& e) {
-      if (std::string(e.what()).find("cannot keep cap_net_admin") == std::string::npos) why += e.what();
+      if (std::string(e.what()).find("cannot keep cap_net_admin") == std::string::npos)
+        why += e.what();
     }
     return why;
   });

@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <iostream>
 #include <cstdlib>
+#include <iostream>
 
 #include <gtest/gtest.h>
 
@@ -87,8 +87,8 @@ asio::awaitable<void> source(stream_protocol::socket& s) {
 }
 
 // ALLOCATE_PER_CHUNK is the control: it shows the counter sees one allocation per chunk.
-asio::awaitable<void> sink(stream_protocol::socket& s, std::uint64_t& before,
-                           std::uint64_t& after, bool allocate_per_chunk) {
+asio::awaitable<void> sink(stream_protocol::socket& s, std::uint64_t& before, std::uint64_t& after,
+                           bool allocate_per_chunk) {
   std::array<std::byte, kChunk> buf{};
   for (int i = 0; i < kWarmupChunks + kMeasuredChunks + kTailChunks; ++i) {
     auto [ec, n] = co_await asio::async_read(s, asio::buffer(buf), use_tuple);
@@ -124,8 +124,7 @@ std::uint64_t allocations_in_window(bool control, pump_stats& stats, pump_option
   asio::local::connect_pair(client, pa);
   asio::local::connect_pair(pb, server);
   std::uint64_t before = 0, after = 0;
-  test::run_with_deadline(io,
-                          scenario(client, pa, pb, server, before, after, stats, control, opt));
+  test::run_with_deadline(io, scenario(client, pa, pb, server, before, after, stats, control, opt));
   EXPECT_GT(after, 0u) << "measured window not reached";
   return after - before;
 }

@@ -17,8 +17,7 @@ using asio::local::stream_protocol;
 using test::faulty_stream;
 
 struct pair_of_pairs {
-  explicit pair_of_pairs(asio::io_context& io)
-      : client(io), pump_a(io), pump_b(io), server(io) {
+  explicit pair_of_pairs(asio::io_context& io) : client(io), pump_a(io), pump_b(io), server(io) {
     asio::local::connect_pair(client, pump_a);
     asio::local::connect_pair(pump_b, server);
   }
@@ -39,10 +38,11 @@ asio::awaitable<void> echo_through_pump(pair_of_pairs& p, pump_options opt,
   auto ex = co_await asio::this_coro::executor;
   asio::co_spawn(ex, test::echo_session(std::move(p.server)), asio::detached);
   co_await (run_pump(p.pump_a, p.pump_b, opt, stats) &&
-            [](pair_of_pairs& p, const std::vector<std::byte>& data, std::vector<std::byte>& got,
-               error_code& wec, error_code& rec) -> asio::awaitable<void> {
-              got = co_await test::exchange(p.client, data, wec, rec);
-            }(p, data, got, wec, rec));
+                [](pair_of_pairs& p, const std::vector<std::byte>& data,
+                   std::vector<std::byte>& got, error_code& wec,
+                   error_code& rec) -> asio::awaitable<void> {
+    got = co_await test::exchange(p.client, data, wec, rec);
+  }(p, data, got, wec, rec));
   EXPECT_FALSE(wec) << wec.message();
   EXPECT_FALSE(rec) << rec.message();
 }
@@ -80,11 +80,11 @@ asio::awaitable<void> half_close_scenario(pair_of_pairs& p, bool& server_saw_eof
   auto reply = test::random_bytes(50000, 8);
   error_code wec, rec;
   co_await (run_pump(p.pump_a, p.pump_b, pump_options{}, stats) &&
-            half_close_server(p.server, request.size(), reply, server_saw_eof) &&
-            [](pair_of_pairs& p, std::vector<std::byte> request, std::vector<std::byte>& got,
-               error_code& wec, error_code& rec) -> asio::awaitable<void> {
-              got = co_await test::exchange(p.client, request, wec, rec);
-            }(p, request, client_got, wec, rec));
+                half_close_server(p.server, request.size(), reply, server_saw_eof) &&
+                [](pair_of_pairs& p, std::vector<std::byte> request, std::vector<std::byte>& got,
+                   error_code& wec, error_code& rec) -> asio::awaitable<void> {
+    got = co_await test::exchange(p.client, request, wec, rec);
+  }(p, request, client_got, wec, rec));
   EXPECT_EQ(client_got, reply);
 }
 
@@ -132,12 +132,12 @@ asio::awaitable<void> linger_scenario(pair_of_pairs& p, pump_options opt, bool e
   auto reply = test::random_bytes(30000, 12);
   error_code wec, rec;
   co_await (run_pump(p.pump_a, p.pump_b, opt, stats) &&
-            lingering_server(p.server, request.size(), reply, end_own_side, eof_before_reply,
-                             eof_at_end) &&
-            [](pair_of_pairs& p, std::vector<std::byte> request, std::vector<std::byte>& got,
-               error_code& wec, error_code& rec) -> asio::awaitable<void> {
-              got = co_await test::exchange(p.client, request, wec, rec);
-            }(p, request, client_got, wec, rec));
+                lingering_server(p.server, request.size(), reply, end_own_side, eof_before_reply,
+                                 eof_at_end) &&
+                [](pair_of_pairs& p, std::vector<std::byte> request, std::vector<std::byte>& got,
+                   error_code& wec, error_code& rec) -> asio::awaitable<void> {
+    got = co_await test::exchange(p.client, request, wec, rec);
+  }(p, request, client_got, wec, rec));
   EXPECT_EQ(client_got, reply);
 }
 
@@ -150,7 +150,8 @@ TEST(Pump, LingerHoldsTheHalfCloseUntilThePeerEndsItsSide) {
   bool eof_before_reply = true, eof_at_end = false;
   std::vector<std::byte> got;
   pump_stats stats;
-  test::run_with_deadline(io, linger_scenario(p, opt, true, eof_before_reply, eof_at_end, got, stats));
+  test::run_with_deadline(io,
+                          linger_scenario(p, opt, true, eof_before_reply, eof_at_end, got, stats));
   EXPECT_FALSE(eof_before_reply) << "the half-close was passed on while the reply was pending";
   EXPECT_TRUE(eof_at_end);
   EXPECT_EQ(stats.reason, pump_end::finished);
@@ -167,7 +168,8 @@ TEST(Pump, LingerSendsTheHalfCloseOnceThePeerIsQuiet) {
   bool eof_before_reply = true, eof_at_end = false;
   std::vector<std::byte> got;
   pump_stats stats;
-  test::run_with_deadline(io, linger_scenario(p, opt, false, eof_before_reply, eof_at_end, got, stats));
+  test::run_with_deadline(io,
+                          linger_scenario(p, opt, false, eof_before_reply, eof_at_end, got, stats));
   EXPECT_FALSE(eof_before_reply);
   EXPECT_TRUE(eof_at_end);
   EXPECT_EQ(stats.reason, pump_end::finished);
@@ -180,7 +182,8 @@ TEST(Pump, PassSendsTheHalfCloseAtOnce) {
   bool eof_before_reply = false, eof_at_end = false;
   std::vector<std::byte> got;
   pump_stats stats;
-  test::run_with_deadline(io, linger_scenario(p, {}, true, eof_before_reply, eof_at_end, got, stats));
+  test::run_with_deadline(io,
+                          linger_scenario(p, {}, true, eof_before_reply, eof_at_end, got, stats));
   EXPECT_TRUE(eof_before_reply);
   EXPECT_EQ(stats.lingered, 0u);
 }
@@ -200,8 +203,7 @@ asio::awaitable<void> slow_reader(stream_protocol::socket& s, std::size_t& total
 
 asio::awaitable<void> backpressure_scenario(pair_of_pairs& p, test::flow_meter& meter,
                                             std::size_t& received, pump_stats& stats,
-                                            std::size_t& largest_read,
-                                            std::size_t& largest_write) {
+                                            std::size_t& largest_read, std::size_t& largest_write) {
   using namespace asio::experimental::awaitable_operators;
   faulty_stream a(p.pump_a);
   faulty_stream b(p.pump_b);
@@ -249,11 +251,11 @@ asio::awaitable<void> write_size_scenario(pair_of_pairs& p, pump_options opt,
   const auto data = test::random_bytes(1 << 20, 8);
   std::vector<std::byte> got;
   error_code wec, rec;
-  co_await (run_pump(a, b, opt, stats) &&
-            [](pair_of_pairs& p, const std::vector<std::byte>& data, std::vector<std::byte>& got,
-               error_code& wec, error_code& rec) -> asio::awaitable<void> {
-              got = co_await test::exchange(p.client, data, wec, rec);
-            }(p, data, got, wec, rec));
+  co_await (run_pump(a, b, opt, stats) && [](pair_of_pairs& p, const std::vector<std::byte>& data,
+                                             std::vector<std::byte>& got, error_code& wec,
+                                             error_code& rec) -> asio::awaitable<void> {
+    got = co_await test::exchange(p.client, data, wec, rec);
+  }(p, data, got, wec, rec));
   EXPECT_EQ(got, data);
   largest_write = std::max(a.largest_write, b.largest_write);
 }
@@ -327,10 +329,11 @@ asio::awaitable<void> short_write_scenario(pair_of_pairs& p, std::vector<std::by
   auto ex = co_await asio::this_coro::executor;
   asio::co_spawn(ex, test::echo_session(std::move(p.server)), asio::detached);
   co_await (run_pump(a, b, pump_options{}, stats) &&
-            [](pair_of_pairs& p, const std::vector<std::byte>& data, std::vector<std::byte>& got,
-               error_code& wec, error_code& rec) -> asio::awaitable<void> {
-              got = co_await test::exchange(p.client, data, wec, rec);
-            }(p, data, got, wec, rec));
+                [](pair_of_pairs& p, const std::vector<std::byte>& data,
+                   std::vector<std::byte>& got, error_code& wec,
+                   error_code& rec) -> asio::awaitable<void> {
+    got = co_await test::exchange(p.client, data, wec, rec);
+  }(p, data, got, wec, rec));
 }
 
 TEST(Pump, ShortWritesLoseNothing) {
@@ -373,7 +376,8 @@ TEST_P(PumpCancellation, StopsPromptly) {
   const auto data = flowing ? test::random_bytes(64 << 20, 9) : std::vector<std::byte>{};
   error_code ignored;
   if (flowing) {
-    asio::co_spawn(io, test::write_all_then_shutdown(p.client, data, 65536, ignored), asio::detached);
+    asio::co_spawn(io, test::write_all_then_shutdown(p.client, data, 65536, ignored),
+                   asio::detached);
     asio::co_spawn(io, test::echo_session(std::move(p.server)), asio::detached);
   }
   bool done = false;

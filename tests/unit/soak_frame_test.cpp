@@ -24,7 +24,8 @@ frame make(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq, std::uin
   return f;
 }
 
-verdict check(const frame& f, std::uint64_t seed, std::uint32_t stream, std::uint64_t seq, std::uint32_t len) {
+verdict check(const frame& f, std::uint64_t seed, std::uint32_t stream, std::uint64_t seq,
+              std::uint32_t len) {
   std::uint32_t magic = 0;
   const header h = decode_header(f.head, magic);
   std::vector<std::byte> scratch;
@@ -83,7 +84,8 @@ TEST(SoakFrame, PayloadDependsOnSeedStreamAndSeq) {
   fill_payload(1, 0, 0, a);
   fill_payload(1, 0, 0, b);
   EXPECT_EQ(a, b);
-  for (auto [seed, stream, seq] : {std::tuple{2ull, 0u, 0ull}, {1ull, 1u, 0ull}, {1ull, 0u, 1ull}}) {
+  for (auto [seed, stream, seq] :
+       {std::tuple{2ull, 0u, 0ull}, {1ull, 1u, 0ull}, {1ull, 0u, 1ull}}) {
     fill_payload(seed, stream, seq, b);
     EXPECT_NE(a, b);
   }

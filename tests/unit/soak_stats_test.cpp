@@ -2,10 +2,10 @@
 // bounded series, and the verdict that decides the exit status.
 #include <gtest/gtest.h>
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +24,8 @@ TEST(SoakHistogram, PercentilesWithinOneSixteenth) {
   std::mt19937_64 rng(3);
   std::vector<std::uint64_t> v;
   for (int i = 0; i < 100000; ++i) {
-    const auto x = static_cast<std::uint64_t>(std::exp(std::uniform_real_distribution<>(0, 16)(rng)));
+    const auto x =
+        static_cast<std::uint64_t>(std::exp(std::uniform_real_distribution<>(0, 16)(rng)));
     v.push_back(x);
     h.record(x);
   }
@@ -69,7 +70,8 @@ TEST(SoakProc, ParsesStatusAndStat) {
   EXPECT_FALSE(parse_status("Name:\tzombie\nThreads:\t1\n")) << "a zombie has no VmRSS";
 
   // A command name with spaces and ')' must not shift the fields.
-  const char* stat = "1234 (we ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 100 1000 50";
+  const char* stat =
+      "1234 (we ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 100 1000 50";
   EXPECT_EQ(parse_stat_cpu(stat), 325u);
   EXPECT_FALSE(parse_stat_cpu("1234 (short) S 1 2"));
   EXPECT_FALSE(parse_stat_cpu("garbage"));
@@ -91,7 +93,8 @@ TEST(SoakProc, SamplesThisProcess) {
 
 TEST(SoakResults, SeriesAreHalvedNotDropped) {
   std::vector<series_point> s(10);
-  for (int i = 0; i < 10; ++i) s[i] = {double(i + 1), 1, 100, 1, std::uint64_t(i), 0, 0, std::uint64_t(i) * 10, 0, 0};
+  for (int i = 0; i < 10; ++i)
+    s[i] = {double(i + 1), 1, 100, 1, std::uint64_t(i), 0, 0, std::uint64_t(i) * 10, 0, 0};
   halve(s);
   ASSERT_EQ(s.size(), 5u);
   EXPECT_EQ(s[0].bytes, 200u);

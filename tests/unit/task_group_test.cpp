@@ -50,16 +50,17 @@ TEST(TaskGroup, TheFirstFailureIsRethrownOnceTheOthersHaveEnded) {
   std::vector<int> ended;
   int failures_seen = 0;
   std::string what;
-  ASSERT_TRUE(test::run_with_deadline(io, [](std::vector<int>* ended, int* seen, std::string* what) -> asio::awaitable<void> {
-    task_group g(co_await asio::this_coro::executor, [seen] { ++*seen; });
-    g.spawn(fail_after(5ms));
-    g.spawn(sleep_then(30ms, ended, 1));
-    try {
-      co_await g.join();
-    } catch (const std::runtime_error& e) {
-      *what = e.what();
-    }
-  }(&ended, &failures_seen, &what)));
+  ASSERT_TRUE(test::run_with_deadline(
+      io, [](std::vector<int>* ended, int* seen, std::string* what) -> asio::awaitable<void> {
+        task_group g(co_await asio::this_coro::executor, [seen] { ++*seen; });
+        g.spawn(fail_after(5ms));
+        g.spawn(sleep_then(30ms, ended, 1));
+        try {
+          co_await g.join();
+        } catch (const std::runtime_error& e) {
+          *what = e.what();
+        }
+      }(&ended, &failures_seen, &what)));
   EXPECT_EQ(what, "part failed");
   EXPECT_EQ(failures_seen, 1);
   EXPECT_EQ(ended, (std::vector<int>{1})) << "join returned before a sibling ended";
@@ -85,9 +86,15 @@ TEST(TaskGroup, StopAllOnFailureStopsTheSiblingsAndRethrows) {
   ASSERT_TRUE(test::run_with_deadline(io, [](bool* stopped, bool* caught) -> asio::awaitable<void> {
     using namespace asio::experimental::awaitable_operators;
     asio::steady_timer sibling(co_await asio::this_coro::executor, std::chrono::hours(1));
-    auto wait_sibling = [](asio::steady_timer* t) -> asio::awaitable<void> { co_await t->async_wait(use_tuple); };
+    auto wait_sibling = [](asio::steady_timer* t) -> asio::awaitable<void> {
+      co_await t->async_wait(use_tuple);
+    };
     try {
-      co_await (stop_all_on_failure(fail_after(5ms), [&] { *stopped = true; sibling.cancel(); }) &&
+      co_await (stop_all_on_failure(fail_after(5ms),
+                                    [&] {
+                                      *stopped = true;
+                                      sibling.cancel();
+                                    }) &&
                 wait_sibling(&sibling));
     } catch (const std::runtime_error&) {
       *caught = true;

@@ -45,7 +45,8 @@ class faulty_usb_endpoint final : public usb_endpoint {
   std::size_t split_read_at = 0;   ///< that transfer arrives as two reads (halves)
   std::size_t short_write_at = 0;  ///< that write moves only its first half, and says so
 
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override {
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(
+      asio::mutable_buffer buf) override {
     ++reads_;
     if (!held_.empty()) {
       const std::size_t n = std::min(held_.size(), buf.size());
@@ -54,7 +55,8 @@ class faulty_usb_endpoint final : public usb_endpoint {
       co_return std::tuple{error_code{}, n};
     }
     if (reads_ == fail_read_at) {
-      if (!fail_at_once) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      if (!fail_at_once)
+        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
       co_return std::tuple{fail_with, std::size_t{0}};
     }
     auto [ec, n] = co_await inner_.async_read(buf);
@@ -66,10 +68,12 @@ class faulty_usb_endpoint final : public usb_endpoint {
     co_return std::tuple{ec, n};
   }
 
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override {
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_write(
+      asio::const_buffer buf) override {
     ++writes_;
     if (writes_ == fail_write_at) {
-      if (!fail_at_once) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+      if (!fail_at_once)
+        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
       co_return std::tuple{fail_with, std::size_t{0}};
     }
     if (writes_ == short_write_at && buf.size() > 1) buf = asio::buffer(buf, buf.size() / 2);
@@ -101,7 +105,8 @@ struct rig : test::session_rig {
 };
 
 asio::awaitable<void> session(rig& r) {
-  co_await run_session(r.faulty, r.relay_vsock, usb_role::device, k4KiBTransfers, vsocklib::log::get("test"), r.stats);
+  co_await run_session(r.faulty, r.relay_vsock, usb_role::device, k4KiBTransfers,
+                       vsocklib::log::get("test"), r.stats);
 }
 
 // ---------------------------------------------------------------- PC -> guest (reads)
@@ -141,7 +146,8 @@ bytes guest_expects(const pc_traffic& t, std::size_t fault_at) {
   for (std::size_t i = 0; i + 1 < fault_at && i < t.transfers.size(); ++i) {
     const auto& x = t.transfers[i];
     if (t.is_header[i]) {
-      const auto h = adb::decode(std::span<const std::byte, adb::kHeaderSize>(x.data(), adb::kHeaderSize));
+      const auto h =
+          adb::decode(std::span<const std::byte, adb::kHeaderSize>(x.data(), adb::kHeaderSize));
       if (h.data_length == 0) {
         out.insert(out.end(), x.begin(), x.end());
       } else {
@@ -175,11 +181,13 @@ bytes run_pc_to_guest(const pc_traffic& t, Arm arm, session_stats& stats) {
   asio::io_context io;
   rig r(io);
   arm(r.faulty);
-  if (!vsocklib::test::run_with_deadline(io, pc_to_guest(r, t.transfers), std::chrono::seconds(10))) return {};
+  if (!vsocklib::test::run_with_deadline(io, pc_to_guest(r, t.transfers), std::chrono::seconds(10)))
+    return {};
   bytes got;
   error_code ec;
   std::array<std::byte, 4096> buf;
-  while (std::size_t n = r.guest.read_some(asio::buffer(buf), ec)) got.insert(got.end(), buf.begin(), buf.begin() + n);
+  while (std::size_t n = r.guest.read_some(asio::buffer(buf), ec))
+    got.insert(got.end(), buf.begin(), buf.begin() + n);
   stats = r.stats;
   return got;
 }
@@ -192,10 +200,13 @@ TEST_P(UsbReadFault, EndsTheSessionWithExactlyTheTransfersBefore) {
   for (std::size_t at = 1; at <= t.transfers.size(); ++at) {
     SCOPED_TRACE("fault on read " + std::to_string(at) + ": " + fault.message());
     session_stats stats;
-    const auto got = run_pc_to_guest(t, [&](faulty_usb_endpoint& f) {
-      f.fail_read_at = at;
-      f.fail_with = fault;
-    }, stats);
+    const auto got = run_pc_to_guest(
+        t,
+        [&](faulty_usb_endpoint& f) {
+          f.fail_read_at = at;
+          f.fail_with = fault;
+        },
+        stats);
     EXPECT_EQ(stats.reason, session_end::usb_failed) << to_string(stats.reason, usb_role::device);
     EXPECT_EQ(stats.error, fault);
     EXPECT_EQ(got, guest_expects(t, at));
@@ -216,7 +227,8 @@ TEST(UsbFault, APayloadTransferSplitInTwoLosesNothing) {
     if (t.is_header[at - 1] || t.transfers[at - 1].empty()) continue;
     SCOPED_TRACE("split read " + std::to_string(at));
     session_stats stats;
-    const auto got = run_pc_to_guest(t, [&](faulty_usb_endpoint& f) { f.split_read_at = at; }, stats);
+    const auto got = run_pc_to_guest(
+        t, [&](faulty_usb_endpoint& f) { f.split_read_at = at; }, stats);
     EXPECT_EQ(got, guest_expects(t, t.transfers.size() + 1));
     // It ended because the PC left, not because of the split.
     EXPECT_EQ(stats.reason, session_end::usb_failed);
@@ -230,7 +242,8 @@ TEST(UsbFault, AHeaderTransferSplitInTwoIsAProtocolErrorAndNothingOfItPasses) {
     if (!t.is_header[at - 1]) continue;
     SCOPED_TRACE("split header read " + std::to_string(at));
     session_stats stats;
-    const auto got = run_pc_to_guest(t, [&](faulty_usb_endpoint& f) { f.split_read_at = at; }, stats);
+    const auto got = run_pc_to_guest(
+        t, [&](faulty_usb_endpoint& f) { f.split_read_at = at; }, stats);
     EXPECT_EQ(stats.reason, session_end::usb_protocol);
     EXPECT_NE(stats.detail.find("got 12 bytes"), std::string::npos) << stats.detail;
     EXPECT_EQ(got, guest_expects(t, at));
@@ -244,11 +257,14 @@ TEST(UsbFault, AHeaderTransferSplitInTwoIsAProtocolErrorAndNothingOfItPasses) {
 TEST(UsbFault, AFirstReadThatFailsAtOnceEndsTheSession) {
   const auto t = pc_transfers();
   session_stats stats;
-  const auto got = run_pc_to_guest(t, [](faulty_usb_endpoint& f) {
-    f.fail_read_at = 1;
-    f.fail_with = error_code(ENOMEM, asio::error::get_system_category());
-    f.fail_at_once = true;
-  }, stats);
+  const auto got = run_pc_to_guest(
+      t,
+      [](faulty_usb_endpoint& f) {
+        f.fail_read_at = 1;
+        f.fail_with = error_code(ENOMEM, asio::error::get_system_category());
+        f.fail_at_once = true;
+      },
+      stats);
   EXPECT_EQ(stats.reason, session_end::usb_failed) << to_string(stats.reason, usb_role::device);
   EXPECT_TRUE(got.empty());
 }
@@ -260,9 +276,12 @@ TEST(UsbFault, AFirstReadThatFailsAtOnceEndsTheSession) {
 bytes guest_stream(std::vector<bytes>& transfers) {
   const auto banner = vsocklib::test::random_bytes(100, 21);
   const auto data = vsocklib::test::random_bytes(10000, 22);
-  transfers = {header(adb::kCnxn, adb::kVersion, adb::kMaxPayload, banner), banner,
-               header(adb::kWrte, 1, 2, data), {data.begin(), data.begin() + 4096},
-               {data.begin() + 4096, data.begin() + 8192}, {data.begin() + 8192, data.end()},
+  transfers = {header(adb::kCnxn, adb::kVersion, adb::kMaxPayload, banner),
+               banner,
+               header(adb::kWrte, 1, 2, data),
+               {data.begin(), data.begin() + 4096},
+               {data.begin() + 4096, data.begin() + 8192},
+               {data.begin() + 8192, data.end()},
                header(adb::kOkay, 1, 2, {})};
   bytes stream;
   for (const auto& x : transfers) stream.insert(stream.end(), x.begin(), x.end());
@@ -288,7 +307,8 @@ std::vector<bytes> run_guest_to_pc(const bytes& stream, Arm arm, session_stats& 
   asio::io_context io;
   rig r(io);
   arm(r.faulty);
-  if (!vsocklib::test::run_with_deadline(io, guest_to_pc(r, stream), std::chrono::seconds(10))) return {};
+  if (!vsocklib::test::run_with_deadline(io, guest_to_pc(r, stream), std::chrono::seconds(10)))
+    return {};
   r.usb.socket().close();  // the gadget goes away: the PC reads what was sent, then EOF
   std::vector<bytes> got;
   std::array<std::byte, 8192> buf;
@@ -312,13 +332,17 @@ TEST_P(UsbWriteFault, EndsTheSessionWithExactlyTheTransfersBefore) {
   for (std::size_t at = 1; at <= transfers.size(); ++at) {
     SCOPED_TRACE("fault on write " + std::to_string(at) + ": " + fault.message());
     session_stats stats;
-    const auto got = run_guest_to_pc(stream, [&](faulty_usb_endpoint& f) {
-      f.fail_write_at = at;
-      f.fail_with = fault;
-    }, stats);
+    const auto got = run_guest_to_pc(
+        stream,
+        [&](faulty_usb_endpoint& f) {
+          f.fail_write_at = at;
+          f.fail_with = fault;
+        },
+        stats);
     EXPECT_EQ(stats.reason, session_end::usb_failed) << to_string(stats.reason, usb_role::device);
     EXPECT_EQ(stats.error, fault);
-    EXPECT_EQ(got, std::vector<bytes>(transfers.begin(), transfers.begin() + static_cast<long>(at) - 1));
+    EXPECT_EQ(got,
+              std::vector<bytes>(transfers.begin(), transfers.begin() + static_cast<long>(at) - 1));
   }
 }
 
@@ -331,7 +355,9 @@ TEST(UsbFault, NoFaultDeliversEveryTransfer) {
   std::vector<bytes> transfers;
   const auto stream = guest_stream(transfers);
   session_stats stats;
-  EXPECT_EQ(run_guest_to_pc(stream, [](faulty_usb_endpoint&) {}, stats), transfers);
+  EXPECT_EQ(run_guest_to_pc(
+                stream, [](faulty_usb_endpoint&) {}, stats),
+            transfers);
   EXPECT_EQ(stats.reason, session_end::stream_failed);
   EXPECT_EQ(stats.error, asio::error::eof);
 }
@@ -345,11 +371,13 @@ TEST(UsbFault, AShortWriteEndsTheSessionAfterIt) {
   for (std::size_t at = 1; at <= transfers.size(); ++at) {
     SCOPED_TRACE("short write " + std::to_string(at));
     session_stats stats;
-    const auto got = run_guest_to_pc(stream, [&](faulty_usb_endpoint& f) { f.short_write_at = at; }, stats);
+    const auto got = run_guest_to_pc(
+        stream, [&](faulty_usb_endpoint& f) { f.short_write_at = at; }, stats);
     EXPECT_EQ(stats.reason, session_end::usb_failed) << to_string(stats.reason, usb_role::device);
     EXPECT_TRUE(stats.error);
     // The transfers before, then the half that did go out, then nothing.
-    auto want = std::vector<bytes>(transfers.begin(), transfers.begin() + static_cast<long>(at) - 1);
+    auto want =
+        std::vector<bytes>(transfers.begin(), transfers.begin() + static_cast<long>(at) - 1);
     const auto& half = transfers[at - 1];
     want.emplace_back(half.begin(), half.begin() + static_cast<long>(half.size() / 2));
     EXPECT_EQ(got, want);
@@ -377,7 +405,8 @@ TEST(UsbFault, GuestResetEndsTheSessionAsVsockFailed) {
   asio::io_context io;
   rig r(io);
   ASSERT_TRUE(vsocklib::test::run_with_deadline(io, guest_reset(r), std::chrono::seconds(10)));
-  EXPECT_EQ(r.stats.reason, session_end::stream_failed) << to_string(r.stats.reason, usb_role::device);
+  EXPECT_EQ(r.stats.reason, session_end::stream_failed)
+      << to_string(r.stats.reason, usb_role::device);
   EXPECT_EQ(r.stats.error, asio::error::connection_reset) << r.stats.error.message();
   EXPECT_EQ(r.stats.usb_to_stream_bytes, adb::kHeaderSize);
 }

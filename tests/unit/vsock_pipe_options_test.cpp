@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 
 #include "argv.hpp"
-#include "vsock_pipe/options.hpp"
-#include "vsock_pipe/pipe.hpp"
 #include "run_coro.hpp"
 #include "temp_dir.hpp"
+#include "vsock_pipe/options.hpp"
+#include "vsock_pipe/pipe.hpp"
 #include "vsocklib/log.hpp"
 
 namespace vsock_pipe {
@@ -53,11 +53,33 @@ TEST(VsockPipeOptions, Defaults) {
 }
 
 TEST(VsockPipeOptions, EveryOption) {
-  auto cl = parse({"--chunk-size", "8192", "--chunks", "4", "--once", "--max-connections", "3",
-                   "--retry", "--connect-timeout", "250", "--half-close", "linger", "--linger", "42",
-                   "--allow-cid", "3", "--allow-cid", "4294967294", "--allow-uid", "1000",
-                   "--allow-uid", "0", "--allow-remote-tcp", "--log-level", "debug",
-                   "listen:vsock:any:9000", "unix:/run/app.sock"});
+  auto cl = parse({"--chunk-size",
+                   "8192",
+                   "--chunks",
+                   "4",
+                   "--once",
+                   "--max-connections",
+                   "3",
+                   "--retry",
+                   "--connect-timeout",
+                   "250",
+                   "--half-close",
+                   "linger",
+                   "--linger",
+                   "42",
+                   "--allow-cid",
+                   "3",
+                   "--allow-cid",
+                   "4294967294",
+                   "--allow-uid",
+                   "1000",
+                   "--allow-uid",
+                   "0",
+                   "--allow-remote-tcp",
+                   "--log-level",
+                   "debug",
+                   "listen:vsock:any:9000",
+                   "unix:/run/app.sock"});
   EXPECT_EQ(cl.what, command_line::action::run);
   const options& o = cl.opt;
   EXPECT_EQ(o.pump.chunk_size, 8192u);
@@ -79,9 +101,9 @@ TEST(VsockPipeOptions, EveryOption) {
 }
 
 TEST(VsockPipeOptions, EqualsSpelling) {
-  auto cl = parse({"--chunk-size=1", "--chunks=64", "--max-connections=65536", "--connect-timeout=86400000",
-                   "--half-close=pass", "--linger=3600000", "--allow-cid=7", "--allow-uid=42",
-                   "--log-level=warn", "unix:/a", "-"});
+  auto cl = parse({"--chunk-size=1", "--chunks=64", "--max-connections=65536",
+                   "--connect-timeout=86400000", "--half-close=pass", "--linger=3600000",
+                   "--allow-cid=7", "--allow-uid=42", "--log-level=warn", "unix:/a", "-"});
   const options& o = cl.opt;
   EXPECT_EQ(o.pump.chunk_size, 1u);
   EXPECT_EQ(o.pump.chunks_in_flight, 64u);
@@ -105,14 +127,18 @@ TEST(VsockPipeOptions, HelpAndVersion) {
   EXPECT_EQ(parse({"--once", "--version"}).what, command_line::action::version);
   // ...but not over an error given before them.
   EXPECT_EQ(error_of({"--bogus", "--help"}), "unknown option --bogus");
-  EXPECT_EQ(error_of({"--chunks", "0", "--version"}), "--chunks needs a number in 1..64, not \"0\"");
+  EXPECT_EQ(error_of({"--chunks", "0", "--version"}),
+            "--chunks needs a number in 1..64, not \"0\"");
   // The text main prints: the first line, the address forms and the exit statuses.
   const std::string usage = kUsage;
   EXPECT_EQ(usage.rfind("usage: vsock-pipe [OPTIONS] LEFT RIGHT\n", 0), 0u);
-  EXPECT_NE(usage.find("\n  --allow-cid CID        with listen:vsock, accept only this peer CID (repeatable)\n"),
-            std::string::npos);
-  EXPECT_TRUE(usage.ends_with(
-      "\nExit status: 0 when every pump finished cleanly, 1 when one failed, 2 on usage errors.\n"));
+  EXPECT_NE(
+      usage.find(
+          "\n  --allow-cid CID        with listen:vsock, accept only this peer CID (repeatable)\n"),
+      std::string::npos);
+  EXPECT_TRUE(
+      usage.ends_with("\nExit status: 0 when every pump finished cleanly, 1 when one failed, 2 on "
+                      "usage errors.\n"));
 }
 
 struct bad_case {
@@ -128,45 +154,53 @@ TEST_P(VsockPipeOptionErrors, NameTheOptionAndText) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, VsockPipeOptionErrors,
-    testing::Values(
-        bad_case{{"unix:/a", "unix:/b", "--chunk-size"}, "--chunk-size needs a value"},
-        bad_case{{"unix:/a", "unix:/b", "--log-level"}, "--log-level needs a value"},
-        bad_case{{"--bogus", "unix:/a", "unix:/b"}, "unknown option --bogus"},
-        bad_case{{"-x", "unix:/a", "unix:/b"}, "unknown option -x"},
-        bad_case{{"--allow-cid", "-1", "unix:/a", "unix:/b"}, "--allow-cid needs a number in 0..4294967294, not \"-1\""},
-        bad_case{{"--allow-cid=-1", "unix:/a", "unix:/b"}, "--allow-cid needs a number in 0..4294967294, not \"-1\""},
-        // The all-ones CID is "any", never a peer's.
-        bad_case{{"--allow-cid", "4294967295", "unix:/a", "unix:/b"},
-                 "--allow-cid needs a number in 0..4294967294, not \"4294967295\""},
-        bad_case{{"--allow-uid", "-1", "unix:/a", "unix:/b"}, "--allow-uid needs a number in 0..4294967294, not \"-1\""},
-        bad_case{{"--connect-timeout", "-1", "unix:/a", "unix:/b"},
-                 "--connect-timeout needs a number in 1..86400000, not \"-1\""},
-        bad_case{{"--connect-timeout", "0", "unix:/a", "unix:/b"},
-                 "--connect-timeout needs a number in 1..86400000, not \"0\""},
-        bad_case{{"--connect-timeout", "86400001", "unix:/a", "unix:/b"},
-                 "--connect-timeout needs a number in 1..86400000, not \"86400001\""},
-        bad_case{{"--chunk-size", "0", "unix:/a", "unix:/b"}, "--chunk-size needs a number in 1..1048576, not \"0\""},
-        bad_case{{"--chunk-size", "1048577", "unix:/a", "unix:/b"},
-                 "--chunk-size needs a number in 1..1048576, not \"1048577\""},
-        bad_case{{"--chunk-size", "4k", "unix:/a", "unix:/b"}, "--chunk-size needs a number in 1..1048576, not \"4k\""},
-        bad_case{{"--chunks", "65", "unix:/a", "unix:/b"}, "--chunks needs a number in 1..64, not \"65\""},
-        bad_case{{"--max-connections", "0", "unix:/a", "unix:/b"},
-                 "--max-connections needs a number in 1..65536, not \"0\""},
-        bad_case{{"--max-connections", "65537", "unix:/a", "unix:/b"},
-                 "--max-connections needs a number in 1..65536, not \"65537\""},
-        bad_case{{"--linger", " 5", "unix:/a", "unix:/b"}, "--linger needs a number in 1..3600000, not \" 5\""},
-        bad_case{{"--half-close", "sometimes", "unix:/a", "unix:/b"},
-                 "--half-close takes auto, pass or linger, not \"sometimes\""},
-        bad_case{{}, "expected two addresses, LEFT and RIGHT"},
-        bad_case{{"unix:/a"}, "expected two addresses, LEFT and RIGHT"},
-        bad_case{{"unix:/a", "unix:/b", "unix:/c"}, "expected two addresses, LEFT and RIGHT"},
-        bad_case{{"unix:/a", "listen:unix:/b"}, "only LEFT may be a listen: address"},
-        bad_case{{"-", "unix:/b"}, "standard input/output (-) may only be RIGHT"},
-        bad_case{{"listen:unix:/a", "-"}, "listen: and - cannot be combined"}));
+    testing::Values(bad_case{{"unix:/a", "unix:/b", "--chunk-size"}, "--chunk-size needs a value"},
+                    bad_case{{"unix:/a", "unix:/b", "--log-level"}, "--log-level needs a value"},
+                    bad_case{{"--bogus", "unix:/a", "unix:/b"}, "unknown option --bogus"},
+                    bad_case{{"-x", "unix:/a", "unix:/b"}, "unknown option -x"},
+                    bad_case{{"--allow-cid", "-1", "unix:/a", "unix:/b"},
+                             "--allow-cid needs a number in 0..4294967294, not \"-1\""},
+                    bad_case{{"--allow-cid=-1", "unix:/a", "unix:/b"},
+                             "--allow-cid needs a number in 0..4294967294, not \"-1\""},
+                    // The all-ones CID is "any", never a peer's.
+                    bad_case{{"--allow-cid", "4294967295", "unix:/a", "unix:/b"},
+                             "--allow-cid needs a number in 0..4294967294, not \"4294967295\""},
+                    bad_case{{"--allow-uid", "-1", "unix:/a", "unix:/b"},
+                             "--allow-uid needs a number in 0..4294967294, not \"-1\""},
+                    bad_case{{"--connect-timeout", "-1", "unix:/a", "unix:/b"},
+                             "--connect-timeout needs a number in 1..86400000, not \"-1\""},
+                    bad_case{{"--connect-timeout", "0", "unix:/a", "unix:/b"},
+                             "--connect-timeout needs a number in 1..86400000, not \"0\""},
+                    bad_case{{"--connect-timeout", "86400001", "unix:/a", "unix:/b"},
+                             "--connect-timeout needs a number in 1..86400000, not \"86400001\""},
+                    bad_case{{"--chunk-size", "0", "unix:/a", "unix:/b"},
+                             "--chunk-size needs a number in 1..1048576, not \"0\""},
+                    bad_case{{"--chunk-size", "1048577", "unix:/a", "unix:/b"},
+                             "--chunk-size needs a number in 1..1048576, not \"1048577\""},
+                    bad_case{{"--chunk-size", "4k", "unix:/a", "unix:/b"},
+                             "--chunk-size needs a number in 1..1048576, not \"4k\""},
+                    bad_case{{"--chunks", "65", "unix:/a", "unix:/b"},
+                             "--chunks needs a number in 1..64, not \"65\""},
+                    bad_case{{"--max-connections", "0", "unix:/a", "unix:/b"},
+                             "--max-connections needs a number in 1..65536, not \"0\""},
+                    bad_case{{"--max-connections", "65537", "unix:/a", "unix:/b"},
+                             "--max-connections needs a number in 1..65536, not \"65537\""},
+                    bad_case{{"--linger", " 5", "unix:/a", "unix:/b"},
+                             "--linger needs a number in 1..3600000, not \" 5\""},
+                    bad_case{{"--half-close", "sometimes", "unix:/a", "unix:/b"},
+                             "--half-close takes auto, pass or linger, not \"sometimes\""},
+                    bad_case{{}, "expected two addresses, LEFT and RIGHT"},
+                    bad_case{{"unix:/a"}, "expected two addresses, LEFT and RIGHT"},
+                    bad_case{{"unix:/a", "unix:/b", "unix:/c"},
+                             "expected two addresses, LEFT and RIGHT"},
+                    bad_case{{"unix:/a", "listen:unix:/b"}, "only LEFT may be a listen: address"},
+                    bad_case{{"-", "unix:/b"}, "standard input/output (-) may only be RIGHT"},
+                    bad_case{{"listen:unix:/a", "-"}, "listen: and - cannot be combined"}));
 
 // --linger takes what the pump takes (1 ms..1 h), and the error names the option.
 TEST(VsockPipeOptions, LingerOutsideWhatThePumpTakesNamesTheOption) {
-  EXPECT_EQ(error_of({"--linger", "0", "unix:/a", "unix:/b"}), "--linger needs a number in 1..3600000, not \"0\"");
+  EXPECT_EQ(error_of({"--linger", "0", "unix:/a", "unix:/b"}),
+            "--linger needs a number in 1..3600000, not \"0\"");
   EXPECT_EQ(error_of({"--linger", "3600001", "unix:/a", "unix:/b"}),
             "--linger needs a number in 1..3600000, not \"3600001\"");
 }
@@ -253,7 +287,8 @@ asio::awaitable<void> ask(std::string path, std::string& answer) {
   }
 }
 
-asio::awaitable<void> pipe_echo_and_client(shared_state& st, asio::local::stream_protocol::acceptor& acceptor,
+asio::awaitable<void> pipe_echo_and_client(shared_state& st,
+                                           asio::local::stream_protocol::acceptor& acceptor,
                                            std::string listen_path, std::string& answer) {
   using namespace asio::experimental::awaitable_operators;
   // run first: it binds LEFT before its first suspension, so the client finds it.
@@ -270,7 +305,8 @@ TEST(VsockPipeRun, OnceThroughUnixSockets) {
   shared_state st(io.get_executor(), plan_of({"--once", left.c_str(), right.c_str()}),
                   vsocklib::log::get("vsock-pipe-test"));
   std::string answer;
-  ASSERT_TRUE(vsocklib::test::run_with_deadline(io, pipe_echo_and_client(st, acceptor, in, answer), 10s));
+  ASSERT_TRUE(
+      vsocklib::test::run_with_deadline(io, pipe_echo_and_client(st, acceptor, in, answer), 10s));
   EXPECT_EQ(answer, "hello, pipe");
   EXPECT_FALSE(st.failed);
   EXPECT_EQ(st.active, 0u);
@@ -278,9 +314,11 @@ TEST(VsockPipeRun, OnceThroughUnixSockets) {
 
 TEST(VsockPipeRun, LeftThatDoesNotAnswerFails) {
   vsocklib::test::temp_dir dir;
-  const std::string left = "unix:" + dir.file("nobody.sock"), right = "unix:" + dir.file("nobody-either.sock");
+  const std::string left = "unix:" + dir.file("nobody.sock"),
+                    right = "unix:" + dir.file("nobody-either.sock");
   asio::io_context io(1);
-  shared_state st(io.get_executor(), plan_of({left.c_str(), right.c_str()}), vsocklib::log::get("vsock-pipe-test"));
+  shared_state st(io.get_executor(), plan_of({left.c_str(), right.c_str()}),
+                  vsocklib::log::get("vsock-pipe-test"));
   ASSERT_TRUE(vsocklib::test::run_with_deadline(io, run(st), 10s));
   EXPECT_TRUE(st.failed);
 }

@@ -57,16 +57,67 @@ TEST(VsockSoakOptions, RunDefaults) {
 }
 
 TEST(VsockSoakOptions, EveryRunOption) {
-  auto cl = parse({"run", "--target", "tcp:127.0.0.1:7000", "--streams", "8", "--sizes", "16,4096,1048576",
-                   "--window", "1024", "--duration", "90", "--seed", "0x10", "--restart-cmd", "systemctl restart x",
-                   "--restart-every", "20s", "--flap-cmd", "ip link set eth1 down; ip link set eth1 up",
-                   "--flap-every", "1m", "--drop-every", "500ms", "--pause-every", "2m", "--pause-for", "1.5s",
-                   "--reconnect-hook", "adb wait-for-device", "--command-timeout", "1h",
-                   "--connect-timeout", "250ms", "--recovery-bound", "3s", "--stall-timeout", "7s",
-                   "--drain-timeout", "11s", "--watch-pid", "1", "--watch-pid", "1073741823",
-                   "--watch-name", "adbd-relay", "--warmup", "5s", "--drift-window", "30s",
-                   "--max-rss-growth-kib", "1024", "--max-fd-growth", "3", "--json", "/tmp/r.json",
-                   "--html", "/tmp/r.html", "--progress", "lines", "--log-level", "debug"});
+  auto cl = parse({"run",
+                   "--target",
+                   "tcp:127.0.0.1:7000",
+                   "--streams",
+                   "8",
+                   "--sizes",
+                   "16,4096,1048576",
+                   "--window",
+                   "1024",
+                   "--duration",
+                   "90",
+                   "--seed",
+                   "0x10",
+                   "--restart-cmd",
+                   "systemctl restart x",
+                   "--restart-every",
+                   "20s",
+                   "--flap-cmd",
+                   "ip link set eth1 down; ip link set eth1 up",
+                   "--flap-every",
+                   "1m",
+                   "--drop-every",
+                   "500ms",
+                   "--pause-every",
+                   "2m",
+                   "--pause-for",
+                   "1.5s",
+                   "--reconnect-hook",
+                   "adb wait-for-device",
+                   "--command-timeout",
+                   "1h",
+                   "--connect-timeout",
+                   "250ms",
+                   "--recovery-bound",
+                   "3s",
+                   "--stall-timeout",
+                   "7s",
+                   "--drain-timeout",
+                   "11s",
+                   "--watch-pid",
+                   "1",
+                   "--watch-pid",
+                   "1073741823",
+                   "--watch-name",
+                   "adbd-relay",
+                   "--warmup",
+                   "5s",
+                   "--drift-window",
+                   "30s",
+                   "--max-rss-growth-kib",
+                   "1024",
+                   "--max-fd-growth",
+                   "3",
+                   "--json",
+                   "/tmp/r.json",
+                   "--html",
+                   "/tmp/r.html",
+                   "--progress",
+                   "lines",
+                   "--log-level",
+                   "debug"});
   ASSERT_EQ(cl.what, command_line::action::run);
   const run_options& r = cl.run;
   EXPECT_EQ(r.target.to_string(), "tcp:127.0.0.1:7000");
@@ -99,9 +150,12 @@ TEST(VsockSoakOptions, EveryRunOption) {
   EXPECT_EQ(r.progress, progress_mode::lines);
   EXPECT_EQ(cl.log_level, "debug");
 
-  EXPECT_EQ(parse({"run", "--target", "unix:/a", "--progress", "auto"}).run.progress, progress_mode::automatic);
-  EXPECT_EQ(parse({"run", "--target", "unix:/a", "--progress", "tty"}).run.progress, progress_mode::tty);
-  EXPECT_EQ(parse({"run", "--target", "unix:/a", "--progress", "quiet"}).run.progress, progress_mode::quiet);
+  EXPECT_EQ(parse({"run", "--target", "unix:/a", "--progress", "auto"}).run.progress,
+            progress_mode::automatic);
+  EXPECT_EQ(parse({"run", "--target", "unix:/a", "--progress", "tty"}).run.progress,
+            progress_mode::tty);
+  EXPECT_EQ(parse({"run", "--target", "unix:/a", "--progress", "quiet"}).run.progress,
+            progress_mode::quiet);
   auto range = parse({"run", "--target", "unix:/a", "--sizes", "100..200"}).run.sizes;
   EXPECT_EQ(range.min, 100u);
   EXPECT_EQ(range.max, 200u);
@@ -109,9 +163,10 @@ TEST(VsockSoakOptions, EveryRunOption) {
 }
 
 TEST(VsockSoakOptions, EveryServeOption) {
-  auto cl = parse({"serve", "--listen", "unix:/run/a.sock", "--listen", "vsock:any:9000", "--max-connections",
-                   "65536", "--allow-cid", "3", "--allow-cid", "0xfffffffe", "--allow-uid", "1000",
-                   "--allow-remote-tcp", "--inject-corruption", "2:0x100", "--log-level", "warn"});
+  auto cl = parse({"serve", "--listen", "unix:/run/a.sock", "--listen", "vsock:any:9000",
+                   "--max-connections", "65536", "--allow-cid", "3", "--allow-cid", "0xfffffffe",
+                   "--allow-uid", "1000", "--allow-remote-tcp", "--inject-corruption", "2:0x100",
+                   "--log-level", "warn"});
   ASSERT_EQ(cl.what, command_line::action::serve);
   const serve_options& s = cl.serve;
   ASSERT_EQ(s.listen.size(), 2u);
@@ -137,7 +192,8 @@ TEST(VsockSoakOptions, EqualsSpelling) {
   EXPECT_EQ(run.run.sizes.max, 8u);
   EXPECT_EQ(run.run.progress, progress_mode::quiet);
   EXPECT_EQ(run.log_level, "error");
-  auto serve = parse({"serve", "--listen=tcp:127.0.0.1:0", "--allow-cid=9", "--inject-corruption=0:5"});
+  auto serve =
+      parse({"serve", "--listen=tcp:127.0.0.1:0", "--allow-cid=9", "--inject-corruption=0:5"});
   EXPECT_EQ(serve.serve.listen.at(0).to_string(), "tcp:127.0.0.1:0");
   EXPECT_EQ(serve.serve.policy.allowed_cids, (std::vector<std::uint32_t>{9}));
   EXPECT_EQ(serve.serve.inject_corruption, std::make_pair(std::uint32_t{0}, std::uint64_t{5}));
@@ -151,7 +207,8 @@ TEST(VsockSoakOptions, HelpAndVersion) {
   EXPECT_EQ(parse({"run", "--help"}).what, command_line::action::help);
   EXPECT_EQ(parse({"serve", "--version"}).what, command_line::action::version);
   // ...but not after an error.
-  EXPECT_EQ(error_of({"run", "--streams", "0", "--help"}), "--streams needs a number in 1..4096, not \"0\"");
+  EXPECT_EQ(error_of({"run", "--streams", "0", "--help"}),
+            "--streams needs a number in 1..4096, not \"0\"");
   const std::string usage = kUsage;
   EXPECT_EQ(usage.rfind("usage: vsock-soak run --target ADDRESS [OPTIONS]\n", 0), 0u);
   EXPECT_TRUE(usage.ends_with("\n  -h, --help, --version\n"));
@@ -174,18 +231,22 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{{}, "a command is needed: run or serve"},
         bad_case{{"walk"}, "unknown command \"walk\" (run or serve)"},
         bad_case{{"--streams", "4"}, "unknown command \"--streams\" (run or serve)"},
-        bad_case{{"run"}, "run needs --target"},
-        bad_case{{"serve"}, "serve needs --listen"},
+        bad_case{{"run"}, "run needs --target"}, bad_case{{"serve"}, "serve needs --listen"},
         bad_case{{"run", "--target", "unix:/a", "--streams"}, "--streams needs a value"},
         bad_case{{"run", "--target", "unix:/a", "--bogus"}, "unknown option \"--bogus\" for run"},
         // Each command's options are unknown to the other.
-        bad_case{{"run", "--target", "unix:/a", "--listen", "unix:/b"}, "unknown option \"--listen\" for run"},
-        bad_case{{"serve", "--listen", "unix:/a", "--target", "unix:/b"}, "unknown option \"--target\" for serve"},
-        bad_case{{"run", "--target", "unix:/a", "--streams", "-1"}, "--streams needs a number in 1..4096, not \"-1\""},
-        bad_case{{"run", "--target=unix:/a", "--streams=-1"}, "--streams needs a number in 1..4096, not \"-1\""},
+        bad_case{{"run", "--target", "unix:/a", "--listen", "unix:/b"},
+                 "unknown option \"--listen\" for run"},
+        bad_case{{"serve", "--listen", "unix:/a", "--target", "unix:/b"},
+                 "unknown option \"--target\" for serve"},
+        bad_case{{"run", "--target", "unix:/a", "--streams", "-1"},
+                 "--streams needs a number in 1..4096, not \"-1\""},
+        bad_case{{"run", "--target=unix:/a", "--streams=-1"},
+                 "--streams needs a number in 1..4096, not \"-1\""},
         bad_case{{"run", "--target", "unix:/a", "--streams", "4097"},
                  "--streams needs a number in 1..4096, not \"4097\""},
-        bad_case{{"run", "--target", "unix:/a", "--window", "0"}, "--window needs a number in 1..1024, not \"0\""},
+        bad_case{{"run", "--target", "unix:/a", "--window", "0"},
+                 "--window needs a number in 1..1024, not \"0\""},
         bad_case{{"run", "--target", "unix:/a", "--watch-pid", "0"},
                  "--watch-pid needs a number in 1..1073741823, not \"0\""},
         bad_case{{"run", "--target", "unix:/a", "--max-fd-growth", "1048577"},
@@ -200,14 +261,17 @@ INSTANTIATE_TEST_SUITE_P(
                  "--duration: \"10d\": unknown unit \"d\" (ms, s, m, h)"},
         bad_case{{"run", "--target", "unix:/a", "--pause-for", "soon"},
                  "--pause-for: \"soon\" is not a duration (e.g. 90, 20s, 500ms, 10m, 1h)"},
-        bad_case{{"run", "--target", "unix:/a", "--sizes", "200..100"}, "--sizes \"200..100\": MIN is above MAX"},
+        bad_case{{"run", "--target", "unix:/a", "--sizes", "200..100"},
+                 "--sizes \"200..100\": MIN is above MAX"},
         bad_case{{"run", "--target", "unix:/a", "--progress", "loud"},
                  "--progress \"loud\": auto, tty, lines or quiet"},
-        bad_case{{"run", "--target", "vsock:any:5000"},
-                 "--target vsock:any:5000: CID any is for listening; a connection needs the peer's CID"},
+        bad_case{
+            {"run", "--target", "vsock:any:5000"},
+            "--target vsock:any:5000: CID any is for listening; a connection needs the peer's CID"},
         bad_case{{"run", "--target", "unix:/a", "--restart-cmd", "true"},
                  "--restart-cmd and --restart-every go together"},
-        bad_case{{"run", "--target", "unix:/a", "--flap-every", "1s"}, "--flap-cmd and --flap-every go together"},
+        bad_case{{"run", "--target", "unix:/a", "--flap-every", "1s"},
+                 "--flap-cmd and --flap-every go together"},
         bad_case{{"serve", "--listen", "unix:/a", "--allow-cid", "-1"},
                  "--allow-cid needs a number in 0..4294967294, not \"-1\""},
         bad_case{{"serve", "--listen", "unix:/a", "--allow-uid", "4294967295"},
@@ -218,7 +282,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "--inject-corruption \"7\": expected STREAM:OFFSET"},
         bad_case{{"serve", "--listen", "unix:/a", "--inject-corruption", "x:7"},
                  "--inject-corruption needs a number in 0..4294967295, not \"x\""},
-        bad_case{{"run", "--config", "/nonexistent/soak.conf"}, "cannot read --config /nonexistent/soak.conf"}));
+        bad_case{{"run", "--config", "/nonexistent/soak.conf"},
+                 "cannot read --config /nonexistent/soak.conf"}));
 
 TEST(VsockSoakOptions, AddressErrorsNameTheOption) {
   const auto e = error_of({"run", "--target", "nonsense:1"});
@@ -242,9 +307,10 @@ TEST(VsockSoakConfig, LinesBecomeArguments) {
                                "restart-cmd systemctl restart  adbd-sim\r\n"
                                "allow-remote-tcp\r\n"
                                "streams \n");
-  EXPECT_EQ(read_config(path), (std::vector<std::string>{"--target", "unix:/run/echo.sock", "--streams", "8",
-                                                         "--restart-cmd", "systemctl restart  adbd-sim",
-                                                         "--allow-remote-tcp", "--streams"}));
+  EXPECT_EQ(read_config(path),
+            (std::vector<std::string>{"--target", "unix:/run/echo.sock", "--streams", "8",
+                                      "--restart-cmd", "systemctl restart  adbd-sim",
+                                      "--allow-remote-tcp", "--streams"}));
   EXPECT_TRUE(read_config(write_file(dir, "")).empty());
 }
 
@@ -265,7 +331,8 @@ TEST(VsockSoakConfig, CommandLineWins) {
 TEST(VsockSoakConfig, ErrorsNameTheOption) {
   vsocklib::test::temp_dir dir;
   const auto path = write_file(dir, "target unix:/a\nstreams 0x2000\n");
-  EXPECT_EQ(error_of({"run", "--config", path.c_str()}), "--streams needs a number in 1..4096, not \"0x2000\"");
+  EXPECT_EQ(error_of({"run", "--config", path.c_str()}),
+            "--streams needs a number in 1..4096, not \"0x2000\"");
   write_file(dir, "target unix:/a\nlisten unix:/b\n");
   EXPECT_EQ(error_of({"run", "--config", path.c_str()}), "unknown option \"--listen\" for run");
   // A name with no value, last: the same message as on the command line.

@@ -1,7 +1,7 @@
 #include "vsocklib/address.hpp"
 
-#include "vsocklib/number.hpp"
 #include <limits>
+#include "vsocklib/number.hpp"
 
 namespace vsocklib {
 namespace {

@@ -10,7 +10,8 @@ std::vector<std::string> split_option_values(int argc, const char* const* argv) 
     std::string a = argv[i];
     if (a == "--") options_ended = true;
     const auto eq = a.find('=');
-    if (i > 0 && !options_ended && a.size() > 2 && a.starts_with("--") && eq != std::string::npos && eq > 2) {
+    if (i > 0 && !options_ended && a.size() > 2 && a.starts_with("--") && eq != std::string::npos &&
+        eq > 2) {
       out.push_back(a.substr(0, eq));
       out.push_back(a.substr(eq + 1));
     } else {
@@ -20,7 +21,8 @@ std::vector<std::string> split_option_values(int argc, const char* const* argv) 
   return out;
 }
 
-arg_reader::arg_reader(int argc, const char* const* argv) : arg_reader(split_option_values(argc, argv), 1) {}
+arg_reader::arg_reader(int argc, const char* const* argv)
+    : arg_reader(split_option_values(argc, argv), 1) {}
 
 arg_reader::arg_reader(std::vector<std::string> args, std::size_t first, std::string command)
     : args_(std::move(args)), command_(std::move(command)), next_(first) {}

@@ -65,8 +65,7 @@ asio::awaitable<error_code> connect_unix(stream_socket& s, const std::string& pa
 
 asio::awaitable<error_code> connect_tcp(stream_socket& s, const address& to) {
   asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
-  auto [ec, results] =
-      co_await resolver.async_resolve(to.host, std::to_string(to.port), use_tuple);
+  auto [ec, results] = co_await resolver.async_resolve(to.host, std::to_string(to.port), use_tuple);
   if (ec) co_return ec;
   error_code last = asio::error::host_not_found;
   for (const auto& entry : results) {
@@ -76,22 +75,18 @@ asio::awaitable<error_code> connect_tcp(stream_socket& s, const address& to) {
   co_return last;
 }
 
-asio::awaitable<error_code> connect_stream(stream_socket& s, const address& to,
-                                           bool& queue_full) {
+asio::awaitable<error_code> connect_stream(stream_socket& s, const address& to, bool& queue_full) {
   switch (to.kind) {
     case transport::vsock:
       co_return co_await open_and_connect(s, detail::vsock_stream_endpoint(to));
-    case transport::unix_socket:
-      co_return co_await connect_unix(s, to.path, queue_full);
+    case transport::unix_socket: co_return co_await connect_unix(s, to.path, queue_full);
     case transport::hvsock: {
       if (auto ec = co_await connect_unix(s, to.path, queue_full)) co_return ec;
       std::uint32_t host_port = 0;
       co_return co_await async_hvsock_handshake(s, to.port, host_port);
     }
-    case transport::tcp:
-      co_return co_await connect_tcp(s, to);
-    case transport::vsock_seqpacket:
-      break;
+    case transport::tcp: co_return co_await connect_tcp(s, to);
+    case transport::vsock_seqpacket: break;
   }
   co_return make_error_code(errc::wrong_transport);
 }

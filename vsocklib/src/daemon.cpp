@@ -42,8 +42,11 @@ std::chrono::microseconds watchdog_interval() {
 
 daemon_runtime::daemon_runtime(asio::io_context& io, const std::string& control_path,
                                std::shared_ptr<spdlog::logger> log)
-    : io_(io), log_(log), control_(io.get_executor(), control_path, log),
-      signals_(io, SIGINT, SIGTERM), watchdog_(io) {}
+    : io_(io),
+      log_(log),
+      control_(io.get_executor(), control_path, log),
+      signals_(io, SIGINT, SIGTERM),
+      watchdog_(io) {}
 
 daemon_runtime::~daemon_runtime() = default;
 
@@ -52,13 +55,16 @@ void daemon_runtime::start(std::function<std::string()> status, std::function<vo
   on_stop_ = std::move(on_stop);
   asio::co_spawn(io_, control_.serve(std::move(status)), asio::detached);
   if (const auto every = watchdog_interval(); every.count() > 0) {
-    asio::co_spawn(io_, [this, every]() -> asio::awaitable<void> {
-      while (!stopped_) {
-        sd_notify("WATCHDOG=1");
-        watchdog_.expires_after(every);
-        co_await watchdog_.async_wait(use_tuple);
-      }
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [this, every]() -> asio::awaitable<void> {
+          while (!stopped_) {
+            sd_notify("WATCHDOG=1");
+            watchdog_.expires_after(every);
+            co_await watchdog_.async_wait(use_tuple);
+          }
+        },
+        asio::detached);
   }
   signals_.async_wait([this](error_code ec, int sig) {
     if (ec || stopped_) return;

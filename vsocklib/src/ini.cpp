@@ -55,7 +55,8 @@ ini_document parse_ini(std::string_view text, const std::string& source) {
     if (eq == std::string_view::npos) doc.fail(line_no, "expected key = value");
     auto key = trim(line.substr(0, eq));
     if (key.empty()) doc.fail(line_no, "empty key before '='");
-    doc.entries.push_back({current, std::string(key), std::string(strip_comment(line.substr(eq + 1))), line_no});
+    doc.entries.push_back(
+        {current, std::string(key), std::string(strip_comment(line.substr(eq + 1))), line_no});
   }
   return doc;
 }

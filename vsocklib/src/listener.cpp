@@ -32,7 +32,8 @@ void remove_stale_socket(const address& at, const std::string& path) {
   struct stat st {};
   if (path.empty() || path.front() == '@' || ::lstat(path.c_str(), &st) != 0) return;
   if (!S_ISSOCK(st.st_mode)) {
-    fail(at, path + " exists and is not a socket", make_error_code(boost::system::errc::file_exists));
+    fail(at, path + " exists and is not a socket",
+         make_error_code(boost::system::errc::file_exists));
   }
   asio::io_context probe_ctx;
   asio::local::stream_protocol::socket probe(probe_ctx);
@@ -56,9 +57,8 @@ peer_check check_peer(int fd, const asio::detail::socket_addr_type* sa, const pe
       const auto* vm = reinterpret_cast<const sockaddr_vm*>(sa);
       r.description = vsock::to_string(vm->svm_cid, vm->svm_port);
       r.who = "vsock CID " + std::to_string(vm->svm_cid);
-      if (!p.allowed_cids.empty() &&
-          std::find(p.allowed_cids.begin(), p.allowed_cids.end(), vm->svm_cid) ==
-              p.allowed_cids.end()) {
+      if (!p.allowed_cids.empty() && std::find(p.allowed_cids.begin(), p.allowed_cids.end(),
+                                               vm->svm_cid) == p.allowed_cids.end()) {
         r.allowed = false;
         r.why = "CID " + std::to_string(vm->svm_cid) + " is not in the CID allowlist";
       }
@@ -75,9 +75,8 @@ peer_check check_peer(int fd, const asio::detail::socket_addr_type* sa, const pe
       }
       r.description = "unix:uid=" + std::to_string(cred.uid) + ",pid=" + std::to_string(cred.pid);
       r.who = "unix uid " + std::to_string(cred.uid);
-      if (!p.allowed_uids.empty() &&
-          std::find(p.allowed_uids.begin(), p.allowed_uids.end(), cred.uid) ==
-              p.allowed_uids.end()) {
+      if (!p.allowed_uids.empty() && std::find(p.allowed_uids.begin(), p.allowed_uids.end(),
+                                               cred.uid) == p.allowed_uids.end()) {
         r.allowed = false;
         r.why = "uid " + std::to_string(cred.uid) + " is not in the uid allowlist";
       }
@@ -86,22 +85,24 @@ peer_check check_peer(int fd, const asio::detail::socket_addr_type* sa, const pe
     case AF_INET:
     case AF_INET6: {
       asio::ip::tcp::endpoint ep;
-      std::memcpy(ep.data(), sa, sa->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
-      r.description = "tcp:" + (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
-                                                     : ep.address().to_string()) +
-                      ":" + std::to_string(ep.port());
+      std::memcpy(ep.data(), sa,
+                  sa->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+      r.description =
+          "tcp:" +
+          (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
+          ":" + std::to_string(ep.port());
       r.who = "tcp " + ep.address().to_string();
       auto a = ep.address();
-      bool loopback = a.is_loopback() || (a.is_v6() && a.to_v6().is_v4_mapped() &&
-                                          asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback());
+      bool loopback = a.is_loopback() ||
+                      (a.is_v6() && a.to_v6().is_v4_mapped() &&
+                       asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback());
       if (!loopback && !p.allow_remote_tcp) {
         r.allowed = false;
         r.why = "remote TCP peers are not allowed (allow_remote_tcp is off)";
       }
       break;
     }
-    default:
-      r.description = "family " + std::to_string(sa->sa_family);
+    default: r.description = "family " + std::to_string(sa->sa_family);
   }
   return r;
 }
@@ -111,7 +112,11 @@ peer_check check_peer(int fd, const asio::detail::socket_addr_type* sa, const pe
 template <typename Protocol>
 struct basic_listener<Protocol>::impl {
   impl(asio::any_io_executor ex, address at, peer_policy p, std::shared_ptr<spdlog::logger> l)
-      : acceptor(ex), local(std::move(at)), policy(std::move(p)), log(std::move(l)), refusals(log) {}
+      : acceptor(ex),
+        local(std::move(at)),
+        policy(std::move(p)),
+        log(std::move(l)),
+        refusals(log) {}
   asio::basic_socket_acceptor<Protocol> acceptor;
   address local;
   peer_policy policy;
@@ -127,8 +132,9 @@ basic_listener<Protocol>::basic_listener(asio::any_io_executor ex, const address
     : impl_(std::make_unique<impl>(ex, at, std::move(policy), std::move(log))) {
   constexpr bool seqpacket = is_seqpacket(static_cast<const Protocol*>(nullptr));
   if (seqpacket != (at.kind == transport::vsock_seqpacket)) {
-    fail(at, seqpacket ? "a record listener needs a vsock-seqpacket address"
-                       : "vsock-seqpacket carries records, not a byte stream",
+    fail(at,
+         seqpacket ? "a record listener needs a vsock-seqpacket address"
+                   : "vsock-seqpacket carries records, not a byte stream",
          make_error_code(errc::wrong_transport));
   }
   typename Protocol::endpoint ep;
@@ -145,7 +151,8 @@ basic_listener<Protocol>::basic_listener(asio::any_io_executor ex, const address
     case transport::hvsock: {
       impl_->socket_file = at.kind == transport::hvsock ? detail::hvsock_listen_path(at) : at.path;
       remove_stale_socket(at, impl_->socket_file);
-      if constexpr (!seqpacket) ep = typename Protocol::endpoint(detail::unix_endpoint(impl_->socket_file));
+      if constexpr (!seqpacket)
+        ep = typename Protocol::endpoint(detail::unix_endpoint(impl_->socket_file));
       break;
     }
     case transport::tcp: {
@@ -153,7 +160,8 @@ basic_listener<Protocol>::basic_listener(asio::any_io_executor ex, const address
       asio::ip::tcp::resolver resolver(resolve_ctx);
       error_code ec;
       auto results = resolver.resolve(at.host, std::to_string(at.port), ec);
-      if (ec || results.empty()) fail(at, "cannot resolve " + at.host, ec ? ec : asio::error::host_not_found);
+      if (ec || results.empty())
+        fail(at, "cannot resolve " + at.host, ec ? ec : asio::error::host_not_found);
       if constexpr (!seqpacket) ep = typename Protocol::endpoint(results.begin()->endpoint());
       break;
     }

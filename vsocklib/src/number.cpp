@@ -4,8 +4,8 @@
 
 namespace vsocklib {
 
-std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t lo, std::uint64_t hi,
-                                            number_base base) {
+std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t lo,
+                                            std::uint64_t hi, number_base base) {
   int radix = 10;
   const bool prefixed = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
   if (base == number_base::hex || (base == number_base::decimal_or_hex && prefixed)) {
@@ -23,8 +23,8 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t
 
 std::string number_error_text(std::string_view what, std::string_view text, std::uint64_t lo,
                               std::uint64_t hi) {
-  return std::string(what) + " needs a number in " + std::to_string(lo) + ".." + std::to_string(hi) +
-         ", not \"" + std::string(text) + "\"";
+  return std::string(what) + " needs a number in " + std::to_string(lo) + ".." +
+         std::to_string(hi) + ", not \"" + std::string(text) + "\"";
 }
 
 }  // namespace vsocklib

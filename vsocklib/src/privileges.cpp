@@ -11,9 +11,9 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <limits>
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <stdexcept>
 
 #include "vsocklib/number.hpp"
@@ -22,16 +22,47 @@ namespace vsocklib {
 namespace {
 
 // capabilities(7) names, indexed by number (linux/capability.h).
-constexpr std::array<std::string_view, 41> kNames{
-    "chown",          "dac_override",    "dac_read_search", "fowner",         "fsetid",
-    "kill",           "setgid",          "setuid",          "setpcap",        "linux_immutable",
-    "net_bind_service", "net_broadcast", "net_admin",       "net_raw",        "ipc_lock",
-    "ipc_owner",      "sys_module",      "sys_rawio",       "sys_chroot",     "sys_ptrace",
-    "sys_pacct",      "sys_admin",       "sys_boot",        "sys_nice",       "sys_resource",
-    "sys_time",       "sys_tty_config",  "mknod",           "lease",          "audit_write",
-    "audit_control",  "setfcap",         "mac_override",    "mac_admin",      "syslog",
-    "wake_alarm",     "block_suspend",   "audit_read",      "perfmon",        "bpf",
-    "checkpoint_restore"};
+constexpr std::array<std::string_view, 41> kNames{"chown",
+                                                  "dac_override",
+                                                  "dac_read_search",
+                                                  "fowner",
+                                                  "fsetid",
+                                                  "kill",
+                                                  "setgid",
+                                                  "setuid",
+                                                  "setpcap",
+                                                  "linux_immutable",
+                                                  "net_bind_service",
+                                                  "net_broadcast",
+                                                  "net_admin",
+                                                  "net_raw",
+                                                  "ipc_lock",
+                                                  "ipc_owner",
+                                                  "sys_module",
+                                                  "sys_rawio",
+                                                  "sys_chroot",
+                                                  "sys_ptrace",
+                                                  "sys_pacct",
+                                                  "sys_admin",
+                                                  "sys_boot",
+                                                  "sys_nice",
+                                                  "sys_resource",
+                                                  "sys_time",
+                                                  "sys_tty_config",
+                                                  "mknod",
+                                                  "lease",
+                                                  "audit_write",
+                                                  "audit_control",
+                                                  "setfcap",
+                                                  "mac_override",
+                                                  "mac_admin",
+                                                  "syslog",
+                                                  "wake_alarm",
+                                                  "block_suspend",
+                                                  "audit_read",
+                                                  "perfmon",
+                                                  "bpf",
+                                                  "checkpoint_restore"};
 
 [[noreturn]] void fail(const std::string& what, int err) {
   throw privilege_error(err, std::generic_category(), what);
@@ -120,7 +151,8 @@ user_ids resolve_user(const privilege_spec& spec) {
 
 std::optional<int> capability_from_name(std::string_view name) {
   std::string lower;
-  for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : name)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   std::string_view n(lower);
   if (n.substr(0, 4) == "cap_") n.remove_prefix(4);
   for (std::size_t i = 0; i < kNames.size(); ++i) {
@@ -141,7 +173,8 @@ void drop_privileges(const privilege_spec& spec) {
   const int last = last_cap();
   std::uint64_t keep = 0;
   for (int c : spec.keep) {
-    if (c < 0 || c > last) fail("capability " + std::to_string(c) + " is unknown to this kernel", EINVAL);
+    if (c < 0 || c > last)
+      fail("capability " + std::to_string(c) + " is unknown to this kernel", EINVAL);
     keep |= std::uint64_t{1} << c;
   }
   const cap_sets now = get_caps();
@@ -165,8 +198,10 @@ void drop_privileges(const privilege_spec& spec) {
   }
   // Groups first: once the uid is not 0, CAP_SETGID is gone from the effective set.
   if (::setgroups(0, nullptr) != 0) fail("setgroups (clearing supplementary groups)", errno);
-  if (::setresgid(to.gid, to.gid, to.gid) != 0) fail("setresgid(" + std::to_string(to.gid) + ")", errno);
-  if (::setresuid(to.uid, to.uid, to.uid) != 0) fail("setresuid(" + std::to_string(to.uid) + ")", errno);
+  if (::setresgid(to.gid, to.gid, to.gid) != 0)
+    fail("setresgid(" + std::to_string(to.gid) + ")", errno);
+  if (::setresuid(to.uid, to.uid, to.uid) != 0)
+    fail("setresuid(" + std::to_string(to.uid) + ")", errno);
   // The uid switch emptied the effective set; make the kept ones effective again and let
   // every other capability go from the permitted set for good.
   set_caps({keep, keep, 0});

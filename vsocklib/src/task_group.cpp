@@ -5,7 +5,9 @@
 namespace vsocklib {
 
 task_group::task_group(asio::any_io_executor ex, std::function<void()> on_failure)
-    : ex_(ex), on_failure_(std::move(on_failure)), idle_(ex, asio::steady_timer::time_point::max()) {}
+    : ex_(ex),
+      on_failure_(std::move(on_failure)),
+      idle_(ex, asio::steady_timer::time_point::max()) {}
 
 void task_group::spawn(asio::awaitable<void> task) {
   ++running_;

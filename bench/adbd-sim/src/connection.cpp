@@ -309,8 +309,8 @@ class connection final : public connection_core {
   std::mt19937_64 rng_{std::random_device{}()};
 
   std::vector<std::byte> read_buf_;
-  std::uint32_t current_command_ = 0;         // of the message being read
-  std::vector<std::byte> control_;            // payload of the non-WRTE message being read
+  std::uint32_t current_command_ = 0;        // of the message being read
+  std::vector<std::byte> control_;           // payload of the non-WRTE message being read
   std::shared_ptr<adb_stream> wrte_target_;  // stream of the WRTE being read; null: drop it
   std::map<std::uint32_t, std::shared_ptr<adb_stream>> streams_;
   // Ids only grow, so a late OKAY or WRTE for a closed stream never reaches a new one.
@@ -336,7 +336,8 @@ asio::awaitable<void> service_main(connection* c, std::shared_ptr<adb_stream> s,
   } catch (const std::exception& e) {
     // Cancellation when the connection ends lands here as operation_aborted; anything
     // else is a bug worth seeing.
-    if (!s->closed()) c->log().error("{}: stream {} ({}): {}", c->peer(), s->local_id(), s->service(), e.what());
+    if (!s->closed())
+      c->log().error("{}: stream {} ({}): {}", c->peer(), s->local_id(), s->service(), e.what());
   }
   s.reset();
   c->service_finished();
@@ -354,7 +355,8 @@ asio::awaitable<connection_summary> connection::run() {
   while (services_running_ > 0) {
     services_done_.expires_after(5s);
     auto [ec] = co_await services_done_.async_wait(use_tuple);
-    if (!ec) cfg_.log->warn("{}: still waiting for {} services to finish", peer_, services_running_);
+    if (!ec)
+      cfg_.log->warn("{}: still waiting for {} services to finish", peer_, services_running_);
   }
   co_return summary_;
 }
@@ -483,9 +485,7 @@ void connection::on_complete(const adb::message_header& h) {
     return;
   }
   switch (h.command) {
-    case adb::kCnxn:
-      handle_cnxn(h);
-      return;
+    case adb::kCnxn: handle_cnxn(h); return;
     case adb::kStls:
       fail("STLS from the peer: adbd-sim never offers TLS (only wireless debugging uses it)");
       return;
@@ -493,7 +493,8 @@ void connection::on_complete(const adb::message_header& h) {
       if (state_ == state::waiting_for_auth) {
         handle_auth(h);
       } else {
-        fail("AUTH type " + std::to_string(h.arg0) + " although adbd-sim did not ask to authenticate");
+        fail("AUTH type " + std::to_string(h.arg0) +
+             " although adbd-sim did not ask to authenticate");
       }
       return;
   }
@@ -503,15 +504,9 @@ void connection::on_complete(const adb::message_header& h) {
     return;
   }
   switch (h.command) {
-    case adb::kOpen:
-      handle_open(h);
-      return;
-    case adb::kOkay:
-      handle_okay(h);
-      return;
-    case adb::kClse:
-      handle_clse(h);
-      return;
+    case adb::kOpen: handle_open(h); return;
+    case adb::kOkay: handle_okay(h); return;
+    case adb::kClse: handle_clse(h); return;
   }
 }
 
@@ -550,7 +545,8 @@ void connection::handle_auth(const adb::message_header& h) {
   switch (h.arg0) {
     case adb::kAuthSignature:
       if (++signatures_ > kMaxSignatures) {
-        fail("more than " + std::to_string(kMaxSignatures) + " AUTH signatures without a public key");
+        fail("more than " + std::to_string(kMaxSignatures) +
+             " AUTH signatures without a public key");
         return;
       }
       // adbd-sim cannot verify RSA signatures, so it treats every key as unknown: a new

@@ -51,7 +51,8 @@ struct server::impl {
 namespace {
 
 // Runs on the connection's own io_context. Named coroutine (not a lambda) for co_spawn.
-asio::awaitable<void> connection_main(server::impl& s, vsocklib::stream_socket sock, std::string peer) {
+asio::awaitable<void> connection_main(server::impl& s, vsocklib::stream_socket sock,
+                                      std::string peer) {
   connection_config cfg{s.files, s.opt.auth, s.opt.max_payload, s.opt.max_streams, s.log};
   s.log->info("{}: connected", peer);
   const auto sum = co_await async_serve_connection(std::move(sock), std::move(cfg), peer);
@@ -68,7 +69,8 @@ asio::awaitable<void> connection_main(server::impl& s, vsocklib::stream_socket s
 
 // A connection accepted on contexts[0] moves to the io_context that will serve it: the
 // descriptor is released from one socket object and adopted by another.
-vsocklib::stream_socket move_to(asio::io_context& ctx, vsocklib::stream_socket sock, error_code& ec) {
+vsocklib::stream_socket move_to(asio::io_context& ctx, vsocklib::stream_socket sock,
+                                error_code& ec) {
   if (&asio::query(sock.get_executor(), asio::execution::context) ==
       &static_cast<asio::execution_context&>(ctx)) {
     return sock;

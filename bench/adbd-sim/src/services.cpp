@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
 #include <cstring>
+#include <limits>
 
 #include <spdlog/logger.h>
 
@@ -78,7 +78,8 @@ asio::awaitable<void> tcp_to_host(adb_stream& s, vsocklib::stream_socket& sock) 
   for (;;) {
     auto room = co_await s.async_prepare(kTcpChunk);
     if (room.empty()) co_return;  // the host closed the stream
-    auto [ec, n] = co_await sock.async_read_some(asio::buffer(room.data(), room.size()), vsocklib::use_tuple);
+    auto [ec, n] =
+        co_await sock.async_read_some(asio::buffer(room.data(), room.size()), vsocklib::use_tuple);
     s.commit(n);
     if (ec) co_return;  // end of stream or an error: the ADB stream closes either way
     co_await s.async_flush();
@@ -90,7 +91,8 @@ asio::awaitable<void> host_to_tcp(adb_stream& s, vsocklib::stream_socket& sock) 
     const bool readable = co_await s.async_wait_readable();
     if (!readable) co_return;
     auto data = s.available();
-    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(data.data(), data.size()), vsocklib::use_tuple);
+    auto [ec, n] = co_await asio::async_write(sock, asio::buffer(data.data(), data.size()),
+                                              vsocklib::use_tuple);
     if (ec) co_return;
     // Consumed (and so acknowledged with OKAY) only once written: the TCP peer's pace
     // becomes the host's, one WRTE at a time.
@@ -184,7 +186,8 @@ std::optional<service_request> parse_service(std::string_view name, std::string&
     r.kind = service_kind::tcp;
     r.port = static_cast<std::uint16_t>(*port);
     r.host = last == std::string_view::npos ? "127.0.0.1" : std::string(arg.substr(0, last));
-    if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']') r.host = r.host.substr(1, r.host.size() - 2);
+    if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']')
+      r.host = r.host.substr(1, r.host.size() - 2);
     if (r.host.empty()) {
       why = "tcp: empty host";
       return std::nullopt;
@@ -198,21 +201,11 @@ std::optional<service_request> parse_service(std::string_view name, std::string&
 asio::awaitable<void> run_service(std::shared_ptr<adb_stream> s, service_request req,
                                   const connection_config& cfg) {
   switch (req.kind) {
-    case service_kind::shell:
-      co_await run_shell(*s, req.command, *cfg.files);
-      break;
-    case service_kind::sync:
-      co_await run_sync(*s, *cfg.files);
-      break;
-    case service_kind::sink:
-      co_await run_sink(*s, req.count);
-      break;
-    case service_kind::source:
-      co_await run_source(*s, req.count);
-      break;
-    case service_kind::tcp:
-      co_await run_tcp(*s, req.host, req.port);
-      break;
+    case service_kind::shell: co_await run_shell(*s, req.command, *cfg.files); break;
+    case service_kind::sync: co_await run_sync(*s, *cfg.files); break;
+    case service_kind::sink: co_await run_sink(*s, req.count); break;
+    case service_kind::source: co_await run_source(*s, req.count); break;
+    case service_kind::tcp: co_await run_tcp(*s, req.host, req.port); break;
   }
   co_await s->async_close();
 }

@@ -109,7 +109,8 @@ vsocklib::unique_fd spawn_shell(const std::string& command, const std::string& c
   // particular, or "yes | head" never ends).
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::string sh = "sh", dash_c = "-c", cmd = command;
   char* argv_command[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
@@ -156,7 +157,8 @@ asio::awaitable<void> shell_output(adb_stream& s, local_socket& child_io, bool& 
   for (;;) {
     auto room = co_await s.async_prepare(kShellChunk);
     if (room.empty()) co_return;  // the host closed the stream
-    auto [ec, n] = co_await child_io.async_read_some(asio::buffer(room.data(), room.size()), use_tuple);
+    auto [ec, n] =
+        co_await child_io.async_read_some(asio::buffer(room.data(), room.size()), use_tuple);
     s.commit(n);
     if (ec) {
       // End of output (or an error, which ends it too). Aborted means the host closed the
@@ -174,7 +176,8 @@ asio::awaitable<void> shell_input(adb_stream& s, local_socket& child_io) {
     if (!co_await s.async_wait_readable()) co_return;  // the host closed the stream
     auto data = s.available();
     if (child_reads) {
-      auto [ec, n] = co_await asio::async_write(child_io, asio::buffer(data.data(), data.size()), use_tuple);
+      auto [ec, n] =
+          co_await asio::async_write(child_io, asio::buffer(data.data(), data.size()), use_tuple);
       // The shell does not read its input (EPIPE once it has exited): drop further input
       // but keep the stream, whose output may still be coming.
       if (ec) child_reads = false;
@@ -200,7 +203,8 @@ asio::awaitable<void> run_shell(adb_stream& s, const std::string& command, const
     co_return;
   }
   local_socket child_io(ex, asio::local::stream_protocol(), fd.get());
-  static_cast<void>(fd.release());  // child_io owns it now (the constructor throws before taking it)
+  // child_io owns it now (the constructor throws before taking it).
+  static_cast<void>(fd.release());
   std::optional<asio::posix::stream_descriptor> pidfd;
   if (const long p = ::syscall(SYS_pidfd_open, child.pid(), 0); p >= 0) {
     pidfd.emplace(ex, static_cast<int>(p));

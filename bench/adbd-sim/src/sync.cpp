@@ -195,7 +195,8 @@ asio::awaitable<bool> do_send(adb_stream& s, const rooted_fs& files, const std::
     if (opened) files.unlink(path);  // no partial file left behind
     co_return co_await send_fail(s, error);
   }
-  s.connection().log().debug("{}: sync: received {} ({} bytes)", s.connection().peer(), path, total);
+  s.connection().log().debug("{}: sync: received {} ({} bytes)", s.connection().peer(), path,
+                             total);
   co_return co_await send_status(s, kOkay, "");
 }
 

@@ -27,7 +27,9 @@ clock_type::duration to_duration(double s) {
 }
 
 int poll_ms(clock_type::time_point now, clock_type::time_point until) {
-  return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1;
+  return static_cast<int>(
+             std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) +
+         1;
 }
 
 std::string to_string(const sockaddr_in& sa) {
@@ -42,7 +44,8 @@ std::string to_string(in_addr a) {
 
 unsigned if_index(const std::string& name) {
   const unsigned idx = if_nametoindex(name.c_str());
-  if (idx == 0) throw vsocklib::usage_error("no interface '" + name + "' in this network namespace");
+  if (idx == 0)
+    throw vsocklib::usage_error("no interface '" + name + "' in this network namespace");
   return idx;
 }
 
@@ -52,7 +55,9 @@ std::string if_name(unsigned idx) {
   return name;
 }
 
-void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
 
 vsocklib::unique_fd make_udp_socket() {
   vsocklib::unique_fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -110,7 +115,9 @@ bool receive(int fd, std::vector<std::uint8_t>& buf, std::size_t& len, arrival& 
 std::uint64_t socket_drops(int fd) {
   std::uint32_t meminfo[SK_MEMINFO_VARS] = {};
   socklen_t meminfo_len = sizeof meminfo;
-  return getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &meminfo_len) == 0 ? meminfo[SK_MEMINFO_DROPS] : 0;
+  return getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &meminfo_len) == 0
+             ? meminfo[SK_MEMINFO_DROPS]
+             : 0;
 }
 
 void install_stop_signals() {

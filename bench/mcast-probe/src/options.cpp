@@ -66,7 +66,8 @@ double seconds(arg_reader& in) {
   const std::string text = in.value();
   double x = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(x >= 0) || x > kMaxSeconds)
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(x >= 0) ||
+      x > kMaxSeconds)
     in.fail(in.option() + " needs seconds in 0..86400, not \"" + text + "\"");
   return x;
 }
@@ -91,7 +92,8 @@ sockaddr_in endpoint_in(const arg_reader& in, const std::string& text, bool port
     return sa;
   }
   sa.sin_addr = ip_in(in, text.substr(0, colon));
-  sa.sin_port = htons(static_cast<std::uint16_t>(in.number_in(text.substr(colon + 1), 0, 65535, kBase)));
+  sa.sin_port =
+      htons(static_cast<std::uint16_t>(in.number_in(text.substr(colon + 1), 0, 65535, kBase)));
   return sa;
 }
 
@@ -104,7 +106,9 @@ bool next_option(arg_reader& in) {
   return true;
 }
 
-[[noreturn]] void unknown(const arg_reader& in) { in.fail(in.command() + ": unknown option " + in.option()); }
+[[noreturn]] void unknown(const arg_reader& in) {
+  in.fail(in.command() + ": unknown option " + in.option());
+}
 
 send_options parse_send(arg_reader& in) {
   send_options o;
@@ -129,9 +133,11 @@ send_options parse_send(arg_reader& in) {
     else unknown(in);
   }
   if (!have_group) in.fail("send needs --group G:PORT");
-  if (!o.interface.empty() && o.source) in.fail("send: --interface and --source-addr exclude each other");
+  if (!o.interface.empty() && o.source)
+    in.fail("send: --interface and --source-addr exclude each other");
   if (o.text.size() > kMaxText || o.size < kHeader + o.text.size())
-    in.fail("send: --size must be at least " + std::to_string(kHeader + o.text.size()) + " (header + text)");
+    in.fail("send: --size must be at least " + std::to_string(kHeader + o.text.size()) +
+            " (header + text)");
   return o;
 }
 

@@ -6,7 +6,8 @@ namespace mcast_probe {
 
 bool seq_set::insert(std::uint64_t seq) {
   if (seq >= kMaxTracked) return true;
-  if (seq / 8 >= bits_.size()) bits_.resize(std::max<std::size_t>(seq / 8 + 1, bits_.size() * 2), 0);
+  if (seq / 8 >= bits_.size())
+    bits_.resize(std::max<std::size_t>(seq / 8 + 1, bits_.size() * 2), 0);
   const auto mask = static_cast<std::uint8_t>(1u << (seq % 8));
   if (bits_[seq / 8] & mask) return false;
   bits_[seq / 8] |= mask;
@@ -18,8 +19,8 @@ std::string mismatch(const expectation& expect, const arrival& a) {
     return "TTL " + std::to_string(a.ttl) + ", expected " + std::to_string(*expect.ttl);
   if (expect.tos && a.tos != *expect.tos)
     return "TOS " + std::to_string(a.tos) + ", expected " + std::to_string(*expect.tos);
-  if (const auto& s = expect.source;
-      s && (a.from.sin_addr.s_addr != s->sin_addr.s_addr || (expect.source_port && a.from.sin_port != s->sin_port)))
+  if (const auto& s = expect.source; s && (a.from.sin_addr.s_addr != s->sin_addr.s_addr ||
+                                           (expect.source_port && a.from.sin_port != s->sin_port)))
     return "source " + to_string(a.from) + ", expected " +
            (expect.source_port ? to_string(*s) : to_string(s->sin_addr));
   return {};
@@ -72,18 +73,20 @@ double receive_stats::pps() const {
   return span > 0 ? (unique_ + dups_ - 1) / span : 0;
 }
 
-std::vector<std::string> receive_stats::failures(std::optional<std::uint64_t> expected, double timeout) const {
+std::vector<std::string> receive_stats::failures(std::optional<std::uint64_t> expected,
+                                                 double timeout) const {
   std::vector<std::string> f;
   if (expected && *expected == 0 && unique_ + dups_ > 0)
     f.push_back("expected no datagram, got " + std::to_string(unique_ + dups_));
   else if (expected && *expected > 0 && unique_ < *expected)
-    f.push_back("expected " + std::to_string(*expected) + " datagrams, got " + std::to_string(unique_) + " (" +
-                std::to_string(lost(expected)) + " lost)");
+    f.push_back("expected " + std::to_string(*expected) + " datagrams, got " +
+                std::to_string(unique_) + " (" + std::to_string(lost(expected)) + " lost)");
   else if (!expected && unique_ == 0)
     f.push_back("no datagram arrived within " + std::to_string(timeout) + " s");
   if (dups_ > 0) f.push_back(std::to_string(dups_) + " duplicate datagrams");
   if (mismatches_ > 0)
-    f.push_back(std::to_string(mismatches_) + " datagrams differ from the expectation, first: " + first_mismatch_);
+    f.push_back(std::to_string(mismatches_) +
+                " datagrams differ from the expectation, first: " + first_mismatch_);
   return f;
 }
 

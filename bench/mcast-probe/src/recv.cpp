@@ -19,7 +19,9 @@ constexpr int kReceiveBuffer = 8 << 20;
 
 bool is_multicast(const sockaddr_in& sa) { return IN_MULTICAST(ntohl(sa.sin_addr.s_addr)); }
 
-std::string join_where(const recv_options& o) { return o.interface.empty() ? "(route's interface)" : o.interface; }
+std::string join_where(const recv_options& o) {
+  return o.interface.empty() ? "(route's interface)" : o.interface;
+}
 
 // The socket bound to the group (joined on the interface when multicast); says "ready".
 vsocklib::unique_fd open_receiver(const recv_options& o) {
@@ -49,7 +51,8 @@ vsocklib::unique_fd open_receiver(const recv_options& o) {
 // reached, or an idle gap after the last datagram, whichever comes first.
 class stop_clock {
  public:
-  stop_clock(const recv_options& o, clock_type::time_point t0) : o_(o), deadline_(t0 + to_duration(o.timeout)) {}
+  stop_clock(const recv_options& o, clock_type::time_point t0)
+      : o_(o), deadline_(t0 + to_duration(o.timeout)) {}
 
   clock_type::time_point until() const { return std::min({deadline_, done_at_, idle_at_}); }
   /// A datagram of the run arrived AT, making UNIQUE distinct ones.
@@ -69,8 +72,8 @@ class stop_clock {
 
 // Counts one datagram of LEN bytes in BUF (printing its line under --each); true when it
 // belonged to the run.
-bool take(const recv_options& o, receive_stats& stats, const std::vector<std::uint8_t>& buf, std::size_t len,
-          const arrival& a, clock_type::time_point at) {
+bool take(const recv_options& o, receive_stats& stats, const std::vector<std::uint8_t>& buf,
+          std::size_t len, const arrival& a, clock_type::time_point at) {
   const auto d = decode(buf.data(), len);
   if (!d) {
     stats.add_foreign();
@@ -80,7 +83,10 @@ bool take(const recv_options& o, receive_stats& stats, const std::vector<std::ui
   const std::string iface = if_name(a.ifindex);
   const auto outcome = stats.add(*d, len, a, iface, at);
   if (outcome == receive_stats::outcome::other_run) return false;
-  if (o.each) std::fputs(datagram_line(*d, len, a, iface, outcome == receive_stats::outcome::duplicate).c_str(), stdout);
+  if (o.each)
+    std::fputs(
+        datagram_line(*d, len, a, iface, outcome == receive_stats::outcome::duplicate).c_str(),
+        stdout);
   return true;
 }
 
@@ -107,8 +113,9 @@ receive_stats collect(int fd, const recv_options& o) {
 int run_recv(const recv_options& o) {
   const vsocklib::unique_fd fd = open_receiver(o);
   install_stop_signals();
-  std::fprintf(stderr, "mcast-probe recv: ready: %s %s on %s\n", is_multicast(o.group) ? "joined" : "bound",
-               to_string(o.group).c_str(), join_where(o).c_str());
+  std::fprintf(stderr, "mcast-probe recv: ready: %s %s on %s\n",
+               is_multicast(o.group) ? "joined" : "bound", to_string(o.group).c_str(),
+               join_where(o).c_str());
   const receive_stats stats = collect(fd.get(), o);
   if (o.json) std::fputs(recv_json(o, stats, socket_drops(fd.get())).c_str(), stdout);
   else std::fputs(recv_text(stats, o.count).c_str(), stdout);

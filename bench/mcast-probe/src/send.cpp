@@ -41,17 +41,21 @@ vsocklib::unique_fd open_sender(const send_options& o) {
       throw_errno("IP_MULTICAST_IF " + to_string(*o.source));
   }
   set_int(fd.get(), IPPROTO_IP, IP_MULTICAST_TTL, o.ttl, "IP_MULTICAST_TTL");
-  set_int(fd.get(), IPPROTO_IP, IP_TTL, o.ttl == 0 ? 1 : o.ttl, "IP_TTL");  // unicast targets; 0 is invalid there
+  // Unicast targets; 0 is invalid there.
+  set_int(fd.get(), IPPROTO_IP, IP_TTL, o.ttl == 0 ? 1 : o.ttl, "IP_TTL");
   set_int(fd.get(), IPPROTO_IP, IP_TOS, o.tos, "IP_TOS");
   set_int(fd.get(), IPPROTO_IP, IP_MULTICAST_LOOP, o.loop ? 1 : 0, "IP_MULTICAST_LOOP");
   return fd;
 }
 
 // Sends BUF to the group, again while the kernel pushes back; counts those retries.
-void send_one(int fd, const send_options& o, const std::vector<std::uint8_t>& buf, std::uint64_t& retries) {
+void send_one(int fd, const send_options& o, const std::vector<std::uint8_t>& buf,
+              std::uint64_t& retries) {
   int tries = 0;
-  while (sendto(fd, buf.data(), buf.size(), 0, reinterpret_cast<const sockaddr*>(&o.group), sizeof o.group) < 0) {
-    if ((errno != ENOBUFS && errno != EAGAIN) || ++tries > kMaxRetries) throw_errno("sendto " + to_string(o.group));
+  while (sendto(fd, buf.data(), buf.size(), 0, reinterpret_cast<const sockaddr*>(&o.group),
+                sizeof o.group) < 0) {
+    if ((errno != ENOBUFS && errno != EAGAIN) || ++tries > kMaxRetries)
+      throw_errno("sendto " + to_string(o.group));
     ++retries;
     std::this_thread::sleep_for(kRetryPause);
   }

@@ -44,8 +44,9 @@ vsocklib::unique_fd open_ping(const ping_options& o) {
 }
 
 // Waits until DEADLINE for the echo of (RUN_ID, SEQ); records it in R. False when none came.
-bool await_echo(int fd, const ping_options& o, std::uint32_t run_id, std::uint64_t seq, clock_type::time_point t0,
-                std::vector<std::uint8_t>& in, ping_result& r, std::vector<double>& rtts) {
+bool await_echo(int fd, const ping_options& o, std::uint32_t run_id, std::uint64_t seq,
+                clock_type::time_point t0, std::vector<std::uint8_t>& in, ping_result& r,
+                std::vector<double>& rtts) {
   const auto deadline = t0 + to_duration(o.wait);
   while (!stop_requested()) {
     const auto now = clock_type::now();
@@ -71,8 +72,10 @@ ping_result ping_all(int fd, const ping_options& o) {
   for (std::uint64_t seq = 0; seq < o.count && !stop_requested(); ++seq) {
     encode(out, run_id, seq, "");
     const auto t0 = clock_type::now();
-    if (sendto(fd, out.data(), out.size(), 0, reinterpret_cast<const sockaddr*>(&o.to), sizeof o.to) < 0) {
-      std::fprintf(stderr, "mcast-probe ping: send to %s: %s\n", to_string(o.to).c_str(), std::strerror(errno));
+    if (sendto(fd, out.data(), out.size(), 0, reinterpret_cast<const sockaddr*>(&o.to),
+               sizeof o.to) < 0) {
+      std::fprintf(stderr, "mcast-probe ping: send to %s: %s\n", to_string(o.to).c_str(),
+                   std::strerror(errno));
       std::this_thread::sleep_for(std::chrono::duration<double>(o.wait));
       continue;
     }
@@ -100,8 +103,10 @@ int run_echo(const echo_options& o) {
     std::size_t len = 0;
     arrival a;
     if (!receive(fd.get(), buf, len, a, poll_ms(now, deadline))) continue;
-    if (sendto(fd.get(), buf.data(), len, 0, reinterpret_cast<const sockaddr*>(&a.from), sizeof a.from) < 0) {
-      std::fprintf(stderr, "mcast-probe echo: reply to %s: %s\n", to_string(a.from).c_str(), std::strerror(errno));
+    if (sendto(fd.get(), buf.data(), len, 0, reinterpret_cast<const sockaddr*>(&a.from),
+               sizeof a.from) < 0) {
+      std::fprintf(stderr, "mcast-probe echo: reply to %s: %s\n", to_string(a.from).c_str(),
+                   std::strerror(errno));
       continue;
     }
     ++echoed;
@@ -110,7 +115,8 @@ int run_echo(const echo_options& o) {
   }
   if (o.count && echoed < *o.count) {
     std::fprintf(stderr, "mcast-probe echo: FAIL: expected %llu datagrams, echoed %llu\n",
-                 static_cast<unsigned long long>(*o.count), static_cast<unsigned long long>(echoed));
+                 static_cast<unsigned long long>(*o.count),
+                 static_cast<unsigned long long>(echoed));
     return 1;
   }
   return 0;

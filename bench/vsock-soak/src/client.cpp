@@ -44,8 +44,8 @@ soak_client::soak_client(const run_options& opt, std::shared_ptr<spdlog::logger>
       hook_done_(io_, clock::time_point::max()),
       phase_changed_(io_, clock::time_point::max()) {
   for (unsigned i = 0; i < opt.streams; ++i) {
-    auto conn = std::make_unique<vsocklib::connector>(opt.target, stream_connector_options(opt), log_,
-                                                      opt.seed + i, connect_log_);
+    auto conn = std::make_unique<vsocklib::connector>(opt.target, stream_connector_options(opt),
+                                                      log_, opt.seed + i, connect_log_);
     streams_.push_back(std::make_unique<stream_state>(io_, i, std::move(conn)));
   }
   for (pid_t p : opt.watch_pids) {
@@ -82,8 +82,9 @@ results soak_client::run() {
 asio::awaitable<void> soak_client::main_task(soak_client* c) {
   using namespace asio::experimental::awaitable_operators;
   auto& o = c->opt_;
-  c->log_->info("soak of {}: {} streams, sizes {}, {} in flight each, seed {}, {} s", o.target.to_string(),
-                o.streams, o.sizes.to_string(), o.window, o.seed, std::chrono::duration<double>(o.duration).count());
+  c->log_->info("soak of {}: {} streams, sizes {}, {} in flight each, seed {}, {} s",
+                o.target.to_string(), o.streams, o.sizes.to_string(), o.window, o.seed,
+                std::chrono::duration<double>(o.duration).count());
   // The tasks end when control() stops everything; the results are written once all
   // have finished, so none outlives the run or the objects it uses.
   co_await (join_tasks(c) && control(c));
@@ -126,7 +127,8 @@ asio::awaitable<void> soak_client::control(soak_client* c) {
   }
   for (auto* t : c->fault_timers_) t->cancel();  // fault loops end
   const auto drain_deadline = clock::now() + (interrupted ? 1s : o.drain_timeout);
-  while (!c->drained() && clock::now() < drain_deadline) co_await wait_for(c, c->phase_changed_, drain_deadline);
+  while (!c->drained() && clock::now() < drain_deadline)
+    co_await wait_for(c, c->phase_changed_, drain_deadline);
   c->end_ = clock::now();
   c->stop_everything();
 }
@@ -159,7 +161,8 @@ void soak_client::stop_everything() {
   hook_done_.cancel();
 }
 
-asio::awaitable<void> soak_client::wait_for(soak_client* c, asio::steady_timer& event, clock::time_point deadline) {
+asio::awaitable<void> soak_client::wait_for(soak_client* c, asio::steady_timer& event,
+                                            clock::time_point deadline) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer t(c->io_, deadline);
   co_await (event.async_wait(use_tuple) || t.async_wait(use_tuple));
@@ -186,7 +189,8 @@ void soak_client::finish(clock::time_point end) {
 }  // namespace detail
 
 results run_soak(const run_options& opt, std::shared_ptr<spdlog::logger> log) {
-  if (opt.streams == 0 || opt.window == 0) throw std::invalid_argument("--streams and --window must be at least 1");
+  if (opt.streams == 0 || opt.window == 0)
+    throw std::invalid_argument("--streams and --window must be at least 1");
   detail::soak_client c(opt, std::move(log));
   results r = c.run();
   r.version = opt.version;
@@ -211,7 +215,8 @@ milliseconds parse_duration(const std::string& text) {
   try {
     v = std::stod(text, &used);
   } catch (const std::exception&) {
-    throw std::invalid_argument("\"" + text + "\" is not a duration (e.g. 90, 20s, 500ms, 10m, 1h)");
+    throw std::invalid_argument("\"" + text +
+                                "\" is not a duration (e.g. 90, 20s, 500ms, 10m, 1h)");
   }
   const std::string unit = text.substr(used);
   double ms = 0;

@@ -52,19 +52,19 @@ struct stream_state {
         wake(io, clock::time_point::max()),
         resume(io, clock::time_point::max()) {}
   std::uint32_t id;
-  std::unique_ptr<vsocklib::connector> conn;  // its backoff is this stream's alone
-  std::uint64_t next_send = 0;    // seq of the next message to send
-  std::uint64_t next_verify = 0;  // seq whose echo comes next
-  std::uint64_t verified_offset = 0;  // stream offset of next_verify's payload
+  std::unique_ptr<vsocklib::connector> conn;     // its backoff is this stream's alone
+  std::uint64_t next_send = 0;                   // seq of the next message to send
+  std::uint64_t next_verify = 0;                 // seq whose echo comes next
+  std::uint64_t verified_offset = 0;             // stream offset of next_verify's payload
   std::uint64_t send_limit = ~std::uint64_t{0};  // during the drain: no new messages
   std::deque<sent_message> inflight;
   vsocklib::stream_socket* sock = nullptr;  // while connected
   asio::steady_timer wake;    // event: the reader made room in the window / phase changed
   asio::steady_timer resume;  // event: a pause ended
   bool paused = false;
-  bool after_break = false;   // the next attempt follows a break or a failed attempt
-  bool stalled = false;       // the watchdog closed the connection
-  bool dropped = false;       // a drop fault closed the connection
+  bool after_break = false;  // the next attempt follows a break or a failed attempt
+  bool stalled = false;      // the watchdog closed the connection
+  bool dropped = false;      // a drop fault closed the connection
   clock::time_point last_progress = clock::now();
   std::vector<std::byte> out, in, scratch;
 };
@@ -101,7 +101,8 @@ class soak_client {
   static asio::awaitable<void> main_task(soak_client* c);
   static asio::awaitable<void> join_tasks(soak_client* c);
   static asio::awaitable<void> control(soak_client* c);
-  static asio::awaitable<void> wait_for(soak_client* c, asio::steady_timer& event, clock::time_point deadline);
+  static asio::awaitable<void> wait_for(soak_client* c, asio::steady_timer& event,
+                                        clock::time_point deadline);
   bool drained() const;
   void check_drained();
   void stop_everything();
@@ -115,13 +116,17 @@ class soak_client {
   void on_verified(stream_state& st, clock::time_point sent_at);
   void record_corruption(stream_state& st, std::uint64_t seq, std::uint64_t offset, bool header,
                          std::string direction, std::string detail);
-  void record_lost(stream_state& st, std::uint64_t from_seq, std::uint64_t to_seq, const std::string& where);
+  void record_lost(stream_state& st, std::uint64_t from_seq, std::uint64_t to_seq,
+                   const std::string& where);
 
   // stream.cpp
   std::uint64_t offset_of(const stream_state& st, std::uint64_t seq) const;
-  static asio::awaitable<void> writer(soak_client* c, stream_state* st, vsocklib::stream_socket* s, bool* failed);
-  static asio::awaitable<void> reader(soak_client* c, stream_state* st, vsocklib::stream_socket* s, end_reason* why);
-  static asio::awaitable<vsocklib::error_code> hello(soak_client* c, stream_state* st, vsocklib::stream_socket& s);
+  static asio::awaitable<void> writer(soak_client* c, stream_state* st, vsocklib::stream_socket* s,
+                                      bool* failed);
+  static asio::awaitable<void> reader(soak_client* c, stream_state* st, vsocklib::stream_socket* s,
+                                      end_reason* why);
+  static asio::awaitable<vsocklib::error_code> hello(soak_client* c, stream_state* st,
+                                                     vsocklib::stream_socket& s);
   static asio::awaitable<stream_result> attempt(soak_client* c, stream_state* st);
   static asio::awaitable<void> connect_stream(soak_client* c, stream_state* st,
                                               std::optional<vsocklib::stream_socket>& out);
@@ -135,7 +140,8 @@ class soak_client {
   // faults.cpp
   void add_fault(fault_event f);
   asio::awaitable<bool> sleep_while_running(clock::duration d);
-  static asio::awaitable<void> command_fault_loop(soak_client* c, std::string kind, command_fault f);
+  static asio::awaitable<void> command_fault_loop(soak_client* c, std::string kind,
+                                                  command_fault f);
   stream_state* pick_connected();
   static asio::awaitable<void> drop_loop(soak_client* c);
   static asio::awaitable<void> pause_loop(soak_client* c);

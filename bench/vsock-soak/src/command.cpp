@@ -40,14 +40,17 @@ asio::awaitable<command_result> async_run_command(const std::string& command,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   // Its own session: a timeout or a stop kills everything the command started.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::string sh = "sh", dash_c = "-c", cmd = command;
   char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "cannot start /bin/sh for \"" + command + "\"");
+  if (rc != 0)
+    throw std::system_error(rc, std::generic_category(),
+                            "cannot start /bin/sh for \"" + command + "\"");
   running.insert(pid);
 
   auto ex = co_await asio::this_coro::executor;
@@ -73,12 +76,14 @@ asio::awaitable<command_result> async_run_command(const std::string& command,
       co_await (exit_event->async_wait(asio::posix::descriptor_base::wait_read, use_tuple) ||
                 t.async_wait(use_tuple));
     } else {
-      t.expires_after(std::min<std::chrono::steady_clock::duration>(20ms, deadline - std::chrono::steady_clock::now()));
+      t.expires_after(std::min<std::chrono::steady_clock::duration>(
+          20ms, deadline - std::chrono::steady_clock::now()));
       co_await t.async_wait(use_tuple);
     }
   }
   running.erase(pid);
-  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start);
   if (!r.timed_out) r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
   co_return r;
 }

@@ -28,10 +28,11 @@ asio::awaitable<bool> soak_client::sleep_while_running(clock::duration d) {
   fault_timers_.insert(&t);
   co_await t.async_wait(use_tuple);
   fault_timers_.erase(&t);
-  co_return phase_ == phase::running && clock::now() + opt_.recovery_bound < start_ + opt_.duration;
+  co_return phase_ == phase::running&& clock::now() + opt_.recovery_bound < start_ + opt_.duration;
 }
 
-asio::awaitable<void> soak_client::command_fault_loop(soak_client* c, std::string kind, command_fault f) {
+asio::awaitable<void> soak_client::command_fault_loop(soak_client* c, std::string kind,
+                                                      command_fault f) {
   for (;;) {
     if (!co_await c->sleep_while_running(f.every)) co_return;
     const auto t = clock::now();
@@ -87,13 +88,15 @@ asio::awaitable<void> soak_client::pause_loop(soak_client* c) {
     if (!co_await c->sleep_while_running(c->opt_.pause_every)) co_return;
     stream_state* st = c->pick_connected();
     if (!st) continue;
-    c->add_fault({c->since_start(clock::now()), "pause", fmt::format("stream {} for {} ms", st->id, c->opt_.pause_for.count()), 0});
+    c->add_fault({c->since_start(clock::now()), "pause",
+                  fmt::format("stream {} for {} ms", st->id, c->opt_.pause_for.count()), 0});
     st->paused = true;
     co_await c->sleep_while_running(c->opt_.pause_for);
     st->paused = false;
     st->last_progress = clock::now();
     st->resume.cancel();
-    if (c->phase_ == phase::running) c->open_episode(fmt::format("pause stream {}", st->id), clock::now());
+    if (c->phase_ == phase::running)
+      c->open_episode(fmt::format("pause stream {}", st->id), clock::now());
   }
 }
 

@@ -18,7 +18,8 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 
 // One generator per (seed, stream, seq, purpose): a different purpose keeps the length
 // draw independent of the payload bytes.
-std::uint64_t key(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq, std::uint64_t purpose) {
+std::uint64_t key(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq,
+                  std::uint64_t purpose) {
   std::uint64_t s = seed ^ (std::uint64_t{stream} << 32) ^ (purpose * 0x632be59bd9b4e019ull);
   std::uint64_t k = splitmix64(s);
   s = k ^ seq;
@@ -38,7 +39,8 @@ std::uint32_t parse_size(std::string_view t, const std::string& whole) {
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (ec != std::errc() || end != t.data() + t.size() || t.empty()) {
-    throw std::invalid_argument("--sizes \"" + whole + "\": \"" + std::string(t) + "\" is not a number");
+    throw std::invalid_argument("--sizes \"" + whole + "\": \"" + std::string(t) +
+                                "\" is not a number");
   }
   if (v < 1 || v > kMaxLength) {
     throw std::invalid_argument("--sizes \"" + whole + "\": " + std::string(t) + " is outside 1.." +
@@ -147,7 +149,8 @@ std::uint32_t message_length(std::uint64_t seed, std::uint32_t stream, std::uint
   return std::clamp<std::uint32_t>(static_cast<std::uint32_t>(v), sizes.min, sizes.max);
 }
 
-void fill_payload(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq, std::span<std::byte> out) {
+void fill_payload(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq,
+                  std::span<std::byte> out) {
   std::uint64_t s = key(seed, stream, seq, 2);
   std::size_t i = 0;
   for (; i + 8 <= out.size(); i += 8) {
@@ -160,8 +163,8 @@ void fill_payload(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq, s
   }
 }
 
-std::optional<std::size_t> first_mismatch(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq,
-                                          std::span<const std::byte> got,
+std::optional<std::size_t> first_mismatch(std::uint64_t seed, std::uint32_t stream,
+                                          std::uint64_t seq, std::span<const std::byte> got,
                                           std::vector<std::byte>& scratch) {
   if (got.empty()) return std::nullopt;  // memcmp may not be given a null pointer
   scratch.resize(got.size());
@@ -184,7 +187,8 @@ verdict verify_data(std::uint64_t seed, std::uint32_t stream, std::uint64_t expe
   };
   if (magic != kMagic) return corrupt_header("bad magic");
   const bool sound = check_matches(raw_header, payload);
-  if (h.type != frame_type::data) return corrupt_header("unexpected frame type " + std::to_string(int(h.type)));
+  if (h.type != frame_type::data)
+    return corrupt_header("unexpected frame type " + std::to_string(int(h.type)));
   if (h.stream != stream) return corrupt_header("stream id " + std::to_string(h.stream));
   if (h.seq != expected_seq && sound) {
     // The header is intact, so this is really another message: whole messages were lost
@@ -195,7 +199,8 @@ verdict verify_data(std::uint64_t seed, std::uint32_t stream, std::uint64_t expe
     return v;
   }
   if (h.seq != expected_seq) return corrupt_header("seq field " + std::to_string(h.seq));
-  if (h.length != expected_length) return corrupt_header("length field " + std::to_string(h.length));
+  if (h.length != expected_length)
+    return corrupt_header("length field " + std::to_string(h.length));
   if (auto at = first_mismatch(seed, stream, expected_seq, payload, scratch)) {
     v.what = verdict::kind::corrupt;
     v.index = *at;

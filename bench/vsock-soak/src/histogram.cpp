@@ -39,7 +39,8 @@ void histogram::merge(const histogram& o) noexcept {
 std::uint64_t histogram::percentile(double q) const noexcept {
   if (count_ == 0) return 0;
   // Rank of the sample at fraction Q, 1-based: p99.9 of 1000 samples is the 999th.
-  const auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * double(count_))));
+  const auto rank =
+      std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * double(count_))));
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < kBuckets; ++i) {
     seen += buckets_[i];

@@ -100,8 +100,9 @@ void parse_options(std::vector<std::string> args, command_line& cl) {
       const std::string v = in.value();
       const auto colon = v.find(':');
       if (colon == std::string::npos) in.fail(a + " \"" + v + "\": expected STREAM:OFFSET");
-      so.inject_corruption.emplace(static_cast<std::uint32_t>(in.number_in(v.substr(0, colon), 0, 0xffffffff, kBase)),
-                                   in.number_in(v.substr(colon + 1), 0, ~std::uint64_t{0}, kBase));
+      so.inject_corruption.emplace(
+          static_cast<std::uint32_t>(in.number_in(v.substr(0, colon), 0, 0xffffffff, kBase)),
+          in.number_in(v.substr(colon + 1), 0, ~std::uint64_t{0}, kBase));
     } else if (for_run && a == "--target") {
       ro.target = in.stream_address();
       if (auto why = vsocklib::connect_problem(ro.target); !why.empty()) in.fail("--target " + why);

@@ -30,10 +30,12 @@ asio::awaitable<void> soak_client::run_hook() {
 // others wait for, and so that a command in progress is always waited for (stop kills it).
 asio::awaitable<void> soak_client::hook_task(soak_client* c) {
   for (;;) {
-    while (!c->hook_running_ && c->phase_ != phase::stopped) co_await c->hook_request_.async_wait(use_tuple);
+    while (!c->hook_running_ && c->phase_ != phase::stopped)
+      co_await c->hook_request_.async_wait(use_tuple);
     if (c->phase_ == phase::stopped) co_return;
     try {
-      auto res = co_await async_run_command(c->opt_.reconnect_hook, c->opt_.command_timeout, c->running_);
+      auto res =
+          co_await async_run_command(c->opt_.reconnect_hook, c->opt_.command_timeout, c->running_);
       if (res.exit_status != 0) c->log_->warn("reconnect hook: {}", res.describe());
       else c->log_->debug("reconnect hook: {} in {} ms", res.describe(), res.took.count());
     } catch (const std::exception& e) {

@@ -39,8 +39,8 @@ void soak_client::close_episode(const episode& e, clock::time_point end, bool re
   rc.duration_ms = std::chrono::duration<double, std::milli>(end - e.start).count();
   rc.recovered = recovered;
   if (recovered) {
-    log_->info("recovered from {} at {:.1f} s in {:.0f} ms ({} connections broken)", rc.cause, rc.start_s,
-               rc.duration_ms, rc.streams_broken);
+    log_->info("recovered from {} at {:.1f} s in {:.0f} ms ({} connections broken)", rc.cause,
+               rc.start_s, rc.duration_ms, rc.streams_broken);
   }
   if (rc.recovered && rc.duration_ms > double(opt_.recovery_bound.count())) {
     log_->warn("recovery from {} took {:.0f} ms, over the {} ms bound", rc.cause, rc.duration_ms,
@@ -81,17 +81,19 @@ void soak_client::on_verified(stream_state& st, clock::time_point sent_at) {
   }
 }
 
-void soak_client::record_corruption(stream_state& st, std::uint64_t seq, std::uint64_t offset, bool header,
-                       std::string direction, std::string detail) {
+void soak_client::record_corruption(stream_state& st, std::uint64_t seq, std::uint64_t offset,
+                                    bool header, std::string direction, std::string detail) {
   ++r_.corruptions;
-  const auto text = fmt::format("stream {}: corrupt data at offset {} (seq {}{}, {}): {}", st.id, offset, seq,
-                                header ? ", header" : "", direction, detail);
+  const auto text = fmt::format("stream {}: corrupt data at offset {} (seq {}{}, {}): {}", st.id,
+                                offset, seq, header ? ", header" : "", direction, detail);
   log_->error("{}", text);
   first_error(text);
-  if (!r_.first_corruption) r_.first_corruption = corruption{st.id, offset, seq, header, direction, detail};
+  if (!r_.first_corruption)
+    r_.first_corruption = corruption{st.id, offset, seq, header, direction, detail};
 }
 
-void soak_client::record_lost(stream_state& st, std::uint64_t from_seq, std::uint64_t to_seq, const std::string& where) {
+void soak_client::record_lost(stream_state& st, std::uint64_t from_seq, std::uint64_t to_seq,
+                              const std::string& where) {
   ++r_.gaps;
   std::uint64_t bytes = 0;
   for (auto s = from_seq; s < to_seq && s < from_seq + 100000; ++s) {
@@ -99,8 +101,8 @@ void soak_client::record_lost(stream_state& st, std::uint64_t from_seq, std::uin
   }
   r_.lost_messages += to_seq - from_seq;
   r_.lost_bytes += bytes;
-  const auto text = fmt::format("stream {}: {} messages lost ({}): seq {} to {}", st.id, to_seq - from_seq,
-                                where, from_seq, to_seq - 1);
+  const auto text = fmt::format("stream {}: {} messages lost ({}): seq {} to {}", st.id,
+                                to_seq - from_seq, where, from_seq, to_seq - 1);
   log_->error("{}", text);
   first_error(text);
 }

@@ -1,7 +1,7 @@
 #include "vsock_soak/results.hpp"
 
-#include <boost/json/value.hpp>
 #include <fmt/format.h>
+#include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -29,8 +29,11 @@ json::array column(const std::vector<T>& v, F get) {
 
 json::value proc_json(const std::optional<proc_point>& p) {
   if (!p) return nullptr;
-  return json::object{{"t_s", p->t_s}, {"rss_kib", p->rss_kib}, {"fds", p->fds},
-                      {"threads", p->threads}, {"cpu_pct", p->cpu_pct}};
+  return json::object{{"t_s", p->t_s},
+                      {"rss_kib", p->rss_kib},
+                      {"fds", p->fds},
+                      {"threads", p->threads},
+                      {"cpu_pct", p->cpu_pct}};
 }
 
 }  // namespace
@@ -107,13 +110,14 @@ void evaluate(results& r) {
   f.clear();
   if (r.messages == 0) f.push_back("no message came back verified");
   if (r.lost_messages) {
-    f.push_back(fmt::format("{} messages ({}) lost", r.lost_messages, human_bytes(double(r.lost_bytes))));
+    f.push_back(
+        fmt::format("{} messages ({}) lost", r.lost_messages, human_bytes(double(r.lost_bytes))));
   }
   if (r.corruptions) {
     std::string where;
     if (const auto& c = r.first_corruption) {
-      where = fmt::format(": first in stream {} at offset {} (seq {}, {}{})", c->stream, c->offset, c->seq,
-                          c->direction, c->header ? ", header" : "");
+      where = fmt::format(": first in stream {} at offset {} (seq {}, {}{})", c->stream, c->offset,
+                          c->seq, c->direction, c->header ? ", header" : "");
     }
     f.push_back(fmt::format("{} corrupted messages{}", r.corruptions, where));
   }
@@ -136,13 +140,15 @@ void evaluate(results& r) {
     auto rss = rss_growth(p);
     auto fds = fd_growth(p);
     if (r.max_rss_growth_kib && rss && *rss > *r.max_rss_growth_kib) {
-      f.push_back(fmt::format("{} RSS grew {} KiB (bound {} KiB)", p.name, *rss, *r.max_rss_growth_kib));
+      f.push_back(
+          fmt::format("{} RSS grew {} KiB (bound {} KiB)", p.name, *rss, *r.max_rss_growth_kib));
     }
     if (r.max_fd_growth && fds && *fds > *r.max_fd_growth) {
       f.push_back(fmt::format("{} open fds grew by {} (bound {})", p.name, *fds, *r.max_fd_growth));
     }
     if ((r.max_rss_growth_kib || r.max_fd_growth) && !rss) {
-      f.push_back(fmt::format("{} has no sample after the warm-up: growth bounds cannot be checked", p.name));
+      f.push_back(fmt::format("{} has no sample after the warm-up: growth bounds cannot be checked",
+                              p.name));
     }
   }
 }
@@ -151,13 +157,16 @@ std::string summary_line(const results& r) {
   double worst = 0;
   for (const auto& rc : r.recoveries) worst = std::max(worst, rc.duration_ms);
   std::string s = fmt::format(
-      "vsock-soak: {} {:.0f} s, {} streams, {} in {} messages verified ({}/s), {} lost, {} corrupt, "
-      "{} gaps, latency p50 {} p99 {} p99.9 {} max {}, {} breaks, {} recoveries (max {} ms, bound {:.0f} ms)",
-      r.passed() ? "PASS" : "FAIL", r.elapsed_s, r.streams, human_bytes(double(r.bytes)), r.messages,
-      human_bytes(r.elapsed_s > 0 ? double(r.bytes) / r.elapsed_s : 0), r.lost_messages, r.corruptions, r.gaps,
-      human_us(double(r.latency.percentile(0.5))), human_us(double(r.latency.percentile(0.99))),
-      human_us(double(r.latency.percentile(0.999))), human_us(double(r.latency.max())), r.breaks,
-      r.recoveries.size() + r.recoveries_not_listed, std::lround(worst), r.recovery_bound_ms);
+      "vsock-soak: {} {:.0f} s, {} streams, {} in {} messages verified ({}/s), {} lost, {} "
+      "corrupt, "
+      "{} gaps, latency p50 {} p99 {} p99.9 {} max {}, {} breaks, {} recoveries (max {} ms, bound "
+      "{:.0f} ms)",
+      r.passed() ? "PASS" : "FAIL", r.elapsed_s, r.streams, human_bytes(double(r.bytes)),
+      r.messages, human_bytes(r.elapsed_s > 0 ? double(r.bytes) / r.elapsed_s : 0), r.lost_messages,
+      r.corruptions, r.gaps, human_us(double(r.latency.percentile(0.5))),
+      human_us(double(r.latency.percentile(0.99))), human_us(double(r.latency.percentile(0.999))),
+      human_us(double(r.latency.max())), r.breaks, r.recoveries.size() + r.recoveries_not_listed,
+      std::lround(worst), r.recovery_bound_ms);
   for (const auto& p : r.processes) {
     auto rss = rss_growth(p);
     auto fds = fd_growth(p);
@@ -204,9 +213,9 @@ std::string to_json(const results& r) {
                                {"connect_failures", r.connect_failures},
                                {"first_error", r.first_error}};
   if (const auto& c = r.first_corruption) {
-    doc["first_corruption"] = json::object{{"stream", c->stream},       {"offset", c->offset},
-                                           {"seq", c->seq},             {"header", c->header},
-                                           {"direction", c->direction}, {"detail", c->detail}};
+    doc["first_corruption"] =
+        json::object{{"stream", c->stream}, {"offset", c->offset},       {"seq", c->seq},
+                     {"header", c->header}, {"direction", c->direction}, {"detail", c->detail}};
   } else {
     doc["first_corruption"] = nullptr;
   }
@@ -233,17 +242,16 @@ std::string to_json(const results& r) {
   doc["faults"] = std::move(faults);
   doc["faults_not_listed"] = r.faults_not_listed;
   const auto& s = r.series;
-  doc["series"] = json::object{
-      {"t_s", column(s, [](auto& p) { return p.t_s; })},
-      {"interval_s", column(s, [](auto& p) { return p.interval_s; })},
-      {"bytes", column(s, [](auto& p) { return p.bytes; })},
-      {"messages", column(s, [](auto& p) { return p.messages; })},
-      {"p50_us", column(s, [](auto& p) { return p.p50_us; })},
-      {"p99_us", column(s, [](auto& p) { return p.p99_us; })},
-      {"p999_us", column(s, [](auto& p) { return p.p999_us; })},
-      {"max_us", column(s, [](auto& p) { return p.max_us; })},
-      {"errors", column(s, [](auto& p) { return p.errors; })},
-      {"breaks", column(s, [](auto& p) { return p.breaks; })}};
+  doc["series"] = json::object{{"t_s", column(s, [](auto& p) { return p.t_s; })},
+                               {"interval_s", column(s, [](auto& p) { return p.interval_s; })},
+                               {"bytes", column(s, [](auto& p) { return p.bytes; })},
+                               {"messages", column(s, [](auto& p) { return p.messages; })},
+                               {"p50_us", column(s, [](auto& p) { return p.p50_us; })},
+                               {"p99_us", column(s, [](auto& p) { return p.p99_us; })},
+                               {"p999_us", column(s, [](auto& p) { return p.p999_us; })},
+                               {"max_us", column(s, [](auto& p) { return p.max_us; })},
+                               {"errors", column(s, [](auto& p) { return p.errors; })},
+                               {"breaks", column(s, [](auto& p) { return p.breaks; })}};
   json::array processes;
   for (const auto& p : r.processes) {
     const auto& pts = p.points;
@@ -432,8 +440,6 @@ constexpr const char* kHtmlTail = R"HTML(</script>
 
 }  // namespace
 
-std::string to_html(const results& r) {
-  return std::string(kHtmlHead) + to_json(r) + kHtmlTail;
-}
+std::string to_html(const results& r) { return std::string(kHtmlHead) + to_json(r) + kHtmlTail; }
 
 }  // namespace vsock_soak

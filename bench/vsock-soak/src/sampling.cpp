@@ -88,8 +88,10 @@ void soak_client::window_peaks(watched& w, double window_s) {
   };
   const auto begin = p.points.begin() + w.first_point;
   const double t0 = begin->t_s, t_end = p.points.back().t_s;
-  auto first_end = std::find_if(begin, p.points.end(), [&](const proc_point& x) { return x.t_s > t0 + window_s; });
-  auto last_begin = std::find_if(begin, p.points.end(), [&](const proc_point& x) { return x.t_s >= t_end - window_s; });
+  auto first_end = std::find_if(begin, p.points.end(),
+                                [&](const proc_point& x) { return x.t_s > t0 + window_s; });
+  auto last_begin = std::find_if(begin, p.points.end(),
+                                 [&](const proc_point& x) { return x.t_s >= t_end - window_s; });
   p.baseline = peak(begin, first_end);
   p.last = peak(last_begin, p.points.end());
   p.last->t_s = t_end;
@@ -97,11 +99,13 @@ void soak_client::window_peaks(watched& w, double window_s) {
 
 void soak_client::watchdog(clock::time_point now) {
   for (auto& st : streams_) {
-    if (st->sock && !st->paused && !st->inflight.empty() && now - st->last_progress > opt_.stall_timeout) {
+    if (st->sock && !st->paused && !st->inflight.empty() &&
+        now - st->last_progress > opt_.stall_timeout) {
       ++r_.stalls;
       first_error(fmt::format("stream {}: no echo for {} ms with {} messages in flight", st->id,
                               opt_.stall_timeout.count(), st->inflight.size()));
-      log_->error("stream {}: stalled (no echo for {} ms); reconnecting", st->id, opt_.stall_timeout.count());
+      log_->error("stream {}: stalled (no echo for {} ms); reconnecting", st->id,
+                  opt_.stall_timeout.count());
       st->stalled = true;
       error_code ignored;
       st->sock->close(ignored);
@@ -111,14 +115,17 @@ void soak_client::watchdog(clock::time_point now) {
 
 std::string soak_client::status_text(clock::time_point now) const {
   const double t = since_start(now);
-  std::string s = fmt::format("[{:5.0f}/{:.0f} s] {}/s verified, {} total, p99 {}, errors {}, breaks {}, recoveries {} (max {:.0f} ms)",
-                              t, std::chrono::duration<double>(opt_.duration).count(),
-                              human_bytes(double(sec_bytes_last_)), human_bytes(double(r_.bytes)),
-                              human_us(double(last_p99_)),
-                              r_.corruptions + r_.gaps + r_.duplicates + r_.stalls, r_.breaks, recoveries_total_,
-                              max_recovery_ms_);
+  std::string s = fmt::format(
+      "[{:5.0f}/{:.0f} s] {}/s verified, {} total, p99 {}, errors {}, breaks {}, recoveries {} "
+      "(max {:.0f} ms)",
+      t, std::chrono::duration<double>(opt_.duration).count(), human_bytes(double(sec_bytes_last_)),
+      human_bytes(double(r_.bytes)), human_us(double(last_p99_)),
+      r_.corruptions + r_.gaps + r_.duplicates + r_.stalls, r_.breaks, recoveries_total_,
+      max_recovery_ms_);
   for (const auto& w : watched_) {
-    if (w.proc.last) s += fmt::format(", {} {:.1f} MiB {} fds", w.proc.name, double(w.proc.last->rss_kib) / 1024, w.proc.last->fds);
+    if (w.proc.last)
+      s += fmt::format(", {} {:.1f} MiB {} fds", w.proc.name, double(w.proc.last->rss_kib) / 1024,
+                       w.proc.last->fds);
   }
   if (phase_ == phase::draining) s += " (draining)";
   return s;

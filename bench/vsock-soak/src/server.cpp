@@ -7,8 +7,8 @@
 #include <set>
 
 #include "vsock_soak/soak.hpp"
-#include "vsocklib/task_group.hpp"
 #include "vsocklib/asio.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace vsock_soak {
 namespace {
@@ -30,8 +30,9 @@ struct server_state {
 };
 
 // Tells the client what was wrong, then the caller closes the connection.
-asio::awaitable<void> send_problem(vsocklib::stream_socket& s, std::uint32_t stream, std::uint64_t seq,
-                                   problem_kind kind, std::uint64_t index, const std::string& text) {
+asio::awaitable<void> send_problem(vsocklib::stream_socket& s, std::uint32_t stream,
+                                   std::uint64_t seq, problem_kind kind, std::uint64_t index,
+                                   const std::string& text) {
   std::vector<std::byte> payload(9 + text.size());
   put_u64(payload, index);
   payload[8] = static_cast<std::byte>(kind);
@@ -42,7 +43,8 @@ asio::awaitable<void> send_problem(vsocklib::stream_socket& s, std::uint32_t str
   co_await asio::async_write(s, bufs, use_tuple);
 }
 
-asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket& s, const std::string& peer) {
+asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket& s,
+                                       const std::string& peer) {
   auto& log = *st->log;
   std::array<std::byte, kHeaderSize> raw;
   std::vector<std::byte> payload, scratch;
@@ -55,7 +57,8 @@ asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket
   }
   header h = decode_header(raw, magic);
   if (magic != kMagic || h.type != frame_type::hello || h.length != 16) {
-    log.warn("{}: not a vsock-soak hello (magic {:#x}, type {}, length {}); closing", peer, magic, int(h.type), h.length);
+    log.warn("{}: not a vsock-soak hello (magic {:#x}, type {}, length {}); closing", peer, magic,
+             int(h.type), h.length);
     co_return;
   }
   payload.resize(16);
@@ -81,11 +84,13 @@ asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket
       co_return;
     }
     h = decode_header(raw, magic);
-    if (magic != kMagic || h.type != frame_type::data || h.stream != stream || h.length > kMaxLength) {
+    if (magic != kMagic || h.type != frame_type::data || h.stream != stream ||
+        h.length > kMaxLength) {
       ++st->problems;
-      log.error("{}: stream {} seq {}: damaged header (magic {:#x}, type {}, stream {}, length {})", peer, stream,
-                expect, magic, int(h.type), h.stream, h.length);
-      co_await send_problem(s, stream, expect, problem_kind::corrupt, kHeaderIndex, "damaged header");
+      log.error("{}: stream {} seq {}: damaged header (magic {:#x}, type {}, stream {}, length {})",
+                peer, stream, expect, magic, int(h.type), h.stream, h.length);
+      co_await send_problem(s, stream, expect, problem_kind::corrupt, kHeaderIndex,
+                            "damaged header");
       co_return;
     }
     payload.resize(h.length);
@@ -97,16 +102,18 @@ asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket
       const bool gap = v.what == verdict::kind::gap || v.what == verdict::kind::duplicate;
       log.error("{}: stream {} seq {}: {} (offset {})", peer, stream, expect, v.detail,
                 offset + (v.index == kHeaderIndex ? 0 : v.index));
-      co_await send_problem(s, stream, expect, gap ? problem_kind::gap : problem_kind::corrupt, v.index, v.detail);
+      co_await send_problem(s, stream, expect, gap ? problem_kind::gap : problem_kind::corrupt,
+                            v.index, v.detail);
       co_return;
     }
     if (st->opt.inject_corruption && !st->injected && st->opt.inject_corruption->first == stream &&
-        st->opt.inject_corruption->second >= offset && st->opt.inject_corruption->second < offset + h.length) {
+        st->opt.inject_corruption->second >= offset &&
+        st->opt.inject_corruption->second < offset + h.length) {
       st->injected = true;
       const auto at = st->opt.inject_corruption->second - offset;
       payload[at] ^= std::byte{0x20};
-      log.warn("{}: --inject-corruption: flipped a bit of stream {} at offset {} (seq {}, byte {})", peer, stream,
-               st->opt.inject_corruption->second, expect, at);
+      log.warn("{}: --inject-corruption: flipped a bit of stream {} at offset {} (seq {}, byte {})",
+               peer, stream, st->opt.inject_corruption->second, expect, at);
     }
     std::array<asio::const_buffer, 2> bufs{asio::buffer(raw), asio::buffer(payload)};
     std::tie(ec, n) = co_await asio::async_write(s, bufs, use_tuple);
@@ -117,7 +124,8 @@ asio::awaitable<void> serve_connection(server_state* st, vsocklib::stream_socket
 }
 
 // A connection is registered in st->open while served, so that stop can close it.
-asio::awaitable<void> connection_main(server_state* st, vsocklib::stream_socket s, std::string peer) {
+asio::awaitable<void> connection_main(server_state* st, vsocklib::stream_socket s,
+                                      std::string peer) {
   st->open.insert(&s);
   co_await serve_connection(st, s, peer);
   st->open.erase(&s);
@@ -126,7 +134,8 @@ asio::awaitable<void> connection_main(server_state* st, vsocklib::stream_socket 
 }
 
 // Connections join the accept loops' group: serve() returns once every one has ended.
-asio::awaitable<void> accept_loop(server_state* st, vsocklib::listener* l, vsocklib::task_group* tasks) {
+asio::awaitable<void> accept_loop(server_state* st, vsocklib::listener* l,
+                                  vsocklib::task_group* tasks) {
   for (;;) {
     while (st->active >= st->opt.max_connections && !st->stopping) {
       co_await st->slot_free.async_wait(use_tuple);
@@ -145,10 +154,12 @@ asio::awaitable<void> accept_loop(server_state* st, vsocklib::listener* l, vsock
 }
 
 // On SIGINT/SIGTERM: stop accepting and end every connection.
-asio::awaitable<void> stop_on_signal(server_state* st, std::vector<std::unique_ptr<vsocklib::listener>>* listeners,
+asio::awaitable<void> stop_on_signal(server_state* st,
+                                     std::vector<std::unique_ptr<vsocklib::listener>>* listeners,
                                      asio::signal_set* signals) {
   auto [ec, sig] = co_await signals->async_wait(use_tuple);
-  st->log->info("signal {}: stopping after {} connections, {} problems found", sig, st->connections, st->problems);
+  st->log->info("signal {}: stopping after {} connections, {} problems found", sig, st->connections,
+                st->problems);
   st->stopping = true;
   for (auto& l : *listeners) l->close();
   error_code ignored;
@@ -156,7 +167,8 @@ asio::awaitable<void> stop_on_signal(server_state* st, std::vector<std::unique_p
   st->slot_free.cancel();
 }
 
-asio::awaitable<void> serve_main(server_state* st, std::vector<std::unique_ptr<vsocklib::listener>>* listeners,
+asio::awaitable<void> serve_main(server_state* st,
+                                 std::vector<std::unique_ptr<vsocklib::listener>>* listeners,
                                  asio::signal_set* signals) {
   vsocklib::task_group tasks(co_await asio::this_coro::executor);
   for (auto& l : *listeners) tasks.spawn(accept_loop(st, l.get(), &tasks));
@@ -168,10 +180,13 @@ asio::awaitable<void> serve_main(server_state* st, std::vector<std::unique_ptr<v
 
 void serve(const serve_options& opt, std::shared_ptr<spdlog::logger> log) {
   asio::io_context io(1);
-  server_state st{opt, log, false, 0, 0, 0, asio::steady_timer(io, asio::steady_timer::time_point::max()), false, {}};
+  server_state st{
+      opt,   log, false, 0, 0, 0, asio::steady_timer(io, asio::steady_timer::time_point::max()),
+      false, {}};
   std::vector<std::unique_ptr<vsocklib::listener>> listeners;
   for (const auto& a : opt.listen) {
-    listeners.push_back(std::make_unique<vsocklib::listener>(io.get_executor(), a, opt.policy, log));
+    listeners.push_back(
+        std::make_unique<vsocklib::listener>(io.get_executor(), a, opt.policy, log));
     log->info("listening on {}", listeners.back()->local_address().to_string());
   }
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -26,7 +26,8 @@ class hello_category_impl : public boost::system::error_category {
   std::string message(int ev) const override {
     switch (static_cast<hello_errc>(ev)) {
       case hello_errc::no_answer: return "no answer to hello";
-      case hello_errc::not_hello_ok: return "the peer's answer to hello is not a vsock-soak hello_ok";
+      case hello_errc::not_hello_ok:
+        return "the peer's answer to hello is not a vsock-soak hello_ok";
     }
     return "unknown hello error";
   }
@@ -49,7 +50,8 @@ std::uint64_t soak_client::offset_of(const stream_state& st, std::uint64_t seq) 
   return off;
 }
 
-asio::awaitable<void> soak_client::writer(soak_client* c, stream_state* st, vsocklib::stream_socket* s, bool* failed) {
+asio::awaitable<void> soak_client::writer(soak_client* c, stream_state* st,
+                                          vsocklib::stream_socket* s, bool* failed) {
   for (;;) {
     if (c->phase_ == phase::stopped) co_return;
     if (st->inflight.size() >= c->opt_.window || st->next_send >= st->send_limit) {
@@ -61,7 +63,8 @@ asio::awaitable<void> soak_client::writer(soak_client* c, stream_state* st, vsoc
     st->out.resize(kHeaderSize + len);
     auto payload = std::span<std::byte>(st->out).subspan(kHeaderSize);
     fill_payload(c->opt_.seed, st->id, seq, payload);
-    encode_header(frame_type::data, st->id, seq, payload, std::span<std::byte, kHeaderSize>(st->out.data(), kHeaderSize));
+    encode_header(frame_type::data, st->id, seq, payload,
+                  std::span<std::byte, kHeaderSize>(st->out.data(), kHeaderSize));
     // Counted in flight before the write completes: an echo can come back before
     // the write's completion handler runs.
     st->inflight.push_back({seq, len, clock::now()});
@@ -74,7 +77,8 @@ asio::awaitable<void> soak_client::writer(soak_client* c, stream_state* st, vsoc
   }
 }
 
-asio::awaitable<void> soak_client::reader(soak_client* c, stream_state* st, vsocklib::stream_socket* s, end_reason* why) {
+asio::awaitable<void> soak_client::reader(soak_client* c, stream_state* st,
+                                          vsocklib::stream_socket* s, end_reason* why) {
   auto& r = c->r_;
   std::array<std::byte, kHeaderSize> raw;
   std::uint32_t magic = 0;
@@ -104,26 +108,30 @@ asio::awaitable<void> soak_client::reader(soak_client* c, stream_state* st, vsoc
         c->record_lost(*st, h.seq, h.seq + 1, "seen by the server: " + text);
       } else {
         const bool hdr = index == kHeaderIndex;
-        c->record_corruption(*st, h.seq, c->offset_of(*st, h.seq) + (hdr ? 0 : index), hdr, "to server", text);
+        c->record_corruption(*st, h.seq, c->offset_of(*st, h.seq) + (hdr ? 0 : index), hdr,
+                             "to server", text);
       }
       *why = end_reason::error;
       co_return;
     }
     if (st->inflight.empty()) {
       ++r.duplicates;
-      c->first_error(fmt::format("stream {}: a frame arrived with nothing in flight (seq field {})", st->id, h.seq));
+      c->first_error(fmt::format("stream {}: a frame arrived with nothing in flight (seq field {})",
+                                 st->id, h.seq));
       *why = end_reason::error;
       co_return;
     }
     const sent_message m = st->inflight.front();
     // A frame claiming to be the expected message with another length is damaged: do
     // not read a payload of a length that cannot be trusted.
-    const bool bad_length = h.length > kMaxLength || (magic == kMagic && h.seq == m.seq && h.length != m.length);
+    const bool bad_length =
+        h.length > kMaxLength || (magic == kMagic && h.seq == m.seq && h.length != m.length);
     verdict v;
     if (magic != kMagic || bad_length) {
       v.what = verdict::kind::corrupt;
       v.index = kHeaderIndex;
-      v.detail = magic != kMagic ? "bad magic" : fmt::format("length field {} (expected {})", h.length, m.length);
+      v.detail = magic != kMagic ? "bad magic"
+                                 : fmt::format("length field {} (expected {})", h.length, m.length);
     } else {
       st->in.resize(h.length);
       std::tie(ec, n) = co_await asio::async_read(*s, asio::buffer(st->in), use_tuple);
@@ -136,7 +144,8 @@ asio::awaitable<void> soak_client::reader(soak_client* c, stream_state* st, vsoc
     switch (v.what) {
       case verdict::kind::ok: {
         const auto now = clock::now();
-        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - m.sent_at).count();
+        const auto us =
+            std::chrono::duration_cast<std::chrono::microseconds>(now - m.sent_at).count();
         r.latency.record(static_cast<std::uint64_t>(us));
         c->sec_latency_.record(static_cast<std::uint64_t>(us));
         ++r.messages;
@@ -153,12 +162,11 @@ asio::awaitable<void> soak_client::reader(soak_client* c, stream_state* st, vsoc
         continue;
       }
       case verdict::kind::corrupt:
-        c->record_corruption(*st, m.seq, st->verified_offset + (v.index == kHeaderIndex ? 0 : v.index),
+        c->record_corruption(*st, m.seq,
+                             st->verified_offset + (v.index == kHeaderIndex ? 0 : v.index),
                              v.index == kHeaderIndex, "echo", v.detail);
         break;
-      case verdict::kind::gap:
-        c->record_lost(*st, m.seq, v.got_seq, "echo: " + v.detail);
-        break;
+      case verdict::kind::gap: c->record_lost(*st, m.seq, v.got_seq, "echo: " + v.detail); break;
       case verdict::kind::duplicate:
         ++r.duplicates;
         c->first_error(fmt::format("stream {}: duplicate: {}", st->id, v.detail));
@@ -171,7 +179,8 @@ asio::awaitable<void> soak_client::reader(soak_client* c, stream_state* st, vsoc
 
 // Says hello on a connected socket: the first sequence number whose echo is not verified
 // yet and its stream offset, so the server resumes there.
-asio::awaitable<error_code> soak_client::hello(soak_client* c, stream_state* st, vsocklib::stream_socket& s) {
+asio::awaitable<error_code> soak_client::hello(soak_client* c, stream_state* st,
+                                               vsocklib::stream_socket& s) {
   using namespace asio::experimental::awaitable_operators;
   std::vector<std::byte> hello(kHeaderSize + 16);
   auto payload = std::span<std::byte>(hello).subspan(kHeaderSize);
@@ -185,17 +194,20 @@ asio::awaitable<error_code> soak_client::hello(soak_client* c, stream_state* st,
     // The hello's answer proves the whole path: a forwarder (adb forward, a relay) may
     // accept the connection and only then find that its far side is gone.
     asio::steady_timer t(co_await asio::this_coro::executor, c->opt_.connect_timeout);
-    auto res = co_await (asio::async_read(s, asio::buffer(raw), use_tuple) || t.async_wait(use_tuple));
+    auto res =
+        co_await (asio::async_read(s, asio::buffer(raw), use_tuple) || t.async_wait(use_tuple));
     if (res.index() == 1) ec = vsocklib::errc::connect_timeout;
     else ec = std::get<0>(std::get<0>(res));
   }
   if (ec) {
-    c->log_->debug("stream {}: {}: no answer to hello: {}", st->id, c->opt_.target.to_string(), ec.message());
+    c->log_->debug("stream {}: {}: no answer to hello: {}", st->id, c->opt_.target.to_string(),
+                   ec.message());
     co_return make_error(hello_errc::no_answer);
   }
   std::uint32_t magic = 0;
   const header h = decode_header(raw, magic);
-  if (magic != kMagic || h.type != frame_type::hello_ok || h.stream != st->id || h.seq != st->next_verify) {
+  if (magic != kMagic || h.type != frame_type::hello_ok || h.stream != st->id ||
+      h.seq != st->next_verify) {
     co_return make_error(hello_errc::not_hello_ok);
   }
   co_return error_code{};
@@ -206,7 +218,8 @@ asio::awaitable<error_code> soak_client::hello(soak_client* c, stream_state* st,
 asio::awaitable<soak_client::stream_result> soak_client::attempt(soak_client* c, stream_state* st) {
   if (st->after_break && !c->opt_.reconnect_hook.empty()) co_await c->run_hook();
   if (c->phase_ == phase::stopped) {
-    co_return stream_result{error_code(asio::error::operation_aborted), vsocklib::stream_socket(c->io_)};
+    co_return stream_result{error_code(asio::error::operation_aborted),
+                            vsocklib::stream_socket(c->io_)};
   }
   auto [ec, s] = co_await st->conn->async_connect_once();
   if (!ec) ec = co_await hello(c, st, s);
@@ -228,7 +241,8 @@ asio::awaitable<void> soak_client::connect_stream(soak_client* c, stream_state* 
 asio::awaitable<void> soak_client::until_not_needed(soak_client* c, stream_state* st) {
   for (;;) {
     if (c->phase_ == phase::stopped) co_return;
-    if (c->phase_ == phase::draining && st->inflight.empty() && st->next_send >= st->send_limit) co_return;
+    if (c->phase_ == phase::draining && st->inflight.empty() && st->next_send >= st->send_limit)
+      co_return;
     co_await st->wake.async_wait(use_tuple);
     // Cancelled because the connect won: done. (Awaited into a local: GCC 12 miscompiles
     // a co_await inside the condition, and this loop then spins.)
@@ -240,7 +254,8 @@ asio::awaitable<void> soak_client::until_not_needed(soak_client* c, stream_state
 asio::awaitable<void> soak_client::stream_main(soak_client* c, stream_state* st) {
   using namespace asio::experimental::awaitable_operators;
   while (c->phase_ != phase::stopped) {
-    if (c->phase_ == phase::draining && st->inflight.empty() && st->next_send >= st->send_limit) break;
+    if (c->phase_ == phase::draining && st->inflight.empty() && st->next_send >= st->send_limit)
+      break;
     std::optional<vsocklib::stream_socket> connected;
     // Cancelling the connector (the other side won) ends a backoff wait, an attempt or a
     // hook wait at once.
@@ -272,7 +287,10 @@ asio::awaitable<void> soak_client::stream_main(soak_client* c, stream_state* st)
     if (st->verified_offset > 0 || st->next_verify > 0) st->conn->session_proven();
     else st->conn->retry_now();
     st->after_break = true;
-    c->on_break(*st, st->stalled ? "stalled" : st->dropped ? "dropped by a fault" : why == end_reason::error ? "after an error" : "closed by the peer");
+    c->on_break(*st, st->stalled                ? "stalled"
+                     : st->dropped              ? "dropped by a fault"
+                     : why == end_reason::error ? "after an error"
+                                                : "closed by the peer");
   }
 }
 

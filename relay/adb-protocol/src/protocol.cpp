@@ -16,8 +16,7 @@ bool known_command(std::uint32_t c) noexcept {
     case kWrte:
     case kAuth:
     case kStls:
-    case kSync:
-      return true;
+    case kSync: return true;
   }
   return false;
 }

@@ -28,7 +28,9 @@ class linux_aio final : public aio_syscalls {
   }
 };
 
-error_code system_error_code(int err) { return error_code(err, asio::error::get_system_category()); }
+error_code system_error_code(int err) {
+  return error_code(err, asio::error::get_system_category());
+}
 
 }  // namespace
 
@@ -37,9 +39,15 @@ aio_syscalls& aio_syscalls::system() {
   return instance;
 }
 
-aio_queue::aio_queue(asio::any_io_executor ex, vsocklib::unique_fd fd, bool in,
-                     std::size_t slot, std::size_t depth, aio_syscalls& sys)
-    : sys_(sys), fd_(std::move(fd)), in_(in), slot_size_(slot), storage_(slot * depth), slots_(depth), event_(ex) {
+aio_queue::aio_queue(asio::any_io_executor ex, vsocklib::unique_fd fd, bool in, std::size_t slot,
+                     std::size_t depth, aio_syscalls& sys)
+    : sys_(sys),
+      fd_(std::move(fd)),
+      in_(in),
+      slot_size_(slot),
+      storage_(slot * depth),
+      slots_(depth),
+      event_(ex) {
   auto give_up = [](const std::string& what, int err) {
     return std::system_error(err, std::generic_category(), what);
   };
@@ -64,7 +72,8 @@ aio_queue::~aio_queue() {
   sys_.destroy(ctx_);
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> aio_queue::async_read(asio::mutable_buffer buf) {
+asio::awaitable<std::tuple<error_code, std::size_t>> aio_queue::async_read(
+    asio::mutable_buffer buf) {
   if (failed_) co_return std::tuple{failed_, std::size_t{0}};
   if (!started_) {  // first read: fill the queue
     started_ = true;
@@ -94,8 +103,10 @@ asio::awaitable<std::tuple<error_code, std::size_t>> aio_queue::async_read(asio:
   co_return std::tuple{error_code{}, n};
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> aio_queue::async_write(asio::const_buffer buf) {
-  if (buf.size() > slot_size_) co_return std::tuple{error_code(asio::error::message_size), std::size_t{0}};
+asio::awaitable<std::tuple<error_code, std::size_t>> aio_queue::async_write(
+    asio::const_buffer buf) {
+  if (buf.size() > slot_size_)
+    co_return std::tuple{error_code(asio::error::message_size), std::size_t{0}};
   for (;;) {
     if (failed_) co_return std::tuple{failed_, std::size_t{0}};
     reap();
@@ -179,7 +190,8 @@ asio::awaitable<error_code> aio_queue::wait_oldest() {
     collect();
     if (used_ > 0 && !slots_[head_].in_flight) co_return error_code{};
     std::uint64_t count = 0;
-    auto [ec, n] = co_await event_.async_read_some(asio::buffer(&count, sizeof count), vsocklib::unslotted());
+    auto [ec, n] =
+        co_await event_.async_read_some(asio::buffer(&count, sizeof count), vsocklib::unslotted());
     if (cancelled_) co_return asio::error::operation_aborted;
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return ec;
   }

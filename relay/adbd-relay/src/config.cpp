@@ -10,8 +10,10 @@ namespace adbd_relay {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -87,7 +89,8 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
     if (host && !host_has_listen) at.fail("[host " + host->name + "] has no listen address");
   };
   // "[KIND NAME]": a new entry of LIST named NAME, made by MAKE; a second NAME is an error.
-  auto add_named = [&](auto& list, const std::string& kind, std::string_view rest, auto make) -> auto& {
+  auto add_named = [&](auto& list, const std::string& kind, std::string_view rest,
+                       auto make) -> auto& {
     const auto n = std::string(trim(rest));
     for (const auto& x : list) {
       if (x.name == n) at.fail(kind + " \"" + n + "\" is defined twice");
@@ -110,7 +113,8 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
       guest_has_address = false;
       current = section::guest;
     } else if (name == "host" || name == "guest") {
-      at.fail("[" + name + "] needs a name, e.g. [" + name + (name == "host" ? " phone]" : " android]"));
+      at.fail("[" + name + "] needs a name, e.g. [" + name +
+              (name == "host" ? " phone]" : " android]"));
     } else {
       at.fail("unknown section [" + name + "] (expected [relay], [guest NAME] or [host NAME])");
     }
@@ -123,21 +127,27 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
       else if (key == "user") cfg.user = v;
       else if (key == "usb_transfers_in_flight") {
         cfg.session.usb_transfers_in_flight = parse_number(at, key, value, 64);
-        if (cfg.session.usb_transfers_in_flight == 0) at.fail("usb_transfers_in_flight must be 1..64");
+        if (cfg.session.usb_transfers_in_flight == 0)
+          at.fail("usb_transfers_in_flight must be 1..64");
       } else if (key == "chunk_size") {
         cfg.session.chunk_size = parse_number(at, key, value, 1 << 20);
         if (cfg.session.chunk_size < 512) at.fail("chunk_size must be 512..1048576");
       } else if (key == "usb_transfer_size") {
         cfg.session.usb_transfer_size = parse_number(at, key, value, 1 << 20);
         if (cfg.session.usb_transfer_size < 512 || cfg.session.usb_transfer_size % 512 != 0) {
-          at.fail("usb_transfer_size must be a multiple of 512 (the high-speed packet size), at least 512");
+          at.fail(
+              "usb_transfer_size must be a multiple of 512 (the high-speed packet size), at least "
+              "512");
         }
       } else if (key == "pc_read_timeout_ms") {
-        cfg.session.pc_read_timeout = std::chrono::milliseconds(parse_number(at, key, value, 600000));
+        cfg.session.pc_read_timeout =
+            std::chrono::milliseconds(parse_number(at, key, value, 600000));
       } else if (key == "connect_timeout_ms") {
-        cfg.connect.connect_timeout = std::chrono::milliseconds(parse_number(at, key, value, 600000));
+        cfg.connect.connect_timeout =
+            std::chrono::milliseconds(parse_number(at, key, value, 600000));
       } else if (key == "backoff_initial_ms") {
-        cfg.connect.backoff.initial = std::chrono::milliseconds(parse_number(at, key, value, 600000));
+        cfg.connect.backoff.initial =
+            std::chrono::milliseconds(parse_number(at, key, value, 600000));
       } else if (key == "backoff_max_ms") {
         cfg.connect.backoff.max = std::chrono::milliseconds(parse_number(at, key, value, 3600000));
       } else if (key == "host_rescan_ms") {
@@ -154,7 +164,8 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
         } catch (const vsocklib::address_error& e) {
           at.fail(e.what());
         }
-        if (!g.address.is_stream()) at.fail("address must be a stream address (vsock:CID:PORT, ...)");
+        if (!g.address.is_stream())
+          at.fail("address must be a stream address (vsock:CID:PORT, ...)");
         guest_has_address = true;
       } else if (key == "udc") g.gadget.udc = v;
       else if (key == "serial") g.gadget.serial = v;
@@ -163,8 +174,10 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
       else if (key == "ffs_dir") g.gadget.ffs_dir = v;
       else if (key == "manufacturer") g.gadget.manufacturer = v;
       else if (key == "product") g.gadget.product = v;
-      else if (key == "vendor_id") g.gadget.vendor_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
-      else if (key == "product_id") g.gadget.product_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
+      else if (key == "vendor_id")
+        g.gadget.vendor_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
+      else if (key == "product_id")
+        g.gadget.product_id = static_cast<std::uint16_t>(parse_number(at, key, value, 0xffff));
       else at.fail("unknown key \"" + std::string(key) + "\" in [guest " + g.name + "]");
     } else if (current == section::host) {
       auto& h = *host;
@@ -174,16 +187,20 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
         } catch (const vsocklib::address_error& e) {
           at.fail(e.what());
         }
-        if (!h.listen.is_stream()) at.fail("listen must be a stream address (vsock:any:PORT, tcp:..., unix:...)");
+        if (!h.listen.is_stream())
+          at.fail("listen must be a stream address (vsock:any:PORT, tcp:..., unix:...)");
         host_has_listen = true;
       } else if (key == "serial") h.serial = v;
       else if (key == "path") h.path = v;
-      else if (key == "allowed_cids") h.peers.allowed_cids = parse_list<std::uint32_t>(at, key, value, vsocklib::kMaxCid);
-      else if (key == "allowed_uids") h.peers.allowed_uids = parse_list<uid_t>(at, key, value, vsocklib::kMaxUid);
+      else if (key == "allowed_cids")
+        h.peers.allowed_cids = parse_list<std::uint32_t>(at, key, value, vsocklib::kMaxCid);
+      else if (key == "allowed_uids")
+        h.peers.allowed_uids = parse_list<uid_t>(at, key, value, vsocklib::kMaxUid);
       else if (key == "allow_remote_tcp") h.peers.allow_remote_tcp = parse_bool(at, key, value);
       else at.fail("unknown key \"" + std::string(key) + "\" in [host " + h.name + "]");
     } else {
-      at.fail("\"" + std::string(key) + "\" outside a section ([relay], [guest NAME] or [host NAME])");
+      at.fail("\"" + std::string(key) +
+              "\" outside a section ([relay], [guest NAME] or [host NAME])");
     }
   };
   // The reader lists sections and entries apart, each in file order: walk both by line, so
@@ -226,10 +243,12 @@ void validate(const config& cfg) {
       throw config_error("guest \"" + g.name + "\": " + why);
     }
     // The kernel refuses USB strings over 126 bytes, but only when the gadget is created.
-    for (const auto& [key, text] : {std::pair{"serial", &g.gadget.serial}, std::pair{"manufacturer", &g.gadget.manufacturer},
-                                    std::pair{"product", &g.gadget.product}}) {
+    for (const auto& [key, text] :
+         {std::pair{"serial", &g.gadget.serial}, std::pair{"manufacturer", &g.gadget.manufacturer},
+          std::pair{"product", &g.gadget.product}}) {
       if (text->empty() || text->size() > 126) {
-        throw config_error("guest \"" + g.name + "\": " + key + " must be 1 to 126 bytes (a USB string), not " +
+        throw config_error("guest \"" + g.name + "\": " + key +
+                           " must be 1 to 126 bytes (a USB string), not " +
                            std::to_string(text->size()));
       }
     }
@@ -245,7 +264,8 @@ void validate(const config& cfg) {
   if (cfg.guests.size() > 1) {
     for (const auto& g : cfg.guests) {
       if (g.gadget.udc.empty()) {
-        throw config_error("guest \"" + g.name + "\" needs udc = ... when several guests are configured");
+        throw config_error("guest \"" + g.name +
+                           "\" needs udc = ... when several guests are configured");
       }
     }
   }

@@ -47,7 +47,8 @@ ffs_endpoint::ffs_endpoint(asio::any_io_executor ex, const std::string& dir,
       in_(ex, open_endpoint_file(dir + "/ep2", O_WRONLY), true, transfer_size, depth),
       max_packet_(live_max_packet(out_.native_handle())) {}
 
-asio::awaitable<std::tuple<error_code, std::size_t>> ffs_endpoint::async_read(asio::mutable_buffer buf) {
+asio::awaitable<std::tuple<error_code, std::size_t>> ffs_endpoint::async_read(
+    asio::mutable_buffer buf) {
   for (;;) {
     auto [ec, n] = co_await out_.async_read(buf);
     // The PC's adb clears a halt on both endpoints when it opens the device (after its
@@ -59,7 +60,8 @@ asio::awaitable<std::tuple<error_code, std::size_t>> ffs_endpoint::async_read(as
   }
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> ffs_endpoint::async_write(asio::const_buffer buf) {
+asio::awaitable<std::tuple<error_code, std::size_t>> ffs_endpoint::async_write(
+    asio::const_buffer buf) {
   co_return co_await in_.async_write(buf);
 }
 

@@ -69,7 +69,8 @@ ffs_function::ffs_function(asio::any_io_executor ex, const std::string& dir)
       throw ffs_error("writing USB descriptors to " + ep0, err);
     }
   }
-  if (int err = write_blob(adb_strings()); err != 0) throw ffs_error("writing USB strings to " + ep0, err);
+  if (int err = write_blob(adb_strings()); err != 0)
+    throw ffs_error("writing USB strings to " + ep0, err);
   impl_->ep0.assign(fd.get());
   // The stream descriptor owns it from here (assign throws before taking it).
   static_cast<void>(fd.release());
@@ -79,7 +80,8 @@ ffs_function::~ffs_function() { close(); }
 
 asio::awaitable<std::tuple<error_code, ffs_event>> ffs_function::async_next_event() {
   usb_functionfs_event ev{};
-  auto [ec, n] = co_await asio::async_read(impl_->ep0, asio::buffer(&ev, sizeof ev), vsocklib::use_tuple);
+  auto [ec, n] =
+      co_await asio::async_read(impl_->ep0, asio::buffer(&ev, sizeof ev), vsocklib::use_tuple);
   if (ec) co_return std::tuple{ec, ffs_event::unknown};
   ffs_event e = ffs_event::unknown;
   switch (ev.type) {

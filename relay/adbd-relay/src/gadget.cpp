@@ -50,9 +50,10 @@ bool is_mounted(const std::string& dir) {
 std::string first_udc() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/sys/class/udc", ec)) return e.path().filename();
-  fail("no USB device controller in /sys/class/udc (load the UDC driver, e.g. dummy_hcd "
-       "for tests)",
-       ENODEV);
+  fail(
+      "no USB device controller in /sys/class/udc (load the UDC driver, e.g. dummy_hcd "
+      "for tests)",
+      ENODEV);
 }
 
 // The defaults the constructor and remove_left_over agree on (the UDC is not needed to
@@ -74,8 +75,9 @@ std::string remove_tree(const std::string& dir, const std::string& function) {
   };
   const std::string link = dir + "/configs/c.1/ffs." + function;
   check(::unlink(link.c_str()), link);
-  for (const std::string& d : {dir + "/functions/ffs." + function, dir + "/configs/c.1/strings/0x409",
-                               dir + "/configs/c.1", dir + "/strings/0x409", dir}) {
+  for (const std::string& d :
+       {dir + "/functions/ffs." + function, dir + "/configs/c.1/strings/0x409",
+        dir + "/configs/c.1", dir + "/strings/0x409", dir}) {
     check(::rmdir(d.c_str()), d);
   }
   return problems;
@@ -135,7 +137,8 @@ gadget::gadget(gadget_options opt) : opt_(with_defaults(std::move(opt))) {
     fs::create_directories(opt_.ffs_dir);
     std::string mount_options;
     if (opt_.owner) {
-      mount_options = "uid=" + std::to_string(opt_.owner->uid) + ",gid=" + std::to_string(opt_.owner->gid);
+      mount_options =
+          "uid=" + std::to_string(opt_.owner->uid) + ",gid=" + std::to_string(opt_.owner->gid);
     }
     bool mounted = is_mounted(opt_.ffs_dir);
     if (mounted) {
@@ -144,7 +147,8 @@ gadget::gadget(gadget_options opt) : opt_(with_defaults(std::move(opt))) {
       struct stat st {};
       const uid_t want = opt_.owner ? opt_.owner->uid : 0;
       if (::stat((opt_.ffs_dir + "/ep0").c_str(), &st) == 0 && st.st_uid != want) {
-        if (::umount(opt_.ffs_dir.c_str()) != 0) fail("cannot unmount the old FunctionFS on " + opt_.ffs_dir, errno);
+        if (::umount(opt_.ffs_dir.c_str()) != 0)
+          fail("cannot unmount the old FunctionFS on " + opt_.ffs_dir, errno);
         mounted = false;
       }
     }

@@ -121,8 +121,8 @@ asio::awaitable<void> guest_relay::run() {
         status_.state = "waiting for the PC to come back";
         const ffs_event ev = co_await wait_for_enable(*f, *log_, cfg_.name);
         if (ev != ffs_event::enable) {
-          log_->info("[{}] the USB function {} while the PC was away; showing it again",
-                     cfg_.name, ev == ffs_event::unbind ? "was unbound" : "failed");
+          log_->info("[{}] the USB function {} while the PC was away; showing it again", cfg_.name,
+                     ev == ffs_event::unbind ? "was unbound" : "failed");
           hide();
           continue;
         }
@@ -131,9 +131,10 @@ asio::awaitable<void> guest_relay::run() {
       auto [ec, s] = co_await vsocklib::async_connect(cfg_.address, connect_.connect_timeout);
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
-        log_->info("[{}] the PC is back but the guest's adbd at {} does not answer ({}); hiding "
-                   "the USB function",
-                   cfg_.name, status_.address, ec.message());
+        log_->info(
+            "[{}] the PC is back but the guest's adbd at {} does not answer ({}); hiding "
+            "the USB function",
+            cfg_.name, status_.address, ec.message());
         ++status_.connect_failures;
         hide();
         continue;
@@ -224,7 +225,8 @@ asio::awaitable<void> guest_relay::run() {
       }
     }
     if (stats.pc_bytes_dropped > 0) {
-      why += "; " + std::to_string(stats.pc_bytes_dropped) + " bytes of an abandoned CNXN from the PC dropped";
+      why += "; " + std::to_string(stats.pc_bytes_dropped) +
+             " bytes of an abandoned CNXN from the PC dropped";
     }
     const auto level = is_protocol_error(stats.reason) ? spdlog::level::warn : spdlog::level::info;
     log_->log(level, "[{}] session ended ({}); {} messages / {} bytes PC->guest, {} / {} guest->PC",

@@ -15,9 +15,9 @@
 #include "adbd_relay/control.hpp"
 #include "adbd_relay/daemon_setup.hpp"
 #include "adbd_relay/guest_relay.hpp"
-#include "adbd_relay/usb_host_relay.hpp"
-#include "adbd_relay/usb_host.hpp"
 #include "adbd_relay/task_supervisor.hpp"
+#include "adbd_relay/usb_host.hpp"
+#include "adbd_relay/usb_host_relay.hpp"
 #include "vsocklib/daemon.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/privileges.hpp"
@@ -52,17 +52,19 @@ int main(int argc, char** argv) {
     std::cout << "adbd-relay " << VSOCKLIB_VERSION << "\n";
     return 0;
   }
-  if (c.what == action::status) return vsocklib::print_status("adbd-relay", "relay", {c.status_path});
+  if (c.what == action::status)
+    return vsocklib::print_status("adbd-relay", "relay", {c.status_path});
   std::optional<vsocklib::privilege_spec> drop;
   try {
     drop = adbd_relay::finish_config(c.cfg);
   } catch (const adbd_relay::usage_error& e) {
     usage_exit(e.what());
   }
-  if (c.what == action::remove_gadgets) return adbd_relay::remove_gadgets(c.cfg, std::cout, std::cerr);
+  if (c.what == action::remove_gadgets)
+    return adbd_relay::remove_gadgets(c.cfg, std::cout, std::cerr);
   if (c.what == action::check) {
-    std::cout << "configuration ok: " << c.cfg.guests.size() << " guest(s), "
-              << c.cfg.hosts.size() << " host-mode listener(s)\n";
+    std::cout << "configuration ok: " << c.cfg.guests.size() << " guest(s), " << c.cfg.hosts.size()
+              << " host-mode listener(s)\n";
     return 0;
   }
   auto log = vsocklib::log::get("adbd-relay");
@@ -94,9 +96,10 @@ int main(int argc, char** argv) {
       log->error("cannot set up and drop privileges to user {}: {}", drop->user, e.what());
       return 1;
     }
-    log->info("running as user {} (uid {}) with no capabilities; gadgets are left in configfs "
-              "at exit (adbd-relay --remove-gadgets takes them down)",
-              drop->user, ::getuid());
+    log->info(
+        "running as user {} (uid {}) with no capabilities; gadgets are left in configfs "
+        "at exit (adbd-relay --remove-gadgets takes them down)",
+        drop->user, ::getuid());
   }
 
   // Host mode: libusb only when a host-mode listener is configured.

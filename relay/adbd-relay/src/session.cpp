@@ -25,10 +25,10 @@ struct shared_state {
   usb_role role;
   session_stats& stats;
   bool ended = false;
-  std::uint32_t usb_max = 0;     // arg1 of the USB peer's CNXN; 0 until seen
-  std::uint32_t stream_max = 0;  // arg1 of the stream peer's CNXN; 0 until seen
+  std::uint32_t usb_max = 0;          // arg1 of the USB peer's CNXN; 0 until seen
+  std::uint32_t stream_max = 0;       // arg1 of the stream peer's CNXN; 0 until seen
   bool guest_past_handshake = false;  // the stream peer sent more than CNXN and AUTH
-  bool pc_restarting = false;  // a new CNXN from the PC is being read: send it nothing more
+  bool pc_restarting = false;         // a new CNXN from the PC is being read: send it nothing more
   asio::steady_timer* watch = nullptr;  // watch_pc_reading's, woken when the session ends
 
   // Until both sides have said what they accept, any size up to MAX_PAYLOAD may pass: the
@@ -73,7 +73,8 @@ asio::awaitable<void> watch_pc_reading(shared_state& st, std::chrono::millisecon
   st.watch = &timer;
   read_stall_watch watch(limit);
   while (!st.ended) {
-    timer.expires_after(std::max<std::chrono::milliseconds>(limit / 4, std::chrono::milliseconds(1)));
+    timer.expires_after(
+        std::max<std::chrono::milliseconds>(limit / 4, std::chrono::milliseconds(1)));
     co_await timer.async_wait(vsocklib::unslotted());
     if (st.ended) break;
     const auto p = st.usb.progress();
@@ -94,8 +95,9 @@ asio::awaitable<bool> usb_write(shared_state& st, asio::const_buffer buf) {
   auto [ec, w] = co_await st.usb.async_write(buf);
   if (st.ended) co_return false;
   if (!ec && w != buf.size()) {
-    st.end(session_end::usb_failed, error_code(EIO, asio::error::get_system_category()),
-           "short USB write: " + std::to_string(w) + " of " + std::to_string(buf.size()) + " bytes");
+    st.end(
+        session_end::usb_failed, error_code(EIO, asio::error::get_system_category()),
+        "short USB write: " + std::to_string(w) + " of " + std::to_string(buf.size()) + " bytes");
     co_return false;
   }
   if (ec) {
@@ -121,7 +123,8 @@ std::optional<adb::message_header> cnxn_header(std::span<const std::byte> t) {
 // one whole CNXN. When the PC started over, this runs in the old session, because the
 // endpoints it came in on are closed when the session ends, and a transfer they had taken
 // in would be lost.
-asio::awaitable<bool> collect_pc_cnxn(std::span<std::byte> buf, std::vector<std::byte>& msg, shared_state& st) {
+asio::awaitable<bool> collect_pc_cnxn(std::span<std::byte> buf, std::vector<std::byte>& msg,
+                                      shared_state& st) {
   auto h = adb::decode(std::span<const std::byte>(msg).first<adb::kHeaderSize>());
   while (msg.size() < adb::kHeaderSize + h.data_length) {
     auto [ec, r] = co_await st.usb.async_read(asio::buffer(buf.data(), buf.size()));
@@ -146,14 +149,16 @@ asio::awaitable<bool> collect_pc_cnxn(std::span<std::byte> buf, std::vector<std:
 
 // A whole CNXN from the PC (collect_pc_cnxn, or a previous session's next_session) to the
 // stream, in writes of at most CHUNK bytes.
-asio::awaitable<bool> send_pc_cnxn(std::vector<std::byte> msg, std::size_t chunk, shared_state& st) {
+asio::awaitable<bool> send_pc_cnxn(std::vector<std::byte> msg, std::size_t chunk,
+                                   shared_state& st) {
   const auto h = adb::decode(std::span<const std::byte>(msg).first<adb::kHeaderSize>());
   if (!st.check(h, session_end::usb_protocol)) co_return false;
   st.usb_max = h.arg1;
   st.stream_max = 0;  // a new session's limit is open until the guest answers
   for (std::size_t at = 0; at < msg.size();) {
     const std::size_t take = std::min(chunk, msg.size() - at);
-    auto [ec, w] = co_await asio::async_write(st.stream, asio::buffer(msg.data() + at, take), vsocklib::unslotted());
+    auto [ec, w] = co_await asio::async_write(st.stream, asio::buffer(msg.data() + at, take),
+                                              vsocklib::unslotted());
     if (st.ended) co_return false;
     if (ec) {
       st.end(session_end::stream_failed, ec);
@@ -166,8 +171,8 @@ asio::awaitable<bool> send_pc_cnxn(std::vector<std::byte> msg, std::size_t chunk
   co_return true;
 }
 
-asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
-                                    shared_state& st, std::vector<std::byte> first) {
+asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk, shared_state& st,
+                                    std::vector<std::byte> first) {
   // Outside cancellation arrives through run_stoppable in run_session, not as exceptions.
   co_await asio::this_coro::throw_if_cancelled(false);
   if (!first.empty() && !co_await send_pc_cnxn(std::move(first), chunk, st)) co_return;
@@ -184,8 +189,8 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
     if (n == 0) continue;  // a zero-length packet closing the previous payload
     if (n != adb::kHeaderSize) {
       co_return st.end(session_end::usb_protocol, {},
-                       std::string("expected a 24-byte header transfer from ") + peer +
-                           ", got " + std::to_string(n) + " bytes");
+                       std::string("expected a 24-byte header transfer from ") + peer + ", got " +
+                           std::to_string(n) + " bytes");
     }
     std::copy_n(buf.begin(), adb::kHeaderSize, header_bytes.begin());
     const auto h = adb::decode(header_bytes);
@@ -234,8 +239,8 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
       do {
         const std::size_t head = header_sent ? 0 : adb::kHeaderSize;
         const std::size_t take = std::min(got - written, chunk - head);
-        const std::array<asio::const_buffer, 2> pieces{
-            asio::buffer(header_bytes, head), asio::buffer(buf.data() + written, take)};
+        const std::array<asio::const_buffer, 2> pieces{asio::buffer(header_bytes, head),
+                                                       asio::buffer(buf.data() + written, take)};
         auto [wec, w] = co_await asio::async_write(st.stream, pieces, vsocklib::unslotted());
         if (st.ended) co_return;
         if (wec) co_return st.end(session_end::stream_failed, wec);
@@ -249,12 +254,12 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
   }
 }
 
-asio::awaitable<void> stream_to_usb(std::span<std::byte> buf, std::size_t mps,
-                                    shared_state& st) {
+asio::awaitable<void> stream_to_usb(std::span<std::byte> buf, std::size_t mps, shared_state& st) {
   co_await asio::this_coro::throw_if_cancelled(false);
   std::array<std::byte, adb::kHeaderSize> header_bytes;
   while (!st.ended) {  // see usb_to_stream
-    auto [ec, n] = co_await asio::async_read(st.stream, asio::buffer(header_bytes), vsocklib::unslotted());
+    auto [ec, n] =
+        co_await asio::async_read(st.stream, asio::buffer(header_bytes), vsocklib::unslotted());
     if (st.ended) co_return;
     if (ec) co_return st.end(session_end::stream_failed, ec);
     const auto h = adb::decode(header_bytes);
@@ -272,7 +277,8 @@ asio::awaitable<void> stream_to_usb(std::span<std::byte> buf, std::size_t mps,
     // short last packet may end.
     for (std::uint32_t remaining = h.data_length; remaining > 0;) {
       const std::size_t piece = std::min<std::size_t>(remaining, buf.size());
-      auto [rec, got] = co_await asio::async_read(st.stream, asio::buffer(buf.data(), piece), vsocklib::unslotted());
+      auto [rec, got] = co_await asio::async_read(st.stream, asio::buffer(buf.data(), piece),
+                                                  vsocklib::unslotted());
       if (st.ended) co_return;
       if (rec) co_return st.end(session_end::stream_failed, rec);
       if (!co_await usb_write(st, asio::buffer(buf.data(), got))) co_return;
@@ -292,9 +298,12 @@ const char* to_string(session_end e, usb_role role) noexcept {
   const bool device = role == usb_role::device;
   switch (e) {
     case session_end::usb_failed: return device ? "USB side failed" : "USB device failed";
-    case session_end::stream_failed: return device ? "vsock side failed" : "adb server connection ended";
-    case session_end::usb_protocol: return device ? "protocol error from the PC" : "protocol error from the device";
-    case session_end::stream_protocol: return device ? "protocol error from the guest" : "protocol error from the adb server";
+    case session_end::stream_failed:
+      return device ? "vsock side failed" : "adb server connection ended";
+    case session_end::usb_protocol:
+      return device ? "protocol error from the PC" : "protocol error from the device";
+    case session_end::stream_protocol:
+      return device ? "protocol error from the guest" : "protocol error from the adb server";
     case session_end::pc_new_session: return "the PC's adb started a new session";
     case session_end::pc_not_reading: return "the PC stopped reading (its adb died or hangs)";
     case session_end::cancelled: return "cancelled";
@@ -319,10 +328,9 @@ bool is_protocol_error(session_end e) noexcept {
   return e == session_end::usb_protocol || e == session_end::stream_protocol;
 }
 
-asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream,
-                                  usb_role role, session_options opt,
-                                  std::shared_ptr<spdlog::logger> log, session_stats& stats,
-                                  std::vector<std::byte> first) {
+asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream, usb_role role,
+                                  session_options opt, std::shared_ptr<spdlog::logger> log,
+                                  session_stats& stats, std::vector<std::byte> first) {
   using namespace asio::experimental::awaitable_operators;
   const auto start = std::chrono::steady_clock::now();
   // Whole wMaxPacketSize multiples only, so that no piece but a payload's last is short.
@@ -337,7 +345,8 @@ asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& st
                    stream_to_usb({storage.data() + transfer, transfer}, mps, st);
   auto stop = [&st] { st.end(session_end::cancelled, asio::error::operation_aborted); };
   if (role == usb_role::device && opt.pc_read_timeout.count() > 0) {
-    co_await vsocklib::run_stoppable(std::move(both_ways) && watch_pc_reading(st, opt.pc_read_timeout), stop);
+    co_await vsocklib::run_stoppable(
+        std::move(both_ways) && watch_pc_reading(st, opt.pc_read_timeout), stop);
   } else {
     co_await vsocklib::run_stoppable(std::move(both_ways), stop);
   }

@@ -12,10 +12,10 @@ task_supervisor::task_supervisor(asio::io_context& io, std::shared_ptr<spdlog::l
 void task_supervisor::start(asio::awaitable<void> work, std::string name) {
   ++running_;
   auto& stop = stops_.emplace_back();
-  asio::co_spawn(io_, std::move(work),
-                 asio::bind_cancellation_slot(stop.slot(), [this, name = std::move(name)](std::exception_ptr e) {
-                   ended(name, e);
-                 }));
+  asio::co_spawn(
+      io_, std::move(work),
+      asio::bind_cancellation_slot(
+          stop.slot(), [this, name = std::move(name)](std::exception_ptr e) { ended(name, e); }));
 }
 
 void task_supervisor::stop_all() {

@@ -99,9 +99,9 @@ void append_ms_os(std::string& out) {
 
 std::string adb_descriptors(bool ms_os) {
   std::string body;
-  append_le32(body, 3);  // fs_count: interface + 2 endpoints
-  append_le32(body, 3);  // hs_count
-  append_le32(body, 5);  // ss_count: + a companion per endpoint
+  append_le32(body, 3);             // fs_count: interface + 2 endpoints
+  append_le32(body, 3);             // hs_count
+  append_le32(body, 5);             // ss_count: + a companion per endpoint
   if (ms_os) append_le32(body, 2);  // os_count: compat ID + property
   for (auto packet : {kFullSpeedBulkPacket, kHighSpeedBulkPacket}) {
     append_interface(body);

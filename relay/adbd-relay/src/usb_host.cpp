@@ -95,9 +95,12 @@ std::vector<adb_device_info> scan_adb_devices(const std::string& sysfs) {
     if (colon == std::string::npos) continue;
     unsigned cls = 0, sub = 0, proto = 0, number = 0;
     if (!parse_uint(read_attr(it->path() / "bInterfaceClass"), vsocklib::number_base::hex, cls) ||
-        !parse_uint(read_attr(it->path() / "bInterfaceSubClass"), vsocklib::number_base::hex, sub) ||
-        !parse_uint(read_attr(it->path() / "bInterfaceProtocol"), vsocklib::number_base::hex, proto) ||
-        !parse_uint(read_attr(it->path() / "bInterfaceNumber"), vsocklib::number_base::hex, number)) {
+        !parse_uint(read_attr(it->path() / "bInterfaceSubClass"), vsocklib::number_base::hex,
+                    sub) ||
+        !parse_uint(read_attr(it->path() / "bInterfaceProtocol"), vsocklib::number_base::hex,
+                    proto) ||
+        !parse_uint(read_attr(it->path() / "bInterfaceNumber"), vsocklib::number_base::hex,
+                    number)) {
       continue;
     }
     if (cls != kAdbClass || sub != kAdbSubclass || proto != kAdbProtocol) continue;
@@ -166,7 +169,8 @@ asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::transfer(
   if (cancelled_) co_return std::tuple{error_code(asio::error::operation_aborted), std::size_t{0}};
   libusb_fill_bulk_transfer(s.t.get(), handle_.get(), endpoint, static_cast<unsigned char*>(data),
                             static_cast<int>(size), &transfer_slot::completed, &s, 0);
-  if (int r = libusb_submit_transfer(s.t.get()); r != 0) co_return std::tuple{from_libusb(r), std::size_t{0}};
+  if (int r = libusb_submit_transfer(s.t.get()); r != 0)
+    co_return std::tuple{from_libusb(r), std::size_t{0}};
   s.busy = true;
   while (s.busy) {
     s.done.expires_at(asio::steady_timer::time_point::max());
@@ -175,11 +179,13 @@ asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::transfer(
   co_return std::tuple{s.result, s.length};
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::async_read(asio::mutable_buffer buf) {
+asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::async_read(
+    asio::mutable_buffer buf) {
   return transfer(*in_, in_ep_, buf.data(), buf.size());
 }
 
-asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::async_write(asio::const_buffer buf) {
+asio::awaitable<std::tuple<error_code, std::size_t>> usb_host_device::async_write(
+    asio::const_buffer buf) {
   // libusb only reads an OUT transfer's buffer; its API is not const-correct.
   return transfer(*out_, out_ep_, const_cast<void*>(buf.data()), buf.size());
 }
@@ -222,7 +228,8 @@ usb_host::usb_host(asio::any_io_executor ex, std::shared_ptr<spdlog::logger> log
   if (!hotplug) libusb_set_option(nullptr, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
   libusb_context* ctx = nullptr;
   if (int r = libusb_init(&ctx); r != 0) {
-    throw std::runtime_error(std::string("libusb_init: ") + libusb_strerror(static_cast<libusb_error>(r)));
+    throw std::runtime_error(std::string("libusb_init: ") +
+                             libusb_strerror(static_cast<libusb_error>(r)));
   }
   ctx_.reset(ctx);
   libusb_set_pollfd_notifiers(ctx, &usb_host::on_fd_added, &usb_host::on_fd_removed, this);
@@ -275,7 +282,8 @@ void usb_host::watch(int fd, short events) {
   if (events & POLLOUT) arm(w, asio::posix::descriptor_base::wait_write);
 }
 
-void usb_host::arm(const std::shared_ptr<watcher>& w, asio::posix::descriptor_base::wait_type type) {
+void usb_host::arm(const std::shared_ptr<watcher>& w,
+                   asio::posix::descriptor_base::wait_type type) {
   w->sd.async_wait(type, [this, w, type](error_code ec) {
     if (ec || w->removed) return;
     // Asio's epoll is edge-triggered: wait again before libusb looks, so an event that
@@ -330,7 +338,8 @@ std::unique_ptr<usb_host_device> usb_host::open(const adb_device_info& dev, std:
   d->handle_.reset(handle);
   libusb_config_descriptor* raw_config = nullptr;
   if (int r = libusb_get_active_config_descriptor(libusb_get_device(handle), &raw_config); r != 0) {
-    error = std::string("no active configuration: ") + libusb_strerror(static_cast<libusb_error>(r));
+    error =
+        std::string("no active configuration: ") + libusb_strerror(static_cast<libusb_error>(r));
     return nullptr;
   }
   const libusb_ptr<libusb_config_descriptor> config(raw_config);

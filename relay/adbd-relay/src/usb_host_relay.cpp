@@ -29,7 +29,8 @@ std::string describe_match(const usb_host_config& h) {
 }  // namespace
 
 const adb_device_info* pick_device(const std::vector<adb_device_info>& devices,
-                                   const usb_host_config& self, const std::vector<usb_host_config>& all) {
+                                   const usb_host_config& self,
+                                   const std::vector<usb_host_config>& all) {
   for (const auto& d : devices) {
     if (!self.matches_any_device()) {
       if (names(self, d)) return &d;
@@ -44,7 +45,7 @@ const adb_device_info* pick_device(const std::vector<adb_device_info>& devices,
 }
 
 usb_host_relay::usb_host_relay(usb_host_config cfg, std::vector<usb_host_config> all,
-                       session_options session, usb_host& usb)
+                               session_options session, usb_host& usb)
     : cfg_(std::move(cfg)),
       all_(std::move(all)),
       session_(session),
@@ -147,8 +148,9 @@ asio::awaitable<void> usb_host_relay::serve(vsocklib::stream_socket s, std::stri
   co_await run_session(*device, s, usb_role::host, session_, log_, stats);
   in_session_ = false;
 
-  std::string why = stats.reason == session_end::cancelled ? "relay stopping"
-                                                            : to_string(stats.reason, usb_role::host);
+  std::string why = stats.reason == session_end::cancelled
+                        ? "relay stopping"
+                        : to_string(stats.reason, usb_role::host);
   if (stats.error && stats.reason != session_end::cancelled) why += ": " + stats.error.message();
   if (!stats.detail.empty()) why += ": " + stats.detail;
   const bool protocol = is_protocol_error(stats.reason);
@@ -156,10 +158,11 @@ asio::awaitable<void> usb_host_relay::serve(vsocklib::stream_socket s, std::stri
     ++status_.protocol_errors;
     status_.last_error = why;
   }
-  log_->log(protocol ? spdlog::level::warn : spdlog::level::info,
-            "[{}] session with {} ended ({}); {} messages / {} bytes to the device, {} / {} from it",
-            cfg_.name, status_.device, why, stats.stream_to_usb_messages, stats.stream_to_usb_bytes,
-            stats.usb_to_stream_messages, stats.usb_to_stream_bytes);
+  log_->log(
+      protocol ? spdlog::level::warn : spdlog::level::info,
+      "[{}] session with {} ended ({}); {} messages / {} bytes to the device, {} / {} from it",
+      cfg_.name, status_.device, why, stats.stream_to_usb_messages, stats.stream_to_usb_bytes,
+      stats.usb_to_stream_messages, stats.usb_to_stream_bytes);
   status_.to_device_bytes += stats.stream_to_usb_bytes;
   status_.from_device_bytes += stats.usb_to_stream_bytes;
   stats = {};
@@ -175,9 +178,10 @@ asio::awaitable<void> watch_adb_devices(usb_host& usb, std::chrono::milliseconds
   if (usb.mode() == usb_host::discovery::hotplug) {
     log->info("host mode: USB devices are discovered through libusb hotplug events");
   } else {
-    log->info("host mode: USB devices are discovered by rescanning /sys/bus/usb/devices every "
-              "{} ms (libusb's hotplug events need udevd, which is not running)",
-              rescan.count());
+    log->info(
+        "host mode: USB devices are discovered by rescanning /sys/bus/usb/devices every "
+        "{} ms (libusb's hotplug events need udevd, which is not running)",
+        rescan.count());
   }
   asio::steady_timer settle(co_await asio::this_coro::executor);
   std::vector<adb_device_info> known;

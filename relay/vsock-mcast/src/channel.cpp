@@ -11,11 +11,15 @@ shared_record data_record(std::span<const std::uint8_t> packet) {
   return rec;
 }
 channel::channel(vsocklib::seqpacket_socket s, queue_limits limits)
-    : socket_(std::move(s)), limits_(limits), in_(kMaxRecord + 1),
+    : socket_(std::move(s)),
+      limits_(limits),
+      in_(kMaxRecord + 1),
       wake_(std::get<0>(socket_).get_executor(), asio::steady_timer::time_point::max()) {}
 
 channel::channel(vsocklib::stream_socket s, queue_limits limits)
-    : socket_(std::move(s)), limits_(limits), in_(kStreamBuffer),
+    : socket_(std::move(s)),
+      limits_(limits),
+      in_(kStreamBuffer),
       wake_(std::get<1>(socket_).get_executor(), asio::steady_timer::time_point::max()) {}
 
 asio::awaitable<channel::read_result> channel::read() {
@@ -87,7 +91,8 @@ asio::awaitable<void> channel::read_stream(read_result& r) {
 }
 
 bool channel::send(shared_record rec) {
-  if (!open_ || queued_packets() >= limits_.packets || queued_bytes_ + rec->size() > limits_.bytes) {
+  if (!open_ || queued_packets() >= limits_.packets ||
+      queued_bytes_ + rec->size() > limits_.bytes) {
     return false;
   }
   queued_bytes_ += rec->size();

@@ -149,7 +149,8 @@ command_line parse_host(std::vector<std::string> args) {
       else if (a == "--guest-address") cli.guest_addresses.push_back(parse_unicast(in.value()));
       else if (a == "--allow-group") allow_groups.push_back(in.value());
       else if (a == "--allow-port") allow_ports.push_back(in.value());
-      else if (a == "--allow-cid") cli.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
+      else if (a == "--allow-cid")
+        cli.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid));
       else if (a == "--guest-to-guest") g2g = true;
       else if (a == "--rate-limit") rate = in.number<std::uint32_t>(0, 10'000'000);
       else if (a == "--tun") tun = in.value();
@@ -268,7 +269,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
     const std::string a = argv[2];
     if (a == "-h" || a == "--help") return cl;
     if (argc > 3) {
-      throw usage_error("status takes one PATH, not also \"" + std::string(argv[3]) + "\"", "status");
+      throw usage_error("status takes one PATH, not also \"" + std::string(argv[3]) + "\"",
+                        "status");
     }
     cl.status_paths.push_back(a);
   } else {
@@ -287,8 +289,9 @@ const char* usage_text(std::string_view command) {
 
 std::string check_report(const host_config& cfg) {
   return std::string("configuration ok: host, mode ") + mode_name(cfg.mode) + ", " +
-         std::to_string(cfg.listen.size()) + " listen address(es), " + std::to_string(cfg.lan.size()) +
-         " LAN interface(s), " + std::to_string(cfg.groups.size()) + " static group(s)\n";
+         std::to_string(cfg.listen.size()) + " listen address(es), " +
+         std::to_string(cfg.lan.size()) + " LAN interface(s), " +
+         std::to_string(cfg.groups.size()) + " static group(s)\n";
 }
 
 std::string check_report(const guest_config& cfg) {

@@ -78,7 +78,8 @@ void check_sections(const vsocklib::ini_document& doc) {
     bool known = false;
     for (const char* k : kSections) known = known || s.name == k;
     if (!known) {
-      doc.fail(s.line, "unknown section [" + s.name + "] (expected [host], [to-guest], [to-lan] or [guest])");
+      doc.fail(s.line, "unknown section [" + s.name +
+                           "] (expected [host], [to-guest], [to-lan] or [guest])");
     }
   }
   for (const auto& e : doc.entries) {
@@ -92,7 +93,8 @@ void each(const vsocklib::ini_document& doc, const std::string& section, F f) {
   for (const auto& e : doc.entries) {
     if (e.section != section) continue;
     try {
-      if (!f(e.key, e.value)) doc.fail(e.line, "unknown key \"" + e.key + "\" in [" + section + "]");
+      if (!f(e.key, e.value))
+        doc.fail(e.line, "unknown key \"" + e.key + "\" in [" + section + "]");
     } catch (const config_error& err) {
       doc.fail(e.line, err.what());
     }
@@ -127,7 +129,9 @@ cidr parse_interface_address(const std::string& text) {
   if (!parse_ipv4(text.substr(0, slash), c.network)) {
     throw config_error("address \"" + text + "\" is not IPv4/PREFIX");
   }
-  c.prefix = slash == std::string::npos ? 32 : static_cast<unsigned>(number(text.substr(slash + 1), "prefix length", 32));
+  c.prefix = slash == std::string::npos
+                 ? 32
+                 : static_cast<unsigned>(number(text.substr(slash + 1), "prefix length", 32));
   if (is_multicast(c.network) || c.network == 0) {
     throw config_error("address \"" + text + "\" is not a unicast address");
   }
@@ -160,7 +164,8 @@ void apply_host(const vsocklib::ini_document& doc, host_config& cfg) {
       apply_allow(cfg.to_lan, k, v);
     } else if (k == "allow_cid") {
       for (const auto& c : split_list(v)) {
-        cfg.allowed_cids.push_back(static_cast<std::uint32_t>(number(c, "allow_cid", vsocklib::kMaxCid)));
+        cfg.allowed_cids.push_back(
+            static_cast<std::uint32_t>(number(c, "allow_cid", vsocklib::kMaxCid)));
       }
     } else if (k == "guest_to_guest") {
       cfg.guest_to_guest = boolean(v, k);
@@ -185,7 +190,8 @@ void apply_host(const vsocklib::ini_document& doc, host_config& cfg) {
     }
     return true;
   });
-  for (auto [section, list] : {std::pair{"to-guest", &cfg.to_guest}, std::pair{"to-lan", &cfg.to_lan}}) {
+  for (auto [section, list] :
+       {std::pair{"to-guest", &cfg.to_guest}, std::pair{"to-lan", &cfg.to_lan}}) {
     bool replaced_groups = false, replaced_ports = false;
     each(doc, section, [&](const std::string& k, const std::string& v) {
       // A direction's own list replaces what [host] gave for both directions.
@@ -247,9 +253,11 @@ void validate(const host_config& cfg) {
     if (l.empty() || l.size() >= 16) throw config_error("bad interface name \"" + l + "\"");
   }
   if (cfg.mode == mode::l3 && cfg.guest_addresses.empty()) {
-    throw config_error("mode l3 needs the guests' addresses (guest_address = ... or --guest-address)");
+    throw config_error(
+        "mode l3 needs the guests' addresses (guest_address = ... or --guest-address)");
   }
-  if (cfg.tun.empty() || cfg.tun.size() >= 16) throw config_error("bad tun name \"" + cfg.tun + "\"");
+  if (cfg.tun.empty() || cfg.tun.size() >= 16)
+    throw config_error("bad tun name \"" + cfg.tun + "\"");
   for (const auto& g : cfg.groups) {
     if (!cfg.to_guest.allows_group(g.group) && !cfg.to_lan.allows_group(g.group)) {
       throw config_error("static group " + ipv4_to_string(g.group) + " is outside allow_group");
@@ -260,9 +268,11 @@ void validate(const host_config& cfg) {
 void validate(const guest_config& cfg) {
   validate_common(cfg.user, cfg.log_level);
   if (!cfg.connect) throw config_error("no host address (connect = ... or --connect)");
-  if (auto why = vsocklib::connect_problem(*cfg.connect); !why.empty()) throw config_error("connect: " + why);
+  if (auto why = vsocklib::connect_problem(*cfg.connect); !why.empty())
+    throw config_error("connect: " + why);
   if (cfg.tun.empty()) throw config_error("no TUN name (tun = ... or --tun)");
-  if (cfg.tun.size() >= 16) throw config_error("TUN name \"" + cfg.tun + "\" is longer than 15 characters");
+  if (cfg.tun.size() >= 16)
+    throw config_error("TUN name \"" + cfg.tun + "\" is longer than 15 characters");
   if (cfg.mode == mode::l3 && !cfg.address) {
     throw config_error("mode l3 needs the guest's address (address = IPv4/PREFIX or --address)");
   }

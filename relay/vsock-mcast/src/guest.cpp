@@ -1,17 +1,14 @@
 #include "vsock_mcast/guest.hpp"
 
-
-
-
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <boost/json/value.hpp>
+#include <cstring>
 #include "vsock_mcast/igmp.hpp"
 #include "vsock_mcast/os.hpp"
 #include "vsock_mcast/packet.hpp"
 #include "vsock_mcast/packet_reader.hpp"
-#include <boost/json/value.hpp>
-#include <cstring>
-#include <net/if.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
 #include "vsocklib/json.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/task_group.hpp"
@@ -42,8 +39,12 @@ std::string default_name() {
 }  // namespace
 
 guest_endpoint::guest_endpoint(asio::io_context& io, guest_config cfg)
-    : io_(io), cfg_(std::move(cfg)), log_(vsocklib::log::get("vsock-mcast")),
-      restore_timer_(io), connect_log_(log_), malformed_log_(log_) {
+    : io_(io),
+      cfg_(std::move(cfg)),
+      log_(vsocklib::log::get("vsock-mcast")),
+      restore_timer_(io),
+      connect_log_(log_),
+      malformed_log_(log_) {
   if (cfg_.name.empty()) cfg_.name = default_name();
   connector_.emplace(*cfg_.connect, vsocklib::connector_options{guest_backoff()}, log_);
   auto t = os::open_tun(cfg_.tun);
@@ -86,7 +87,9 @@ asio::awaitable<void> guest_endpoint::run() {
              cfg_.connect->to_string());
   // Built outside the co_await expression (GCC 12 and temporaries in coroutines).
   const std::function<void()> stop_all = [this] { stop(); };
-  std::function<void(const net_event&)> on_event = [this](const net_event& ev) { on_net_event(ev); };
+  std::function<void(const net_event&)> on_event = [this](const net_event& ev) {
+    on_net_event(ev);
+  };
   auto events = vsocklib::stop_all_on_failure(netlink_->run(std::move(on_event)), stop_all);
   auto tun = vsocklib::stop_all_on_failure(read_tun(), stop_all);
   auto host = vsocklib::stop_all_on_failure(connect_loop(), stop_all);
@@ -114,7 +117,8 @@ asio::awaitable<void> guest_endpoint::connect_loop() {
                        : open_channel(connector_->async_connect());
     // Joined here, under a slot only the attempt uses: stop() ends it at once.
     auto [e, ch] = co_await asio::co_spawn(
-        ex, std::move(attempt), asio::bind_cancellation_slot(connect_stop_.slot(), vsocklib::use_tuple));
+        ex, std::move(attempt),
+        asio::bind_cancellation_slot(connect_stop_.slot(), vsocklib::use_tuple));
     connect_stop_.slot().clear();
     if (e && !stopped_) std::rethrow_exception(e);
     if (stopped_ || !ch) co_return;  // only cancellation (stop()) ends the connector's retries
@@ -158,8 +162,7 @@ asio::awaitable<void> guest_endpoint::read_host(std::shared_ptr<channel> ch) {
         // Refused before its HELLO (a mode or address the host does not accept): the host's
         // log says why; here it is said once, not on every retry.
         connect_log_.warn("the host " + cfg_.connect->to_string() +
-                          " ended the connection before answering (" + why +
-                          "); its log says why");
+                          " ended the connection before answering (" + why + "); its log says why");
       } else if (!stopped_) {
         log_->warn("lost the host {}: {}", cfg_.connect->to_string(), why);
       }
@@ -189,15 +192,11 @@ asio::awaitable<void> guest_endpoint::read_host(std::shared_ptr<channel> ch) {
         connector_->session_proven();
         proven = true;
         log_->info("connected to {} ({}) over {}: ready ({} group(s) announced)",
-                   cfg_.connect->to_string(), host_name_, ch->seqpacket() ? "seqpacket" : "a stream",
-                   groups_.size());
+                   cfg_.connect->to_string(), host_name_,
+                   ch->seqpacket() ? "seqpacket" : "a stream", groups_.size());
         break;
-      case record_type::data:
-        on_host_data(r.rec.packet);
-        break;
-      default:
-        malformed_.add("unexpected_type");
-        break;
+      case record_type::data: on_host_data(r.rec.packet); break;
+      default: malformed_.add("unexpected_type"); break;
     }
     if (!ch->is_open()) break;
   }

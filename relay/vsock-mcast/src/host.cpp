@@ -16,8 +16,11 @@ namespace vsock_mcast {
 using namespace asio::experimental::awaitable_operators;
 
 host_endpoint::host_endpoint(asio::io_context& io, host_config cfg)
-    : io_(io), cfg_(std::move(cfg)), log_(vsocklib::log::get("vsock-mcast")),
-      malformed_log_(log_), refuse_log_(log_) {
+    : io_(io),
+      cfg_(std::move(cfg)),
+      log_(vsocklib::log::get("vsock-mcast")),
+      malformed_log_(log_),
+      refuse_log_(log_) {
   for (const auto& g : cfg_.groups) members_.add_static(g.group);
   vsocklib::peer_policy policy;
   policy.allowed_cids = cfg_.allowed_cids;

@@ -39,7 +39,8 @@ void host_endpoint::on_guest_data(guest& g, std::span<const std::uint8_t> packet
   }
   if (!is_multicast(v->dst)) {
     if (!tun_) return fail("unicast_not_carried");
-    if (::write(tun_->native_handle(), packet.data(), packet.size()) < 0) return fail("tun_write_failed");
+    if (::write(tun_->native_handle(), packet.data(), packet.size()) < 0)
+      return fail("tun_write_failed");
     ++tun_tx_;
     return;
   }

@@ -159,8 +159,9 @@ bool host_endpoint::accept_hello(guest& g, const hello& h) {
   if (h.address != 0) {
     for (const auto& [id, other] : guests_) {
       if (other->ready && other->address == h.address) {
-        refuse_log_.warn(fmt::format("guest {} ({}) has address {}, already used by guest {}: refused",
-                                     name, g.peer, ipv4_to_string(h.address), other->name));
+        refuse_log_.warn(
+            fmt::format("guest {} ({}) has address {}, already used by guest {}: refused", name,
+                        g.peer, ipv4_to_string(h.address), other->name));
         return false;
       }
     }

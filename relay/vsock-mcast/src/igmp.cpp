@@ -111,13 +111,9 @@ igmp_result parse_igmp(std::span<const std::uint8_t> p) {
     at += len;
     switch (rtype) {
       case kModeIsExclude:
-      case kChangeToExclude:
-        r.changes.push_back({group, true});
-        break;
+      case kChangeToExclude: r.changes.push_back({group, true}); break;
       case kModeIsInclude:
-      case kChangeToInclude:
-        r.changes.push_back({group, sources > 0});
-        break;
+      case kChangeToInclude: r.changes.push_back({group, sources > 0}); break;
       case kAllowNewSources:
         if (sources > 0) r.changes.push_back({group, true});
         break;

@@ -1,28 +1,30 @@
 #include "vsock_mcast/lan_ports.hpp"
 
-
-
-
+#include <net/if.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 #include "vsock_mcast/membership.hpp"
 #include "vsock_mcast/netlink.hpp"
 #include "vsock_mcast/packet.hpp"
 #include "vsock_mcast/packet_reader.hpp"
-#include <cerrno>
-#include <cstring>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <spdlog/spdlog.h>
-#include <stdexcept>
-#include <sys/socket.h>
 
 namespace vsock_mcast {
 
 lan_ports::lan_ports(asio::io_context& io, const host_config& cfg, const membership_table& members,
                      std::shared_ptr<spdlog::logger> log)
-    : io_(io), cfg_(cfg), members_(members), log_(std::move(log)),
-      readers_(io.get_executor(), [this] { close(); }), send_log_(log_) {
+    : io_(io),
+      cfg_(cfg),
+      members_(members),
+      log_(std::move(log)),
+      readers_(io.get_executor(), [this] { close(); }),
+      send_log_(log_) {
   for (const auto& name : cfg_.lan) {
-    if (os::if_index(name) == 0) throw std::runtime_error("LAN interface " + name + " does not exist");
+    if (os::if_index(name) == 0)
+      throw std::runtime_error("LAN interface " + name + " does not exist");
     ports_.push_back(port{});
     ports_.back().name = name;
   }

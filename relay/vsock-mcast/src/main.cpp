@@ -27,8 +27,8 @@ using namespace vsock_mcast;
 
 int usage_exit(const usage_error& e) {
   const std::string& sub = e.command();
-  std::cerr << "vsock-mcast: " << e.what() << "\n(try vsock-mcast " << sub << (sub.empty() ? "" : " ")
-            << "--help)\n";
+  std::cerr << "vsock-mcast: " << e.what() << "\n(try vsock-mcast " << sub
+            << (sub.empty() ? "" : " ") << "--help)\n";
   return 2;
 }
 
@@ -100,9 +100,7 @@ int main(int argc, char** argv) {
   }
   const bool host = cl.command == "host";
   switch (cl.what) {
-    case command_line::action::help:
-      std::cout << usage_text(cl.command);
-      return 0;
+    case command_line::action::help: std::cout << usage_text(cl.command); return 0;
     case command_line::action::version:
       std::cout << "vsock-mcast " << VSOCKLIB_VERSION << "\n";
       return 0;
@@ -111,8 +109,7 @@ int main(int argc, char** argv) {
     case command_line::action::check:
       std::cout << (host ? check_report(cl.host) : check_report(cl.guest));
       return 0;
-    case command_line::action::run:
-      break;
+    case command_line::action::run: break;
   }
   if (host) return run<host_endpoint>(std::move(cl.host), "host");
   return run<guest_endpoint>(std::move(cl.guest), "guest");

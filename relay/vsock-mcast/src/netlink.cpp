@@ -71,8 +71,7 @@ bool parse(const nlmsghdr* h, net_event& ev) {
       }
       return true;
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -84,10 +83,11 @@ asio::awaitable<void> netlink_watcher::run(std::function<void(const net_event&)>
   // On the heap: GCC 12 does not honour alignas for locals kept in a coroutine frame (UBSan
   // caught nlmsghdr read at an odd address), and malloc's alignment is enough.
   std::vector<std::uint32_t> storage(16384 / sizeof(std::uint32_t));
-  const std::span<char> buf(reinterpret_cast<char*>(storage.data()), storage.size() * sizeof(std::uint32_t));
+  const std::span<char> buf(reinterpret_cast<char*>(storage.data()),
+                            storage.size() * sizeof(std::uint32_t));
   while (sock_.is_open()) {
-    auto [ec] = co_await sock_.async_wait(asio::posix::descriptor_base::wait_read,
-                                          vsocklib::use_tuple);
+    auto [ec] =
+        co_await sock_.async_wait(asio::posix::descriptor_base::wait_read, vsocklib::use_tuple);
     if (ec) co_return;
     for (;;) {
       const auto n = ::recv(sock_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);

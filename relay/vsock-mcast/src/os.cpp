@@ -190,8 +190,7 @@ fd open_lan_receiver(const std::string& name, int rcvbuf) {
   // Pass only IPv4 destinations in 224.0.0.0/4 (byte 16 of the IP header, high nibble 0xE):
   // a raw UDP socket otherwise copies every UDP datagram the host receives.
   std::array<sock_filter, 5> code = {{
-      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 16),
-      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 16), BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xe0, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, 0x40000),  // accept (up to 256 KiB: the whole datagram)
       BPF_STMT(BPF_RET | BPF_K, 0),        // drop
@@ -222,7 +221,8 @@ std::uint64_t link_counter(const std::string& name, const std::string& what) {
 std::uint32_t socket_drops(int fd) {
   std::uint32_t info[SK_MEMINFO_VARS] = {};
   socklen_t len = sizeof info;
-  if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 || len <= SK_MEMINFO_DROPS * sizeof info[0]) {
+  if (::getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len) != 0 ||
+      len <= SK_MEMINFO_DROPS * sizeof info[0]) {
     return 0;
   }
   return info[SK_MEMINFO_DROPS];

@@ -109,9 +109,7 @@ decode_result decode(std::span<const std::uint8_t> bytes, bool exact) noexcept {
   auto body = bytes.subspan(kHeaderSize, h.body_length);
   r.rec.type = h.type;
   switch (h.type) {
-    case record_type::hello:
-      try {
-        r.error = decode_hello(body, r.rec.hello);
+    case record_type::hello: try { r.error = decode_hello(body, r.rec.hello);
       } catch (const std::bad_alloc&) {  // a name of at most 64 bytes; only out of memory
         r.error = decode_error::bad_name;
       }

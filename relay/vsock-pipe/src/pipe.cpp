@@ -45,8 +45,8 @@ void report(shared_state& st, const std::string& who, const vsocklib::pump_stats
   } else {
     st.failed = true;
     st.log->warn("{}: {} ({}) after {} bytes ->, {} bytes <-, {:.3f} s", who,
-                 vsocklib::to_string(s.reason), s.error.message(), s.a_to_b_bytes,
-                 s.b_to_a_bytes, secs);
+                 vsocklib::to_string(s.reason), s.error.message(), s.a_to_b_bytes, s.b_to_a_bytes,
+                 secs);
   }
 }
 
@@ -136,7 +136,8 @@ plan make_plan(options opt) {
   return p;
 }
 
-shared_state::shared_state(const asio::any_io_executor& ex, plan p, std::shared_ptr<spdlog::logger> l)
+shared_state::shared_state(const asio::any_io_executor& ex, plan p,
+                           std::shared_ptr<spdlog::logger> l)
     : opt(std::move(p.opt)),
       left(std::move(p.left)),
       right(std::move(p.right)),

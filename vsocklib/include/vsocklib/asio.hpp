@@ -63,5 +63,4 @@ inline auto unslotted() {
   return asio::bind_cancellation_slot(asio::cancellation_slot(), use_tuple);
 }
 
-
 }  // namespace vsocklib

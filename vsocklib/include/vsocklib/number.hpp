@@ -19,7 +19,8 @@ enum class number_base {
 
 /// TEXT as an unsigned integer in LO..HI, or nullopt when it is not exactly that: only
 /// digits of BASE (no sign, no spaces, nothing after them) and no overflow.
-std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t lo, std::uint64_t hi,
+std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t lo,
+                                            std::uint64_t hi,
                                             number_base base = number_base::decimal);
 
 /// The message for a rejected number, the same wording in every program:

@@ -113,8 +113,7 @@ namespace detail {
 // writer drains [begin, begin + filled), modulo the ring's size; each changes `filled` only
 // when its operation has completed, so the two regions never overlap.
 struct pump_direction {
-  pump_direction(const asio::any_io_executor& ex, std::span<std::byte> ring,
-                 std::size_t max_write)
+  pump_direction(const asio::any_io_executor& ex, std::span<std::byte> ring, std::size_t max_write)
       : ring(ring), max_write(max_write), reader_wake(ex), writer_wake(ex) {
     reader_wake.expires_at(asio::steady_timer::time_point::max());
     writer_wake.expires_at(asio::steady_timer::time_point::max());
@@ -157,8 +156,8 @@ void cancel_stream(S& s) {
 
 // Records the first reason only; later failures are consequences of the first.
 template <typename A, typename B>
-void pump_fail(pump_shared& sh, pump_direction& d1, pump_direction& d2, pump_end why,
-               error_code ec, A& a, B& b) {
+void pump_fail(pump_shared& sh, pump_direction& d1, pump_direction& d2, pump_end why, error_code ec,
+               A& a, B& b) {
   if (!sh.stopping) {
     sh.stopping = true;
     sh.reason = why;
@@ -290,12 +289,13 @@ asio::awaitable<pump_stats> async_pump(A& a, B& b, pump_options opt = {}) {
 
   // The operations are unslotted() (no allocation per chunk); outside cancellation reaches
   // them through run_stoppable, which then stops the pump the way a failure does.
-  co_await run_stoppable(
-      detail::pump_reader(a, ab, ba, sh, pump_end::a_failed, a, b) &&
-          detail::pump_writer(b, ab, ba, sh, pump_end::b_failed, opt.half_close_b, opt.linger, a, b) &&
-          detail::pump_reader(b, ba, ab, sh, pump_end::b_failed, a, b) &&
-          detail::pump_writer(a, ba, ab, sh, pump_end::a_failed, opt.half_close_a, opt.linger, a, b),
-      [&] { detail::pump_fail(sh, ab, ba, pump_end::cancelled, {}, a, b); });
+  co_await run_stoppable(detail::pump_reader(a, ab, ba, sh, pump_end::a_failed, a, b) &&
+                             detail::pump_writer(b, ab, ba, sh, pump_end::b_failed,
+                                                 opt.half_close_b, opt.linger, a, b) &&
+                             detail::pump_reader(b, ba, ab, sh, pump_end::b_failed, a, b) &&
+                             detail::pump_writer(a, ba, ab, sh, pump_end::a_failed,
+                                                 opt.half_close_a, opt.linger, a, b),
+                         [&] { detail::pump_fail(sh, ab, ba, pump_end::cancelled, {}, a, b); });
 
   stats.a_to_b_bytes = ab.bytes;
   stats.b_to_a_bytes = ba.bytes;

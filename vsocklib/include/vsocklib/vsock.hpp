@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include <sys/socket.h>
 #include <linux/vm_sockets.h>
+#include <sys/socket.h>
 
 #include "vsocklib/asio.hpp"
 

@@ -42,11 +42,11 @@ struct connection_config {
 
 /// How a connection ended.
 struct connection_summary {
-  bool online = false;           ///< the handshake completed at least once
-  bool protocol_error = false;   ///< the peer sent something invalid; we reset the connection
-  std::string reason;            ///< "peer closed", "read: Connection reset by peer", or the error
-  std::uint32_t version = 0;     ///< negotiated protocol version
-  std::uint32_t max_payload = 0; ///< negotiated maximum payload
+  bool online = false;            ///< the handshake completed at least once
+  bool protocol_error = false;    ///< the peer sent something invalid; we reset the connection
+  std::string reason;             ///< "peer closed", "read: Connection reset by peer", or the error
+  std::uint32_t version = 0;      ///< negotiated protocol version
+  std::uint32_t max_payload = 0;  ///< negotiated maximum payload
   std::uint64_t messages_in = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
@@ -62,7 +62,8 @@ struct connection_summary {
 /// Memory bound (see docs/adbd-sim.md): 64 KiB read buffer + per open stream at most
 /// 2 x max_payload (one WRTE received, one being sent) + a queue of at most
 /// 4 x max_streams + 64 headers.
-vsocklib::asio::awaitable<connection_summary> async_serve_connection(
-    vsocklib::stream_socket socket, connection_config config, std::string peer);
+vsocklib::asio::awaitable<connection_summary> async_serve_connection(vsocklib::stream_socket socket,
+                                                                     connection_config config,
+                                                                     std::string peer);
 
 }  // namespace adbd_sim

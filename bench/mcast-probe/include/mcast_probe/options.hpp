@@ -15,18 +15,18 @@ namespace mcast_probe {
 using usage_error = vsocklib::usage_error;
 
 struct send_options {
-  sockaddr_in group{};            ///< G:PORT, multicast or unicast
-  int ttl = 1;                    ///< what discovery stacks send
+  sockaddr_in group{};  ///< G:PORT, multicast or unicast
+  int ttl = 1;          ///< what discovery stacks send
   int tos = 0;
   std::uint64_t count = 10;
-  std::uint64_t size = 64;        ///< UDP payload bytes, at least kHeader + text
-  std::uint64_t rate = 0;         ///< datagrams/s; 0: as fast as possible
-  std::string interface;          ///< outgoing interface, or empty
-  std::optional<in_addr> source;  ///< source address (excludes interface)
-  std::uint16_t port_from = 0;    ///< source port; 0: any
+  std::uint64_t size = 64;              ///< UDP payload bytes, at least kHeader + text
+  std::uint64_t rate = 0;               ///< datagrams/s; 0: as fast as possible
+  std::string interface;                ///< outgoing interface, or empty
+  std::optional<in_addr> source;        ///< source address (excludes interface)
+  std::uint16_t port_from = 0;          ///< source port; 0: any
   std::optional<std::uint32_t> run_id;  ///< nullopt: a random one
   std::string text;
-  bool loop = true;               ///< IP_MULTICAST_LOOP
+  bool loop = true;  ///< IP_MULTICAST_LOOP
   bool json = false;
 };
 

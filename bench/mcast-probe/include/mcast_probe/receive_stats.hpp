@@ -78,7 +78,8 @@ class receive_stats {
   expectation expect_;
   seq_set seen_;
   std::int64_t run_id_;
-  std::uint64_t unique_ = 0, dups_ = 0, reordered_ = 0, foreign_ = 0, other_runs_ = 0, mismatches_ = 0;
+  std::uint64_t unique_ = 0, dups_ = 0, reordered_ = 0, foreign_ = 0, other_runs_ = 0,
+                mismatches_ = 0;
   std::uint64_t max_seq_ = 0, min_seq_ = UINT64_MAX, bytes_ = 0;
   std::set<std::string> sources_, ifaces_;
   std::set<int> ttls_, toss_;

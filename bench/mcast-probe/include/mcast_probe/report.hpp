@@ -37,8 +37,8 @@ std::string send_text(const send_options& o, const send_result& r);
 std::string recv_json(const recv_options& o, const receive_stats& s, std::uint64_t socket_drops);
 std::string recv_text(const receive_stats& s, std::optional<std::uint64_t> expected);
 /// recv --each: one line per probe datagram of the run, one per foreign datagram.
-std::string datagram_line(const datagram& d, std::size_t len, const arrival& a, const std::string& iface,
-                          bool duplicate);
+std::string datagram_line(const datagram& d, std::size_t len, const arrival& a,
+                          const std::string& iface, bool duplicate);
 std::string foreign_line(std::size_t len, const arrival& a);
 /// recv's FAIL lines, one per failure (on stderr).
 std::string recv_failures(const recv_options& o, const receive_stats& s);

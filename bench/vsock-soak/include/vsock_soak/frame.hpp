@@ -88,8 +88,8 @@ void fill_payload(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq,
 
 /// Index of the first byte of GOT that differs from the payload of (SEED, STREAM, SEQ);
 /// nullopt when all match. SCRATCH is reused to avoid an allocation per message.
-std::optional<std::size_t> first_mismatch(std::uint64_t seed, std::uint32_t stream, std::uint64_t seq,
-                                          std::span<const std::byte> got,
+std::optional<std::size_t> first_mismatch(std::uint64_t seed, std::uint32_t stream,
+                                          std::uint64_t seq, std::span<const std::byte> got,
                                           std::vector<std::byte>& scratch);
 
 /// What the receiver of a frame concluded.

@@ -15,13 +15,13 @@ namespace vsock_soak {
 
 /// One interval of the run (1 s, or more after downsampling, see kMaxPoints).
 struct series_point {
-  double t_s = 0;                ///< end of the interval, seconds since the start
-  double interval_s = 1;         ///< the interval's length
-  std::uint64_t bytes = 0;       ///< payload bytes whose echo was verified
+  double t_s = 0;           ///< end of the interval, seconds since the start
+  double interval_s = 1;    ///< the interval's length
+  std::uint64_t bytes = 0;  ///< payload bytes whose echo was verified
   std::uint64_t messages = 0;
   std::uint64_t p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
-  std::uint64_t errors = 0;      ///< corruptions, gaps, duplicates, stalls
-  std::uint64_t breaks = 0;      ///< connections that broke
+  std::uint64_t errors = 0;  ///< corruptions, gaps, duplicates, stalls
+  std::uint64_t breaks = 0;  ///< connections that broke
 };
 
 struct proc_point {
@@ -34,24 +34,24 @@ struct proc_point {
 
 /// A process under test (--watch-pid / --watch-name).
 struct watched_process {
-  std::string name;          ///< comm, or "pid N"
-  pid_t pid = 0;             ///< the current one
-  unsigned restarts = 0;     ///< times a new pid took over the name
+  std::string name;       ///< comm, or "pid N"
+  pid_t pid = 0;          ///< the current one
+  unsigned restarts = 0;  ///< times a new pid took over the name
   std::vector<proc_point> points;
   /// During the run: the first sample after the warm-up and the latest one. In results:
   /// the peaks of the first and of the last --drift-window (see rss_growth).
   std::optional<proc_point> baseline;
   std::optional<proc_point> last;
-  std::uint64_t missing_samples = 0;   ///< seconds in which it could not be read
+  std::uint64_t missing_samples = 0;  ///< seconds in which it could not be read
 };
 
 /// From a fault (or an unscheduled break) until every stream has verified the echo of a
 /// message sent after it.
 struct recovery {
   double start_s = 0;
-  std::string cause;             ///< "restart", "flap", "drop stream 3", "pause stream 1", "connection lost"
-  unsigned streams_broken = 0;   ///< connections that broke during it
-  double duration_ms = 0;        ///< until recovered (or until the run ended)
+  std::string cause;  ///< "restart", "flap", "drop stream 3", "pause stream 1", "connection lost"
+  unsigned streams_broken = 0;  ///< connections that broke during it
+  double duration_ms = 0;       ///< until recovered (or until the run ended)
   bool recovered = false;
 };
 
@@ -66,8 +66,8 @@ struct corruption {
   std::uint32_t stream = 0;
   std::uint64_t offset = 0;  ///< byte offset in the stream's payload bytes
   std::uint64_t seq = 0;
-  bool header = false;       ///< the frame header was damaged (offset = where its payload starts)
-  std::string direction;     ///< "echo" (seen by the client) or "to server" (seen by the server)
+  bool header = false;    ///< the frame header was damaged (offset = where its payload starts)
+  std::string direction;  ///< "echo" (seen by the client) or "to server" (seen by the server)
   std::string detail;
 };
 
@@ -89,7 +89,7 @@ struct results {
 
   // What happened.
   double elapsed_s = 0;
-  std::uint64_t messages = 0, bytes = 0;        ///< verified echoes
+  std::uint64_t messages = 0, bytes = 0;  ///< verified echoes
   std::uint64_t lost_messages = 0, lost_bytes = 0;
   std::uint64_t corruptions = 0, gaps = 0, duplicates = 0, stalls = 0;
   std::uint64_t breaks = 0, reconnects = 0, connect_failures = 0;

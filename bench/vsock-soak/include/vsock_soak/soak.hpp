@@ -41,8 +41,8 @@ struct run_options {
   /// Messages in flight per stream (sent, echo not yet verified).
   unsigned window = 4;
 
-  command_fault restart;  ///< restarts the far peer
-  command_fault flap;     ///< e.g. takes an interface down and up
+  command_fault restart;        ///< restarts the far peer
+  command_fault flap;           ///< e.g. takes an interface down and up
   milliseconds drop_every{0};   ///< close one stream's connection from this side
   milliseconds pause_every{0};  ///< stop reading one stream for pause_for
   milliseconds pause_for{2000};

@@ -46,8 +46,9 @@ struct config {
   /// Retry the guest at least every 250 ms: a local vsock connect that finds no listener
   /// fails at once and costs next to nothing, and the device must be back on the PC within
   /// 2 s of the guest's adbd answering, most of which the PC's adb takes to find it again.
-  vsocklib::connector_options connect{{std::chrono::milliseconds(50), std::chrono::milliseconds(250), 2.0, 0.2},
-                                      std::chrono::milliseconds(2000)};
+  vsocklib::connector_options connect{
+      {std::chrono::milliseconds(50), std::chrono::milliseconds(250), 2.0, 0.2},
+      std::chrono::milliseconds(2000)};
   std::vector<guest_config> guests;
   std::vector<usb_host_config> hosts;
   /// Without udevd, libusb reports no hotplug events and host mode rescans sysfs this

@@ -21,7 +21,8 @@ class ffs_endpoint final : public usb_endpoint {
   ffs_endpoint(asio::any_io_executor ex, const std::string& dir, std::size_t transfer_size,
                std::size_t depth);
 
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override;
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(
+      asio::mutable_buffer buf) override;
   asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override;
   void cancel() override;
   write_progress progress() override { return in_.progress(); }

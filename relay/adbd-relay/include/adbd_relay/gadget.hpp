@@ -24,7 +24,7 @@ struct gadget_options {
   std::string product = "adbd-relay";
   std::string serial = "adbd-relay";  ///< what `adb devices` lists
   std::string udc;                    ///< empty: the first in /sys/class/udc
-  std::string ffs_dir;                ///< where functionfs is mounted; empty: /run/adbd-relay/<name>
+  std::string ffs_dir;  ///< where functionfs is mounted; empty: /run/adbd-relay/<name>
   /// The user the relay drops to (`user =`), when it does: FunctionFS is mounted with its
   /// uid/gid (ep0..ep2 become its files) and the UDC attribute is handed to it, so
   /// re-enumeration needs no privilege. Empty: everything stays root's.

@@ -25,15 +25,15 @@ struct guest_status {
   std::string address;
   std::string state = "starting";
   std::string udc;
-  std::uint64_t sessions = 0;          ///< USB sessions bridged
-  std::uint64_t guest_connections = 0; ///< vsock connections made to the guest's adbd
+  std::uint64_t sessions = 0;           ///< USB sessions bridged
+  std::uint64_t guest_connections = 0;  ///< vsock connections made to the guest's adbd
   std::uint64_t connect_failures = 0;
   std::uint64_t protocol_errors = 0;
-  std::uint64_t pc_new_sessions = 0;   ///< sessions the PC's adb restarted with a new CNXN
-  std::uint64_t pc_read_stalls = 0;    ///< sessions ended because the PC stopped reading
+  std::uint64_t pc_new_sessions = 0;     ///< sessions the PC's adb restarted with a new CNXN
+  std::uint64_t pc_read_stalls = 0;      ///< sessions ended because the PC stopped reading
   std::uint64_t usb_to_vsock_bytes = 0;  ///< of finished sessions; see current
   std::uint64_t vsock_to_usb_bytes = 0;
-  session_stats current;                  ///< the session being bridged, live
+  session_stats current;  ///< the session being bridged, live
   std::string last_error;
 };
 

@@ -116,9 +116,8 @@ class read_stall_watch {
 /// cancels USB and the stream and waits for their pending operations, so both may be
 /// released when it returns). FIRST, when not empty, is a previous session's next_session:
 /// a whole message from the USB peer, written to the stream before anything else.
-asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream,
-                                  usb_role role, session_options opt,
-                                  std::shared_ptr<spdlog::logger> log, session_stats& stats,
-                                  std::vector<std::byte> first = {});
+asio::awaitable<void> run_session(usb_endpoint& usb, vsocklib::stream_socket& stream, usb_role role,
+                                  session_options opt, std::shared_ptr<spdlog::logger> log,
+                                  session_stats& stats, std::vector<std::byte> first = {});
 
 }  // namespace adbd_relay

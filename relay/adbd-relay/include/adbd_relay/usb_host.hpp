@@ -63,7 +63,8 @@ class usb_host_device final : public usb_endpoint {
   usb_host_device(const usb_host_device&) = delete;
   usb_host_device& operator=(const usb_host_device&) = delete;
 
-  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(asio::mutable_buffer buf) override;
+  asio::awaitable<std::tuple<error_code, std::size_t>> async_read(
+      asio::mutable_buffer buf) override;
   asio::awaitable<std::tuple<error_code, std::size_t>> async_write(asio::const_buffer buf) override;
   void cancel() override;
   std::size_t max_packet_size() const override { return max_packet_; }
@@ -76,8 +77,8 @@ class usb_host_device final : public usb_endpoint {
   friend class usb_host;
   usb_host_device(asio::any_io_executor ex, adb_device_info info);
   asio::awaitable<std::tuple<error_code, std::size_t>> transfer(transfer_slot& s,
-                                                               unsigned char endpoint,
-                                                               void* data, std::size_t size);
+                                                                unsigned char endpoint, void* data,
+                                                                std::size_t size);
 
   adb_device_info info_;
   libusb_context* ctx_ = nullptr;  // usb_host's, which outlives its devices

@@ -36,20 +36,21 @@ namespace adbd_relay {
 /// first that matches SELF's serial and path; for a section without either, the first that
 /// no other section of ALL names. Null when none.
 const adb_device_info* pick_device(const std::vector<adb_device_info>& devices,
-                                   const usb_host_config& self, const std::vector<usb_host_config>& all);
+                                   const usb_host_config& self,
+                                   const std::vector<usb_host_config>& all);
 
 struct usb_host_status {
   std::string name;
   std::string listen;
   std::string state = "starting";
-  std::string device;                ///< the device of the current or last session
-  std::uint64_t sessions = 0;        ///< connections bridged to a device
-  std::uint64_t no_device = 0;       ///< connections closed because no device was attached
-  std::uint64_t busy = 0;            ///< connections closed because a session was active
+  std::string device;           ///< the device of the current or last session
+  std::uint64_t sessions = 0;   ///< connections bridged to a device
+  std::uint64_t no_device = 0;  ///< connections closed because no device was attached
+  std::uint64_t busy = 0;       ///< connections closed because a session was active
   std::uint64_t protocol_errors = 0;
   std::uint64_t to_device_bytes = 0;  ///< of finished sessions; see current
   std::uint64_t from_device_bytes = 0;
-  session_stats current;         ///< the session being bridged, live
+  session_stats current;  ///< the session being bridged, live
   std::string last_error;
 };
 
@@ -57,7 +58,7 @@ class usb_host_relay {
  public:
   /// ALL is every host section (for pick_device); USB must outlive the relay.
   usb_host_relay(usb_host_config cfg, std::vector<usb_host_config> all, session_options session,
-             usb_host& usb);
+                 usb_host& usb);
 
   /// Runs until cancelled. Binds the listener first: an address that cannot be bound
   /// throws std::system_error before anything else happens.

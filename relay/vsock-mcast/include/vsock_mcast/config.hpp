@@ -40,14 +40,14 @@ struct host_config {
   vsock_mcast::mode mode = mode::mcast;
   std::vector<std::uint32_t> guest_addresses;  ///< l3: the addresses the host answers for
   allowlist to_guest, to_lan;
-  std::vector<std::uint32_t> allowed_cids;     ///< vsock listeners: peers allowed (empty: all)
+  std::vector<std::uint32_t> allowed_cids;  ///< vsock listeners: peers allowed (empty: all)
   bool guest_to_guest = false;
-  std::uint32_t rate_limit = 0;                ///< packets/s per guest and direction; 0: off
+  std::uint32_t rate_limit = 0;  ///< packets/s per guest and direction; 0: off
   /// Receive buffer of each LAN socket, bytes: what absorbs a burst while the host endpoint
   /// is busy (SO_RCVBUFFORCE with CAP_NET_ADMIN, else capped at net.core.rmem_max).
   std::uint32_t lan_rcvbuf = 4u << 20;
   static constexpr std::uint32_t kMinRcvbuf = 64u << 10, kMaxRcvbuf = 256u << 20;
-  std::string tun = "vmc-host";                ///< l3: the host's TUN
+  std::string tun = "vmc-host";  ///< l3: the host's TUN
   std::string control = "/run/vsock-mcast/host.sock";
   std::string log_level = "info";
   std::string user;  ///< after set-up, become USER[:GROUP] keeping only what it needs; empty: stay
@@ -71,9 +71,9 @@ struct guest_config {
 mode parse_mode(const std::string& text);
 /// "mcast" or "l3", as parse_mode reads it.
 const char* mode_name(mode m);
-static_group parse_static_group(const std::string& text);   ///< GROUP[:PORT]
-cidr parse_interface_address(const std::string& text);       ///< IPv4/PREFIX (or IPv4: /32)
-std::uint32_t parse_unicast(const std::string& text);        ///< a unicast IPv4 address
+static_group parse_static_group(const std::string& text);  ///< GROUP[:PORT]
+cidr parse_interface_address(const std::string& text);     ///< IPv4/PREFIX (or IPv4: /32)
+std::uint32_t parse_unicast(const std::string& text);      ///< a unicast IPv4 address
 
 /// Applies the [host], [to-guest] and [to-lan] sections of DOC to CFG (other sections are
 /// checked to be known, not applied). List keys append; scalar keys replace.

@@ -63,7 +63,7 @@ class guest_endpoint {
   std::shared_ptr<asio::posix::stream_descriptor> tun_;
   unsigned tun_index_ = 0;
   std::unique_ptr<netlink_watcher> netlink_;
-  std::shared_ptr<channel> ch_;  // while connected (HELLO sent)
+  std::shared_ptr<channel> ch_;       // while connected (HELLO sent)
   asio::steady_timer restore_timer_;  // restore_loop's: idle until a change, then a pause
   bool restore_pending_ = false;
   // Ends a connect attempt in flight at stop() (a vsock connect may wait for its deadline);

@@ -21,11 +21,11 @@ namespace vsock_mcast {
 
 enum class igmp_error : std::uint8_t {
   none = 0,
-  not_ipv4,        ///< not an IPv4 packet, or its header is malformed / longer than the data
-  not_igmp,        ///< IPv4 but protocol is not 2 (the caller then treats it as data)
-  truncated,       ///< IGMP message or a v3 group record runs past the packet
-  bad_checksum,    ///< IGMP checksum wrong
-  bad_group,       ///< a report names a group outside 224.0.0.0/4
+  not_ipv4,      ///< not an IPv4 packet, or its header is malformed / longer than the data
+  not_igmp,      ///< IPv4 but protocol is not 2 (the caller then treats it as data)
+  truncated,     ///< IGMP message or a v3 group record runs past the packet
+  bad_checksum,  ///< IGMP checksum wrong
+  bad_group,     ///< a report names a group outside 224.0.0.0/4
 };
 
 const char* to_string(igmp_error e) noexcept;

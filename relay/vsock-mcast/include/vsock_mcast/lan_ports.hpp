@@ -40,7 +40,7 @@ class lan_ports {
     std::map<std::uint32_t, os::fd> joined;
     std::uint64_t rx_packets = 0, tx_packets = 0, tx_errors = 0;
     std::uint64_t socket_drops_closed = 0;  // of receivers closed since (LAN reopened)
-    std::uint64_t opens = 0;  // receivers opened: 1 unless the interface was replaced
+    std::uint64_t opens = 0;                // receivers opened: 1 unless the interface was replaced
     std::uint64_t socket_drops() const;
   };
   /// A datagram received on a LAN: the whole IP packet, after reassembly.

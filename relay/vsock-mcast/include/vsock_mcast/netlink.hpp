@@ -15,10 +15,10 @@ namespace asio = vsocklib::asio;
 
 struct net_event {
   enum class kind { link, address, route, overrun } what = kind::link;
-  bool removed = false;     ///< RTM_DEL*
-  unsigned ifindex = 0;     ///< the interface (a route's output interface)
-  std::string ifname;       ///< link events (and address events, looked up)
-  unsigned flags = 0;       ///< link events: IFF_*
+  bool removed = false;  ///< RTM_DEL*
+  unsigned ifindex = 0;  ///< the interface (a route's output interface)
+  std::string ifname;    ///< link events (and address events, looked up)
+  unsigned flags = 0;    ///< link events: IFF_*
 };
 
 class netlink_watcher {

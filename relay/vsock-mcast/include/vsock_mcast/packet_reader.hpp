@@ -15,7 +15,8 @@ namespace vsock_mcast {
 /// packets (whole datagrams after reassembly, or TUN frames: up to 64 KiB each; D must be
 /// non-blocking) and hands each to ON_PACKET. Bounded work per wake-up, so that one busy
 /// descriptor cannot starve the guests.
-vsocklib::asio::awaitable<void> read_packets(std::shared_ptr<vsocklib::asio::posix::stream_descriptor> d,
-                                             std::function<void(std::span<std::uint8_t>)> on_packet);
+vsocklib::asio::awaitable<void> read_packets(
+    std::shared_ptr<vsocklib::asio::posix::stream_descriptor> d,
+    std::function<void(std::span<std::uint8_t>)> on_packet);
 
 }  // namespace vsock_mcast

@@ -31,16 +31,16 @@ enum class mode : std::uint8_t { mcast = 1, l3 = 2 };
 /// Why a record was refused. Each value is a drop reason in the status JSON.
 enum class decode_error : std::uint8_t {
   none = 0,
-  truncated,        ///< fewer bytes than a header, or than the header's length says
-  bad_version,      ///< version byte is not kVersion
-  unknown_type,     ///< type byte names no record type
-  length_mismatch,  ///< a seqpacket message longer than its header's length
-  short_body,       ///< body too short for its type (HELLO < 8, JOIN/LEAVE != 4, DATA < 20)
-  bad_role,         ///< HELLO role or mode byte out of range, or reserved bytes not zero
-  bad_name,         ///< HELLO name too long or not printable ASCII
-  bad_ip_header,    ///< DATA: not IPv4, IHL < 5 or past the end
+  truncated,           ///< fewer bytes than a header, or than the header's length says
+  bad_version,         ///< version byte is not kVersion
+  unknown_type,        ///< type byte names no record type
+  length_mismatch,     ///< a seqpacket message longer than its header's length
+  short_body,          ///< body too short for its type (HELLO < 8, JOIN/LEAVE != 4, DATA < 20)
+  bad_role,            ///< HELLO role or mode byte out of range, or reserved bytes not zero
+  bad_name,            ///< HELLO name too long or not printable ASCII
+  bad_ip_header,       ///< DATA: not IPv4, IHL < 5 or past the end
   ip_length_mismatch,  ///< DATA: IP total length differs from the body length
-  not_multicast,    ///< JOIN/LEAVE group outside 224.0.0.0/4
+  not_multicast,       ///< JOIN/LEAVE group outside 224.0.0.0/4
 };
 
 /// Stable snake_case name of E ("bad_version"), used in logs and status.
@@ -58,9 +58,9 @@ struct hello {
 /// A decoded record. DATA's packet points into the decoded buffer (no copy).
 struct record {
   record_type type = record_type::data;
-  vsock_mcast::hello hello;                ///< HELLO
-  std::span<const std::uint8_t> packet;    ///< DATA
-  std::uint32_t group = 0;                 ///< JOIN, LEAVE (host byte order)
+  vsock_mcast::hello hello;              ///< HELLO
+  std::span<const std::uint8_t> packet;  ///< DATA
+  std::uint32_t group = 0;               ///< JOIN, LEAVE (host byte order)
 };
 
 struct header_result {

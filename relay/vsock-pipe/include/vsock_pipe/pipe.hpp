@@ -29,14 +29,16 @@ plan make_plan(options opt);
 /// One run's state. Not thread-safe: every coroutine on it runs on one single-threaded
 /// io_context.
 struct shared_state {
-  shared_state(const vsocklib::asio::any_io_executor& ex, plan p, std::shared_ptr<spdlog::logger> log);
+  shared_state(const vsocklib::asio::any_io_executor& ex, plan p,
+               std::shared_ptr<spdlog::logger> log);
 
   options opt;
   vsocklib::address left, right;
   std::shared_ptr<spdlog::logger> log;
   unsigned active = 0;  ///< connections being served
   bool failed = false;  ///< a connect, accept or pump failed: exit status 1
-  vsocklib::asio::steady_timer slot_freed;  // woken when a connection ends and --max-connections frees up
+  // Woken when a connection ends and --max-connections frees up.
+  vsocklib::asio::steady_timer slot_freed;
 };
 
 /// Listens on LEFT and serves each connection (--once: the first) with its own connection
