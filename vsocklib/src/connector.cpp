@@ -52,6 +52,8 @@ asio::awaitable<std::tuple<error_code, Socket>> connector::keep_trying(Attempt a
     for (;;) {
       if (wait) {
         const auto delay = backoff_.next();
+        ++waits_;
+        last_delay_ = delay;
         log_->debug("next attempt to {} in {} ms", to_.to_string(), delay.count());
         timer.expires_after(delay);
         waiting_ = &timer;

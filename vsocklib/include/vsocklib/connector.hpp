@@ -76,6 +76,10 @@ class connector {
   std::uint64_t attempts() const noexcept { return attempts_; }
   std::uint64_t failures() const noexcept { return failures_; }
   std::uint64_t successes() const noexcept { return successes_; }
+  /// Backoff waits begun, and the delay of the last one: what the connector decided,
+  /// observable without a clock (tests, status documents).
+  std::uint64_t waits() const noexcept { return waits_; }
+  std::chrono::milliseconds last_delay() const noexcept { return last_delay_; }
 
  private:
   template <typename Socket, typename Attempt>
@@ -91,6 +95,8 @@ class connector {
   std::uint64_t attempts_ = 0;
   std::uint64_t failures_ = 0;
   std::uint64_t successes_ = 0;
+  std::uint64_t waits_ = 0;
+  std::chrono::milliseconds last_delay_{0};
 };
 
 }  // namespace vsocklib
