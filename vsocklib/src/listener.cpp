@@ -244,12 +244,13 @@ void basic_listener<Protocol>::close() {
 template class basic_listener<asio::generic::stream_protocol>;
 template class basic_listener<asio::generic::seq_packet_protocol>;
 
-bool read_peer_policy_option(arg_reader& in, peer_policy& policy) {
+bool read_peer_policy_option(arg_reader& in, peer_policy& policy, number_base base) {
   const std::string& a = in.option();
   if (a == "--allow-cid") {
-    policy.allowed_cids.push_back(in.number<std::uint32_t>(0, kMaxCid));
+    // CID 0xffffffff is "any": never a peer's CID, so never worth allowing.
+    policy.allowed_cids.push_back(in.number<std::uint32_t>(0, kMaxCid, base));
   } else if (a == "--allow-uid") {
-    policy.allowed_uids.push_back(in.number<uid_t>(0, kMaxUid));
+    policy.allowed_uids.push_back(in.number<uid_t>(0, kMaxUid, base));
   } else if (a == "--allow-remote-tcp") {
     policy.allow_remote_tcp = true;
   } else {

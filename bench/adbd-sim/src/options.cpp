@@ -73,7 +73,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
       o.max_connections = in.number<unsigned>(1, 4096);
     } else if (a == "--threads") {
       o.threads = in.number<unsigned>(1, 256);
-    } else if (vsocklib::read_peer_policy_option(in, o.policy)) {
+    } else if (vsocklib::read_peer_policy_option(in, o.policy, vsocklib::number_base::decimal)) {
       // --allow-cid, --allow-uid, --allow-remote-tcp: read into o.policy
     } else if (a == "--log-level") {
       o.log_level = in.value();

@@ -89,13 +89,7 @@ void parse_options(std::vector<std::string> args, command_line& cl) {
       so.listen.push_back(in.address());
     } else if (for_serve && a == "--max-connections") {
       so.max_connections = in.number<unsigned>(1, 65536, kBase);
-    } else if (for_serve && a == "--allow-cid") {
-      // CID 0xffffffff is "any": never a peer's CID, so never worth allowing.
-      so.policy.allowed_cids.push_back(in.number<std::uint32_t>(0, vsocklib::kMaxCid, kBase));
-    } else if (for_serve && a == "--allow-uid") {
-      so.policy.allowed_uids.push_back(in.number<uid_t>(0, vsocklib::kMaxUid, kBase));
-    } else if (for_serve && a == "--allow-remote-tcp") {
-      so.policy.allow_remote_tcp = true;
+    } else if (for_serve && vsocklib::read_peer_policy_option(in, so.policy, kBase)) {
     } else if (for_serve && a == "--inject-corruption") {
       const std::string v = in.value();
       const auto colon = v.find(':');

@@ -88,7 +88,7 @@ command_line parse_command_line(int argc, const char* const* argv) {
       // The pump's own bounds, so the error names --linger.
       o.pump.linger = std::chrono::milliseconds(
           in.number(1, static_cast<std::uint64_t>(vsocklib::pump_options::kMaxLinger.count())));
-    } else if (vsocklib::read_peer_policy_option(in, o.policy)) {
+    } else if (vsocklib::read_peer_policy_option(in, o.policy, vsocklib::number_base::decimal)) {
       // --allow-cid, --allow-uid, --allow-remote-tcp: read into o.policy
     } else if (a == "--log-level") {
       o.log_level = in.value();

@@ -27,10 +27,12 @@ struct peer_policy {
 };
 
 class arg_reader;
+enum class number_base;
 
 /// The listener options every serving program takes alike: when IN is at --allow-cid,
 /// --allow-uid or --allow-remote-tcp, reads it into POLICY and returns true; else false.
-bool read_peer_policy_option(arg_reader& in, peer_policy& policy);
+/// BASE: how the program reads every number (number.hpp; vsock-soak takes hex everywhere).
+bool read_peer_policy_option(arg_reader& in, peer_policy& policy, number_base base);
 
 /// A peer that was accepted.
 struct peer_info {
