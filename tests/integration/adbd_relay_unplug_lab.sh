@@ -12,7 +12,9 @@
 # Asserted for every case, as measured, not printed:
 #  - the relay's thread never sleeps in FunctionFS (no ffs_* in /proc/PID/task/*/wchan,
 #    sampled every ~20 ms through the hold);
-#  - its status socket answers every query within 100 ms (lab_answer_probe, every 50 ms);
+#  - its status socket answers every query within 1 s (lab_answer_probe, every 50 ms): a
+#    relay blocked on the unplugged port would not answer for the whole hold (4 s); a TCG
+#    guest on a busy host answered in up to 160 ms (2026-12-04), so 100 ms would flake;
 #  - guest b keeps working: a 4 MiB push + pull during the hold, equal, in its one session;
 #  - guest a's vsock connection closes within 0.5 s of the relay's ep0 DISABLE (timestamps
 #    of the relay's log and adbd-sim's), and the relay does not reconnect during the hold;
@@ -153,7 +155,7 @@ scenario() {  # scenario METHOD idle|transfer
   ffs=$(grep -c '^ffs_' "$work/wchan.txt" || true)
   ((ffs == 0)) || fail "$method/$load: the relay slept in FunctionFS: $(grep '^ffs_' "$work/wchan.txt" | sort | uniq -c | tr '\n' ' ')"
   ((failed == 0)) || fail "$method/$load: $failed of $queries status queries failed during the hold"
-  [[ ${slowest%.*} -lt 100 ]] || fail "$method/$load: the status socket took $slowest ms to answer during the hold"
+  [[ ${slowest%.*} -lt 1000 ]] || fail "$method/$load: the status socket took $slowest ms to answer during the hold"
   [[ $(relay_field b sessions) == "$b_sessions" ]] || fail "$method/$load: guest-b's session was reset"
   local t_disable t_closed
   t_disable=$(line_ms '\[a\] ep0 event DISABLE' "$work/relay.log" $((disable_before + 1))) ||
