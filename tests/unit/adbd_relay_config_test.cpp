@@ -87,6 +87,13 @@ TEST(RelayConfig, ErrorsNameFileLineAndWhat) {
   expect_error("[guest a]\naddress = vsock:3:1\nserial = " + std::string(127, 's') + "\n",
                "serial must be 1 to 126 bytes (a USB string), not 127");
   expect_error("[guest a]\naddress = vsock:3:1\nproduct =\n", "product must be 1 to 126 bytes");
+  // Names that become directories under configfs, created and removed as root.
+  expect_error("[guest a]\naddress = vsock:3:1\ngadget = ../../etc\n",
+               "guest \"a\": gadget \"../../etc\" holds a '/' or a control character");
+  expect_error("[guest a]\naddress = vsock:3:1\nfunction = ..\n", "function is \"..\"");
+  expect_error("[guest a/b]\naddress = vsock:3:1\n", "gadget \"adbd-relay-a/b\" holds a '/'");
+  expect_error("[guest a]\naddress = vsock:3:1\nffs_dir = run/x\n",
+               "ffs_dir \"run/x\" must be an absolute path");
 }
 
 TEST(RelayConfig, ShippedExampleParses) {

@@ -221,6 +221,21 @@ void parse_config(std::string_view text, const std::string& source, config& cfg)
   finish_section();
 }
 
+// Why NAME cannot be one directory name under configfs (and /run/adbd-relay), or "": the
+// relay creates, links and at exit removes configfs/<gadget>/functions/ffs.<function> as
+// root, so "../x" or "a/b" would reach outside the gadget's own tree.
+std::string path_component_problem(const std::string& name) {
+  if (name.empty()) return "is empty";
+  if (name == "." || name == "..") return "is \"" + name + "\"";
+  if (name.size() > 200) return "is longer than 200 bytes";
+  for (const unsigned char c : name) {
+    if (c == '/' || c < 0x20 || c == 0x7f) {
+      return "\"" + name + "\" holds a '/' or a control character";
+    }
+  }
+  return {};
+}
+
 void validate(const config& cfg) {
   if (cfg.guests.empty() && cfg.hosts.empty()) {
     throw config_error(
@@ -251,6 +266,19 @@ void validate(const config& cfg) {
                            " must be 1 to 126 bytes (a USB string), not " +
                            std::to_string(text->size()));
       }
+    }
+    // The function's name defaults to the gadget's (gadget.cpp).
+    for (const auto& [key, text] :
+         {std::pair{"gadget", &g.gadget.name}, std::pair{"function", &g.gadget.function}}) {
+      if (text->empty() && text == &g.gadget.function) continue;
+      if (auto why = path_component_problem(*text); !why.empty()) {
+        throw config_error("guest \"" + g.name + "\": " + key + " " + why +
+                           " (it names a directory under configfs)");
+      }
+    }
+    if (!g.gadget.ffs_dir.empty() && g.gadget.ffs_dir.front() != '/') {
+      throw config_error("guest \"" + g.name + "\": ffs_dir \"" + g.gadget.ffs_dir +
+                         "\" must be an absolute path");
     }
     if (!gadgets.insert(g.gadget.name).second) {
       throw config_error("guests share the gadget name \"" + g.gadget.name + "\"");
