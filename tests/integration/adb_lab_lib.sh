@@ -6,8 +6,9 @@
 #   logs      files printed (prefixed with their names) by fail
 #   fail MSG  prints MSG and the logs, exits 1 (also for any command set -e would stop on)
 #   now_ms, rss_kib PID, adb_state SERIAL, wait_state SERIAL STATE|gone SECONDS
-#   relay_field GUEST KEY  a value (a number, or a "string" with its quotes) from that
-#                          guest's line of `$relay --status $work/control`
+#   relay_field GUEST KEY  a value (a number, or a "string" with its quotes) of the guest
+#                          named GUEST in `$relay --status $work/control`; fails when the
+#                          status has no such guest or the guest no such key
 # A test may define lab_cleanup_hook (run first on exit), and set LAB_ADB to the command
 # that runs adb (default adb). The adb server is the test's to start (adb start-server), so
 # a test can start it where it must not see USB.
@@ -48,6 +49,8 @@ wait_state() {  # wait_state SERIAL STATE|gone SECONDS
 }
 # shellcheck disable=SC2154  # relay: the sourcing test's adbd-relay binary
 relay_field() {
-  "$relay" --status "$work/control" | grep "\"name\": \"$1\"" |
-    sed -E "s/.*\"$2\": (\"[^\"]*\"|[0-9]+).*/\\1/"
+  "$relay" --status "$work/control" | jq -c --arg guest "$1" --arg key "$2" '
+    [.guests[] | select(.name == $guest)]
+    | if length == 1 then .[0] else error("status: \(length) guests named \($guest)") end
+    | if has($key) then .[$key] else error("status: guest \($guest) has no \($key)") end'
 }

@@ -154,8 +154,9 @@ out=$(adbx -s "$target" shell echo hotplug)
 echo "udevd running: $(grep -m1 'discovered' "$work/hotplug.log" | sed 's/.*info: //'); unplug logged after $t_left ms, replug served (shell echo: $out)"
 
 "$relay" --status "$work/host.control" >"$work/status.json" || fail "--status"
-grep -q '"name": "host0".*"sessions": [1-9][0-9]*, "no_device": [0-9]*, "busy": [1-9]' \
-  "$work/status.json" || fail "status: $(cat "$work/status.json")"
-echo "status: $(grep '"name": "host0"' "$work/status.json" | cut -c1-220)..."
+# host0 served sessions and refused at least one busy connection; no_device is counted.
+jq -e '.hosts[] | select(.name == "host0") | .sessions >= 1 and .busy >= 1 and (.no_device | type == "number")' \
+  "$work/status.json" >/dev/null || fail "status: $(cat "$work/status.json")"
+echo "status: $(jq -c '.hosts[] | select(.name == "host0")' "$work/status.json")"
 sessions=$(grep -c "\] bridging" "$work/host.log")
 echo "ok: adb through adbd-relay host mode over real usbfs ($sessions sessions)"

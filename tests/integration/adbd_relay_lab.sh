@@ -69,7 +69,7 @@ echo "push+pull 20 MiB: equal sha256 ${sum_in:0:16}...; push $((t1 - t0)) ms, pu
 # device listed and working within 20 s of start-server, a sanity bound for a loaded TCG
 # guest (the old stale-bytes livelock took 18 s and more).
 # guest->PC bytes so far, from the relay's status (live during a session)
-to_pc() { "$relay" --status "$work/control" | grep -o '"vsock_to_usb_bytes": [0-9]*' | grep -o '[0-9]*$'; }
+to_pc() { relay_field guest0 vsock_to_usb_bytes; }
 before=$(to_pc)
 # 64 MiB (sparse, straight into adbd-sim's root): a pull long enough (about 5 s) that the
 # status polls below cannot miss it, however fast the machine.
@@ -100,10 +100,12 @@ ended_ms=$(date -d "${ended:0:23}" +%s%3N)
 if [[ $ended == *"new session"* ]]; then
   dropped=$(grep -o '[0-9]* bytes of an abandoned CNXN' "$work/relay.log" | tail -1 | cut -d' ' -f1 || true)
   echo "  the relay had the new CNXN $((ended_ms - t0)) ms after start-server${dropped:+ (adb abandoned a first attempt: $dropped bytes dropped)}, $((t1 - ended_ms)) ms before adb listed the device"
-  "$relay" --status "$work/control" | grep -q '"pc_new_sessions": [1-9]' || fail "status does not count the PC's new session"
+  "$relay" --status "$work/control" | jq -e '.guests[] | select(.name == "guest0") | .pc_new_sessions >= 1' >/dev/null ||
+    fail "status does not count the PC's new session"
 else
   echo "  adb's attempts all read stale bytes; the relay ended the session on its read timeout $((ended_ms - t0)) ms after start-server, $((t1 - ended_ms)) ms before adb listed the device"
-  "$relay" --status "$work/control" | grep -q '"pc_read_stalls": [1-9]' || fail "status does not count the PC's read stall"
+  "$relay" --status "$work/control" | jq -e '.guests[] | select(.name == "guest0") | .pc_read_stalls >= 1' >/dev/null ||
+    fail "status does not count the PC's read stall"
 fi
 ((t2 - t0 <= 20000)) || fail "the new adb server needed $((t2 - t0)) ms to list and use the device, more than 20 s"
 
@@ -134,8 +136,9 @@ echo "adbd-sim restarted: USB device back $((t_usb - t0)) ms after adbd listened
 (( t_usb - t0 <= 2000 )) || fail "the relay took $((t_usb - t0)) ms to show the device again, more than 2 s"
 
 "$relay" --status "$work/control" >"$work/status.json" || fail "--status"
-grep -q '"sessions": [1-9]' "$work/status.json" || fail "status: $(cat "$work/status.json")"
-echo "status: $(tr -d '\n' <"$work/status.json" | cut -c1-200)..."
+jq -e '.guests[] | select(.name == "guest0") | .sessions >= 1' "$work/status.json" >/dev/null ||
+  fail "status: $(cat "$work/status.json")"
+echo "status: $(jq -c '.guests[] | select(.name == "guest0")' "$work/status.json")"
 
 # Stopping: the unprivileged relay unbinds its gadget but cannot remove it; root can.
 gadget_dir=/sys/kernel/config/usb_gadget/adbd-relay-guest0

@@ -38,35 +38,19 @@ fi
 
 pipe=$1
 RUN=${VSOCK_LAB_RUN:-$(cd "$(dirname "$0")/../lab" && pwd)/run}
-# Socket paths are short-lived and must stay under the Unix path limit: not the build tree.
-dir=$(mktemp -d /tmp/vsock-device.XXXXXX)
+source "$(dirname "$0")/../lib/common.sh"
 lab_pid=
-cleanup() {
+# Socket paths are short-lived and must stay under the Unix path limit: not the build tree.
+make_work_dir /tmp/vsock-device.XXXXXX
+dir=$work
+cleanup_hook() {
   touch "$dir/host-done"
   [[ -z $lab_pid ]] || wait "$lab_pid" 2>/dev/null || true
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  local f
-  for f in "$dir"/*.log "$dir/lab.out"; do
-    [[ -f $f ]] && { echo "--- $f"; tail -n 20 "$f"; }
-  done
-  exit 1
-}
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-wait_file() {  # wait_file PATH SECONDS
-  local deadline=$(($(now_ms) + $2 * 1000))
-  until [[ -e $1 ]]; do
-    (($(now_ms) < deadline)) || return 1
-    kill -0 "$lab_pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-}
+fail_hook() { show_logs 20 "$dir"/*.log "$dir/lab.out"; }
+# wait_file PATH SECONDS: until the guest creates PATH; fails at once when the lab run ends.
+file_or_lab_gone() { [[ -e $1 ]] || ! kill -0 "$lab_pid" 2>/dev/null; }
+wait_file() { wait_until "$2" file_or_lab_gone "$1" && [[ -e $1 ]]; }
 
 head -c $((4 << 20)) /dev/urandom >"$dir/small.bin"
 head -c $((64 << 20)) /dev/urandom >"$dir/big.bin"

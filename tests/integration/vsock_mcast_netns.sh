@@ -34,6 +34,7 @@ done
 [[ -x $VM ]] || { echo "FAIL: no vsock-mcast binary at $VM"; exit 1; }
 [[ -x $PROBE ]] || { echo "FAIL: no mcast-probe binary at $PROBE"; exit 1; }
 
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"  # free_port (this script has its own fail)
 source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 netns_init
 
@@ -44,7 +45,9 @@ GUEST1_IP=$(netns_guest_ip 1)
 case $TRANSPORT in
   unix) LISTEN=unix:$NETNS_DIR/tunnel.sock CONNECT=$LISTEN ;;
   vsock-seqpacket)
-    vport=$((20000 + $$ % 20000))
+    # Free when the kernel was asked (AF_VSOCK has no port 0 to listen on, and is not
+    # namespaced: the port is the whole guest's).
+    vport=$(free_port vsock) || { echo "FAIL [$SCENARIO]: no free vsock port"; exit 1; }
     LISTEN=vsock-seqpacket:any:$vport CONNECT=vsock-seqpacket:1:$vport ;;
   *) echo "unknown transport '$TRANSPORT' (unix, vsock-seqpacket)" >&2; exit 2 ;;
 esac

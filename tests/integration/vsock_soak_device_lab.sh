@@ -44,33 +44,23 @@ fi
 
 soak=$1 seconds=$2 bound=$3
 RUN=${VSOCK_LAB_RUN:-$(cd "$(dirname "$0")/../lab" && pwd)/run}
-dir=$(mktemp -d /tmp/vsock-device.XXXXXX)  # short: it holds Unix sockets
+source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/soak_lib.sh"
 lab_pid=
-cleanup() {
+make_work_dir /tmp/vsock-device.XXXXXX  # short: it holds Unix sockets
+dir=$work
+cleanup_hook() {
   touch "$dir/host-done"
   [[ -z $lab_pid ]] || wait "$lab_pid" 2>/dev/null || true
-  rm -rf "$dir"
 }
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  local f
-  for f in "$dir/run.log" "$dir/serve.log" "$dir/device.log" "$dir/lab.out"; do
-    [[ -s $f ]] && { echo "--- $f"; tail -n 20 "$f"; }
-  done
-  exit 1
-}
-source "$(dirname "$0")/soak_lib.sh"
+fail_hook() { show_logs 20 "$dir/run.log" "$dir/serve.log" "$dir/device.log" "$dir/lab.out"; }
+file_or_lab_gone() { [[ -e $1 ]] || ! kill -0 "$lab_pid" 2>/dev/null; }
 
 "$RUN" --vsock-device "$dir" --rw "$dir" --timeout $((seconds + 300)) -- \
   "$(realpath "$0")" --guest "$dir" "$(realpath "$soak")" >"$dir/lab.out" 2>&1 &
 lab_pid=$!
-for _ in $(seq 1200); do
-  [[ -e $dir/guest-ready ]] && break
-  kill -0 "$lab_pid" 2>/dev/null || fail "the lab guest ended before serve listened"
-  sleep 0.1
-done
-[[ -e $dir/guest-ready ]] || fail "serve did not come up in the guest"
+wait_until 120 file_or_lab_gone "$dir/guest-ready" || fail "serve did not come up in the guest"
+[[ -e $dir/guest-ready ]] || fail "the lab guest ended before serve listened"
 
 # The restart command returns once the guest's new serve listens, as a supervisor's
 # "started" would: recovery is timed from there.

@@ -21,6 +21,7 @@ bound=${5:-2s}
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "run me in the lab: tests/lab/run -- $0 ..."; exit 2; }
 
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/soak_lib.sh"
 make_work_dir
 out=${VSOCK_SOAK_OUT:-$PWD}
 vport=5555
@@ -83,6 +84,6 @@ set -e
 grep -E "fault at|recovered|warning|error" "$work/soak.log" | sed 's/^/soak: /' | tail -60
 echo "results: $out/vsock-soak-relay.json, $out/vsock-soak-relay.html"
 (( rc == 0 )) || fail "vsock-soak run exited $rc"
-restarts=$(grep -o '"cause":"restart"' "$out/vsock-soak-relay.json" | wc -l)
+restarts=$(soak_restarts "$out/vsock-soak-relay.json")
 (( restarts >= duration / 20 - 1 )) || fail "only $restarts restarts were timed in ${duration} s"
 echo "ok: ${duration} s through adbd-relay, $restarts adbd-sim restarts, nothing lost or corrupted"

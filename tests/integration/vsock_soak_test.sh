@@ -20,7 +20,7 @@ cleanup_hook() {
   [[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null
 }
 fail_hook() { show_logs --prefix 40 "$work"/*.log; }
-# json FIELD: the number after "FIELD": in the results (one line of JSON).
+# json KEY: a counter of the run's results (soak_json)
 source "$(dirname "$0")/soak_lib.sh"
 json() { soak_json "$work/r.json" "$1"; }
 
@@ -87,8 +87,8 @@ case $mode in
     (( rc == 1 )) || fail "a corrupting peer must fail the run (exit 1), got $rc"
     grep -q "FAIL" "$work/run.out" || fail "summary does not say FAIL"
     grep -q "stream 1 at offset 100000" "$work/run.out" || fail "summary does not name stream 1, offset 100000"
-    grep -q '"first_corruption":{"stream":1,"offset":100000,' "$work/r.json" ||
-      fail "JSON first_corruption is wrong: $(grep -o '"first_corruption":{[^}]*}' "$work/r.json")"
+    jq -e '.first_corruption | .stream == 1 and .offset == 100000' "$work/r.json" >/dev/null ||
+      fail "JSON first_corruption is wrong: $(jq -c .first_corruption "$work/r.json")"
     (( $(json corruptions) == 1 )) || fail "expected exactly one corrupted message"
     (( $(json lost_messages) == 0 )) || fail "the damaged message must be resent and verified, not lost"
     echo "ok: the flipped byte was reported at stream 1, offset 100000"

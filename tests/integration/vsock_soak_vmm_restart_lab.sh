@@ -110,7 +110,7 @@ trap cleanup EXIT
 fail() {
   echo "FAIL: $*"
   # Each recovery's cause, start and duration: which kill a slow one followed.
-  [[ -s $dir/r.json ]] && { echo "--- recoveries"; grep -o '{"cause":[^}]*}' "$dir/r.json" | tail -n 20; }
+  [[ -s $dir/r.json ]] && { echo "--- recoveries"; jq -c '.recoveries[-20:][]' "$dir/r.json" || true; }
   local f
   for f in "$dir/run.log" "$dir/serve.log" "$dir/device.log" "$dir"/b*/lab.out "$dir"/b*/guest-run.log; do
     [[ -s $f ]] && { echo "--- $f"; tail -n 15 "$f"; }
