@@ -16,6 +16,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 make_work_dir
+# Which client this run proves the relay with (tests/lab/run --newer-adb or Debian's).
+echo "adb client: $(adb version | sed -n 's/^Version //p')"
 export ADB_SERVER_SOCKET=tcp:localhost:15037  # a private adb server, never the user's 5037
 export HOME=$work                               # adb keeps its keys in ~/.android
 logs=()

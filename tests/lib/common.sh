@@ -24,9 +24,15 @@
 #                               a port 0 replaced by the port the kernel picked
 #   free_port [tcp|vsock] [N]   N (default 1) distinct ports free right now, one a line
 #
+# adb: in a lab guest booted with tests/lab/run --newer-adb, "adb" is that newer client
+# for every command of the script (functions, exec, timeout, sh -c alike): its directory
+# goes first in PATH. Elsewhere it is Debian's.
+#
 # Ports: prefer a program that listens on port 0 and reports what it bound (bound_address);
 # free_port is for programs that cannot (socat, adb's server, vsock listeners: AF_VSOCK has no
 # port 0 to ask for).
+
+if [[ -n ${VSOCK_LAB_NEWER_ADB:-} ]]; then PATH="${VSOCK_LAB_NEWER_ADB%/*}:$PATH"; fi
 
 fail() {
   echo "FAIL: $*" >&"${FAIL_FD:-1}"
