@@ -1,7 +1,8 @@
 // adbd-relay's command line (every option, both spellings, every usage error naming its
 // option, the configuration file merged under the options), and the rest of what main
-// decides through the library: finish_config, remove_gadgets, check_gadgets_reachable and
-// the task supervisor.
+// decides through the library: finish_config, remove_gadgets and check_gadgets_reachable.
+// (How its tasks end, which a task supervisor of its own decided, is vsocklib::task_group's
+// now: tests/unit/task_group_test.cpp.)
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -13,17 +14,13 @@
 
 #include "adbd_relay/command_line.hpp"
 #include "adbd_relay/daemon_setup.hpp"
-#include "adbd_relay/task_supervisor.hpp"
 #include "argv.hpp"
 #include "temp_dir.hpp"
-#include "vsocklib/log.hpp"
 
 namespace adbd_relay {
 namespace {
 
-namespace asio = vsocklib::asio;
 using action = command_line::action;
-using namespace std::chrono_literals;
 
 command_line parse(const std::vector<std::string>& args) {
   return vsocklib::test::parse_argv(parse_command_line, "adbd-relay", args);
@@ -417,99 +414,6 @@ TEST(RelayCheckGadgetsReachable, NamesTheFirstEp0ThatDoesNotOpen) {
         "user nobody cannot open " + dir.file("b") +
         "/ep0 (every directory on the way must be searchable by it)"))
         << e.what();
-  }
-}
-
-// task_supervisor: named coroutines (GCC 12), time owned by the io_context.
-
-asio::awaitable<void> wait_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
-
-asio::awaitable<void> fail_after(std::chrono::milliseconds d) {
-  co_await wait_for(d);
-  throw std::runtime_error("no UDC");
-}
-
-asio::awaitable<void> fail_with(std::chrono::milliseconds d, boost::system::error_code ec) {
-  co_await wait_for(d);
-  throw boost::system::system_error(ec);
-}
-
-std::shared_ptr<spdlog::logger> test_log() { return vsocklib::log::get("adbd-relay-test"); }
-
-TEST(RelayTaskSupervisor, StopAllCancelsEveryTask) {
-  asio::io_context io(1);
-  task_supervisor tasks(io, test_log());
-  tasks.start(wait_for(1h), "a");
-  tasks.start(wait_for(1h), "b");
-  EXPECT_EQ(tasks.running(), 2u);
-  asio::post(io, [&] { tasks.stop_all(); });
-  io.run_for(10s);
-  EXPECT_TRUE(io.stopped());
-  EXPECT_EQ(tasks.running(), 0u);
-  EXPECT_EQ(tasks.exit_status(), 0);  // cancellation is not a failure
-}
-
-TEST(RelayTaskSupervisor, EndsWithTheLastTask) {
-  asio::io_context io(1);
-  task_supervisor tasks(io, test_log());
-  // Other work on the io_context must not keep the daemon up once its tasks are done.
-  asio::steady_timer other(io, 1h);
-  other.async_wait([](boost::system::error_code) {});
-  tasks.start(wait_for(1ms), "a");
-  tasks.start(wait_for(5ms), "b");
-  io.run_for(10s);
-  EXPECT_TRUE(io.stopped());
-  EXPECT_EQ(tasks.running(), 0u);
-  EXPECT_EQ(tasks.exit_status(), 0);
-}
-
-TEST(RelayTaskSupervisor, AFailedTaskStopsTheDaemon) {
-  asio::io_context io(1);
-  task_supervisor tasks(io, test_log());
-  tasks.start(wait_for(1h), "steady");
-  tasks.start(fail_after(1ms), "broken");
-  io.run_for(10s);
-  EXPECT_TRUE(io.stopped());
-  EXPECT_EQ(tasks.running(), 1u);
-  EXPECT_EQ(tasks.exit_status(), 1);
-  // The rest still ends by cancellation, as at exit.
-  tasks.stop_all();
-  io.restart();
-  io.run_for(10s);
-  EXPECT_EQ(tasks.running(), 0u);
-  EXPECT_EQ(tasks.exit_status(), 1);
-}
-
-TEST(RelayTaskSupervisor, SystemErrorsFailButAbortIsCancellation) {
-  {
-    asio::io_context io(1);
-    task_supervisor tasks(io, test_log());
-    tasks.start(wait_for(1h), "steady");
-    tasks.start(fail_with(1ms, asio::error::address_in_use), "listener");
-    io.run_for(10s);
-    EXPECT_TRUE(io.stopped());
-    EXPECT_EQ(tasks.exit_status(), 1);
-    tasks.stop_all();
-    io.restart();
-    io.run_for(10s);
-  }
-  {
-    asio::io_context io(1);
-    task_supervisor tasks(io, test_log());
-    tasks.start(wait_for(1h), "steady");
-    tasks.start(fail_with(1ms, asio::error::operation_aborted), "aborted");
-    // Up to the aborted task's end, which must leave the io_context running.
-    while (tasks.running() == 2 && io.run_one_for(10s) != 0) {
-    }
-    EXPECT_FALSE(io.stopped());
-    EXPECT_EQ(tasks.running(), 1u);
-    EXPECT_EQ(tasks.exit_status(), 0);
-    tasks.stop_all();
-    io.run_for(10s);
-    EXPECT_EQ(tasks.running(), 0u);
   }
 }
 

@@ -1,6 +1,6 @@
 // The daemon runtime against a stand-in for systemd (a datagram socket as NOTIFY_SOCKET):
-// READY, watchdog pings, the status socket, and SIGTERM ending it all; and the status
-// command's error when nothing answers.
+// READY, watchdog pings, the status socket, SIGTERM ending it all, and stop() leaving
+// nothing behind on the io_context; and the status command's error when nothing answers.
 #include "vsocklib/daemon.hpp"
 
 #include <signal.h>
@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 #include <boost/asio/local/datagram_protocol.hpp>
@@ -62,6 +64,16 @@ asio::awaitable<void> lifecycle(datagram::socket& systemd, std::string control,
   std::tie(after_stop, ignored) = co_await async_query_control(control);
 }
 
+// The runtime beside the test's client, as a daemon runs it beside its work.
+asio::awaitable<void> run_beside(daemon_runtime& rt, bool& work_stopped,
+                                 asio::awaitable<void> client) {
+  using namespace asio::experimental::awaitable_operators;
+  // Built outside the co_await expression (GCC 12 and temporaries in coroutines).
+  auto runtime = rt.run([] { return std::string("{\"ok\": true}\n"); },
+                        [&work_stopped] { work_stopped = true; }, "testing");
+  co_await (std::move(runtime) && std::move(client));
+}
+
 TEST(DaemonRuntime, NotifiesServesStatusAndStopsOnSigterm) {
   test::temp_dir dir;
   asio::io_context io;
@@ -70,15 +82,119 @@ TEST(DaemonRuntime, NotifiesServesStatusAndStopsOnSigterm) {
   const auto control = dir.file("ctl.sock");
   daemon_runtime rt(io, control, log::get("test"));
   bool work_stopped = false;
-  rt.start([] { return std::string("{\"ok\": true}\n"); }, [&] { work_stopped = true; }, "testing");
   std::vector<std::string> got;
   std::string status;
   error_code after_stop;
-  ASSERT_TRUE(test::run_with_deadline(io, lifecycle(systemd, control, got, status, after_stop)));
+  // Also shows that run() returns after the signal.
+  ASSERT_TRUE(test::run_with_deadline(
+      io, run_beside(rt, work_stopped, lifecycle(systemd, control, got, status, after_stop))));
   EXPECT_EQ(status, "{\"ok\": true}\n");
   EXPECT_TRUE(work_stopped);
   EXPECT_TRUE(after_stop) << "the status socket still answered after the stop";
   EXPECT_EQ(count(got, "READY=1\nSTATUS=testing"), 1u);
+}
+
+asio::awaitable<void> query_then_stop(daemon_runtime& rt, std::string control,
+                                      std::string& status) {
+  error_code ec;
+  std::tie(ec, status) = co_await async_query_control(control);
+  EXPECT_FALSE(ec) << ec.message();
+  rt.stop();
+}
+
+TEST(DaemonRuntime, StopEndsEverythingItStarted) {
+  test::temp_dir dir;
+  asio::io_context io;
+  datagram::socket systemd(io, datagram::endpoint(dir.file("notify")));
+  systemd_env env(dir.file("notify"));  // the watchdog loop runs too
+  const auto control = dir.file("ctl.sock");
+  daemon_runtime rt(io, control, log::get("test"));
+  bool ended = false, work_stopped = false;
+  std::string status;
+  asio::co_spawn(io, run_beside(rt, work_stopped, query_then_stop(rt, control, status)),
+                 [&](std::exception_ptr e) {
+                   EXPECT_FALSE(e);
+                   ended = true;
+                 });
+  // Not stopped by the test: run() returns only when the io_context has run out of work.
+  io.run_for(std::chrono::seconds(20));
+  EXPECT_TRUE(io.stopped()) << "something the runtime started was still pending";
+  EXPECT_TRUE(ended);
+  EXPECT_FALSE(work_stopped) << "on_stop is for signals: the work ended by itself";
+  EXPECT_EQ(status, "{\"ok\": true}\n");
+  EXPECT_FALSE(std::filesystem::exists(control)) << "the status socket's file stayed";
+}
+
+asio::awaitable<void> run_until_cancelled(daemon_runtime& rt, std::chrono::milliseconds after) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer t(co_await asio::this_coro::executor, after);
+  auto runtime = rt.run([] { return std::string("{}\n"); }, [] {}, "testing");
+  co_await (std::move(runtime) || t.async_wait(use_tuple));  // the timer cancels run()
+}
+
+TEST(DaemonRuntime, CancellingRunStopsIt) {
+  test::temp_dir dir;
+  asio::io_context io;
+  datagram::socket systemd(io, datagram::endpoint(dir.file("notify")));
+  systemd_env env(dir.file("notify"));
+  const auto control = dir.file("ctl.sock");
+  daemon_runtime rt(io, control, log::get("test"));
+  bool ended = false;
+  asio::co_spawn(io, run_until_cancelled(rt, std::chrono::milliseconds(30)),
+                 [&](std::exception_ptr e) {
+                   EXPECT_FALSE(e);
+                   ended = true;
+                 });
+  io.run_for(std::chrono::seconds(20));
+  EXPECT_TRUE(io.stopped()) << "something the runtime started was still pending";
+  EXPECT_TRUE(ended);
+  EXPECT_FALSE(std::filesystem::exists(control)) << "the status socket's file stayed";
+}
+
+// The work of a daemon for run_with: ends when stopped, or fails after a while.
+struct test_work {
+  asio::steady_timer timer;
+  bool fail = false;
+  bool stopped = false;
+  void stop() {
+    stopped = true;
+    timer.cancel();
+  }
+};
+
+asio::awaitable<void> work_until_stopped(test_work* w) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  co_await w->timer.async_wait(use_tuple);
+  if (w->fail) throw std::runtime_error("the work failed");
+}
+
+asio::awaitable<void> run_daemon(daemon_runtime& rt, test_work& w) {
+  co_await rt.run_with(
+      work_until_stopped(&w), [&w] { w.stop(); }, [] { return std::string("{}\n"); }, "testing");
+}
+
+// A failing work stops the runtime (its status socket goes); the failure comes out of
+// run_with once both have ended. Work that ends by itself ends the runtime too.
+TEST(DaemonRuntime, RunWithEndsTheRuntimeWithTheWorkAndRethrowsItsFailure) {
+  for (const bool fail : {true, false}) {
+    test::temp_dir dir;
+    asio::io_context io;
+    const auto control = dir.file("ctl.sock");
+    daemon_runtime rt(io, control, log::get("test"));
+    test_work w{asio::steady_timer(io, std::chrono::milliseconds(30)), fail};
+    std::exception_ptr failure;
+    bool ended = false;
+    asio::co_spawn(io, run_daemon(rt, w), [&](std::exception_ptr e) {
+      failure = e;
+      ended = true;
+    });
+    io.run_for(std::chrono::seconds(20));
+    EXPECT_TRUE(io.stopped()) << "something was still pending (fail " << fail << ")";
+    EXPECT_TRUE(ended);
+    EXPECT_EQ(failure != nullptr, fail);
+    EXPECT_EQ(w.stopped, fail) << "stop_work is for a failure or a signal";
+    EXPECT_FALSE(std::filesystem::exists(control)) << "the status socket's file stayed";
+  }
 }
 
 TEST(DaemonRuntime, WithoutSystemdNothingIsSent) {

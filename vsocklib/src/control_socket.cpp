@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <array>
+#include <exception>
 #include <filesystem>
 
 #include "vsocklib/connect.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace vsocklib {
 namespace {
@@ -25,8 +27,18 @@ listener make_listener(asio::any_io_executor ex, const std::string& path,
   return listener(std::move(ex), control_address(path), owner_only(), std::move(log));
 }
 
+// How long an answer may wait for its reader. serve() joins its answers, so without a
+// bound a peer that connects and never reads would hold the daemon's exit forever (closing
+// the listener does not end a write under way). A document is a few KiB and usually fits
+// the socket's buffer at once; a reader on this machine (`<program> status`) takes it within
+// milliseconds, so 2 s only ever cuts a peer that is not reading, and delays a stop (which
+// systemd allows 90 s by default) by at most that.
+constexpr std::chrono::seconds kAnswerTimeout{2};
+
 asio::awaitable<void> answer(stream_socket s, std::string text) {
-  co_await asio::async_write(s, asio::buffer(text), use_tuple);
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer deadline(s.get_executor(), kAnswerTimeout);
+  co_await (asio::async_write(s, asio::buffer(text), use_tuple) || deadline.async_wait(use_tuple));
 }
 
 }  // namespace
@@ -36,12 +48,25 @@ control_socket::control_socket(asio::any_io_executor ex, const std::string& path
     : listener_(make_listener(std::move(ex), path, std::move(log))) {}
 
 asio::awaitable<void> control_socket::serve(std::function<std::string()> document) {
-  auto ex = co_await asio::this_coro::executor;
+  // Closed or cancelled, serve still waits for its answers (nothing may outlive the group),
+  // so no co_await here may throw on cancellation; the caller's setting comes back at the end.
+  const bool throws = co_await asio::this_coro::throw_if_cancelled();
+  co_await asio::this_coro::throw_if_cancelled(false);
+  task_group answers(co_await asio::this_coro::executor);
+  std::exception_ptr failure;
   for (;;) {
     auto [ec, s, peer] = co_await listener_.async_accept();
-    if (ec) co_return;
-    asio::co_spawn(ex, answer(std::move(s), document()), asio::detached);
+    if (ec) break;
+    try {
+      answers.spawn(answer(std::move(s), document()));
+    } catch (...) {
+      failure = std::current_exception();  // DOCUMENT() threw: a bug, after the join
+      break;
+    }
   }
+  co_await answers.join();
+  co_await asio::this_coro::throw_if_cancelled(throws);
+  if (failure) std::rethrow_exception(failure);
 }
 
 asio::awaitable<std::tuple<error_code, std::string>> async_query_control(

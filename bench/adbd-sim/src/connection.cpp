@@ -13,6 +13,7 @@
 
 #include "adb_stream.hpp"
 #include "services.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace adbd_sim {
 
@@ -247,7 +248,8 @@ class connection final : public connection_core {
         banner_(device_banner()),
         read_buf_(kReadBuffer),
         writer_wake_(ex_),
-        services_done_(ex_),
+        services_(ex_),
+        services_wait_(ex_),
         max_queue_(4 * std::size_t{cfg_.max_streams} + 64) {
     writer_wake_.expires_at(asio::steady_timer::time_point::max());
     gather_.reserve(2 * kMaxGather);
@@ -264,9 +266,6 @@ class connection final : public connection_core {
   const std::string& peer() const override { return peer_; }
 
   const connection_config& config() const { return cfg_; }
-  void service_finished() {
-    if (--services_running_ == 0) services_done_.cancel();
-  }
 
  private:
   enum class state { waiting_for_cnxn, waiting_for_auth, online };
@@ -279,6 +278,8 @@ class connection final : public connection_core {
 
   asio::awaitable<void> reader();
   asio::awaitable<void> writer();
+  asio::awaitable<void> join_services();
+  asio::awaitable<void> warn_while_services_run();
   void on_header(const adb::message_header& h);
   void on_payload(std::span<const std::byte> piece);
   void on_complete(const adb::message_header& h);
@@ -319,16 +320,18 @@ class connection final : public connection_core {
   std::deque<outgoing> queue_;
   std::vector<asio::const_buffer> gather_;
   asio::steady_timer writer_wake_;
-  asio::steady_timer services_done_;
-  unsigned services_running_ = 0;
+  // One task per stream's service; they refer to this connection, so run() joins them.
+  vsocklib::task_group services_;
+  asio::steady_timer services_wait_;  // paces the "still waiting" warning; cancelled at the join
   const std::size_t max_queue_;
   bool stopping_ = false;
   connection_summary summary_;
 };
 
-// Runs one service; named (not a lambda) because it is passed to co_spawn. The stream
-// reference is dropped before the connection hears that the service is done, so when
-// the connection's run() returns no service state refers to it any more.
+// Runs one service in the connection's task group; named (not a lambda) because it is
+// passed to co_spawn. The stream reference is dropped before the group hears that the
+// service is done, so when the connection's run() returns no service state refers to it
+// any more.
 asio::awaitable<void> service_main(connection* c, std::shared_ptr<adb_stream> s,
                                    service_request req) {
   try {
@@ -340,7 +343,6 @@ asio::awaitable<void> service_main(connection* c, std::shared_ptr<adb_stream> s,
       c->log().error("{}: stream {} ({}): {}", c->peer(), s->local_id(), s->service(), e.what());
   }
   s.reset();
-  c->service_finished();
 }
 
 asio::awaitable<connection_summary> connection::run() {
@@ -351,14 +353,25 @@ asio::awaitable<connection_summary> connection::run() {
   socket_.close(ignored);
   reset_streams();
   // Services hold references to this connection: wait for all of them (shell children
-  // are given a moment to exit, then killed), so nothing outlives it.
-  while (services_running_ > 0) {
-    services_done_.expires_after(5s);
-    auto [ec] = co_await services_done_.async_wait(use_tuple);
-    if (!ec)
-      cfg_.log->warn("{}: still waiting for {} services to finish", peer_, services_running_);
-  }
+  // are given a moment to exit, then killed), so nothing outlives it. (Their failures are
+  // caught and logged in service_main: the join has none to rethrow.)
+  co_await (join_services() && warn_while_services_run());
   co_return summary_;
+}
+
+asio::awaitable<void> connection::join_services() {
+  co_await services_.join();
+  services_wait_.cancel();
+}
+
+asio::awaitable<void> connection::warn_while_services_run() {
+  // join() does not give up when cancelled, so it cannot race a timer: this runs beside it.
+  while (services_.size() > 0) {
+    services_wait_.expires_after(5s);
+    auto [ec] = co_await services_wait_.async_wait(use_tuple);
+    if (ec || services_.size() == 0) co_return;  // the join is done
+    cfg_.log->warn("{}: still waiting for {} services to finish", peer_, services_.size());
+  }
 }
 
 asio::awaitable<void> connection::reader() {
@@ -610,8 +623,7 @@ void connection::handle_open(const adb::message_header& h) {
   ++summary_.streams_opened;
   cfg_.log->debug("{}: stream {} (remote {}): {}", peer_, id, h.arg0, name);
   send(adb::kOkay, id, h.arg0);  // queued before anything the service writes
-  ++services_running_;
-  asio::co_spawn(ex_, service_main(this, std::move(s), std::move(*req)), asio::detached);
+  services_.spawn(service_main(this, std::move(s), std::move(*req)));
 }
 
 void connection::handle_okay(const adb::message_header& h) {

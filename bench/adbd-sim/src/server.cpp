@@ -1,6 +1,7 @@
 #include "adbd_sim/server.hpp"
 
 #include <atomic>
+#include <exception>
 #include <optional>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include "adbd_sim/connection.hpp"
 #include "adbd_sim/rooted_fs.hpp"
 #include "vsocklib/listener.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace adbd_sim {
 
@@ -46,6 +48,7 @@ struct server::impl {
   std::optional<asio::signal_set> signals;
   std::atomic<unsigned> active{0};
   std::size_t next = 0;
+  bool accepting = true;  // on contexts[0]; false once an accept loop has failed
 };
 
 namespace {
@@ -61,6 +64,20 @@ asio::awaitable<void> connection_main(server::impl& s, vsocklib::stream_socket s
   } else {
     s.log->info("{}: closed ({}): {} streams ({} refused), {} bytes in, {} bytes out", peer,
                 sum.reason, sum.streams_opened, sum.streams_refused, sum.bytes_in, sum.bytes_out);
+  }
+}
+
+// A connection's completion, on its own io_context's thread: frees its slot whether it
+// ended or failed (a bug, logged).
+void connection_ended(server::impl& s, const std::string& peer, std::exception_ptr e) {
+  if (e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      s.log->error("{}: {}", peer, ex.what());
+    } catch (...) {
+      s.log->error("{}: ended by an unknown exception", peer);
+    }
   }
   --s.active;
   // The accept loops wait on contexts[0]; wake them there.
@@ -86,11 +103,12 @@ asio::awaitable<void> accept_loop(server::impl& s, vsocklib::listener& l) {
   asio::steady_timer pause(co_await asio::this_coro::executor);
   for (;;) {
     // Bounded: beyond --max-connections, new peers wait in the kernel's backlog.
-    while (s.active.load() >= s.opt.max_connections) {
+    while (s.active.load() >= s.opt.max_connections && s.accepting) {
       co_await s.slot_freed->async_wait(use_tuple);
     }
+    if (!s.accepting) co_return;
     auto [ec, sock, peer] = co_await l.async_accept();
-    if (ec == asio::error::operation_aborted) co_return;
+    if (ec == asio::error::operation_aborted || !s.accepting) co_return;
     if (ec) {
       // Usually out of file descriptors: pause instead of spinning on the error.
       s.log->warn("accept on {}: {}", l.local_address().to_string(), ec.message());
@@ -106,8 +124,27 @@ asio::awaitable<void> accept_loop(server::impl& s, vsocklib::listener& l) {
       continue;
     }
     ++s.active;
-    asio::co_spawn(ctx, connection_main(s, std::move(moved), peer.description), asio::detached);
+    // Not a task_group: the connection runs on another io_context's thread, and a group is
+    // single-threaded. Its owner (the server, counting it in active) hears of its end from
+    // this handler, which posts back to contexts[0]. Nothing joins connections: stop()
+    // drops those still open with their io_context, and the accept loops bound how many run.
+    asio::co_spawn(
+        ctx, connection_main(s, std::move(moved), peer.description),
+        [&s, peer = peer.description](std::exception_ptr e) { connection_ended(s, peer, e); });
   }
+}
+
+// The accept loops, one per listener, on contexts[0], until stop() ends its run() (the
+// loops then go with the io_context, in ~server). A loop that fails (a bug) closes every
+// listener, so that the others end and the failure comes out of the join.
+asio::awaitable<void> accept_all(server::impl& s) {
+  vsocklib::task_group loops(co_await asio::this_coro::executor, [&s] {
+    s.accepting = false;
+    for (auto& l : s.listeners) l->close();
+    s.slot_freed->cancel();
+  });
+  for (auto& l : s.listeners) loops.spawn(accept_loop(s, *l));
+  co_await loops.join();
 }
 
 }  // namespace
@@ -146,7 +183,18 @@ void server::run() {
       stop();
     }
   });
-  for (auto& l : s.listeners) asio::co_spawn(*s.contexts[0], accept_loop(s, *l), asio::detached);
+  asio::co_spawn(*s.contexts[0], accept_all(s), [this](std::exception_ptr e) {
+    if (!e) return;
+    // A bug: a server without its accept loops would look alive and take no one.
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      impl_->log->error("accepting: {}; stopping", ex.what());
+    } catch (...) {
+      impl_->log->error("accepting: unknown exception; stopping");
+    }
+    stop();
+  });
   std::vector<std::thread> threads;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (std::size_t i = 1; i < s.contexts.size(); ++i) {

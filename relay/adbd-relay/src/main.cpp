@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <list>
 #include <optional>
@@ -15,18 +16,20 @@
 #include "adbd_relay/control.hpp"
 #include "adbd_relay/daemon_setup.hpp"
 #include "adbd_relay/guest_relay.hpp"
-#include "adbd_relay/task_supervisor.hpp"
 #include "adbd_relay/usb_host.hpp"
 #include "adbd_relay/usb_host_relay.hpp"
 #include "vsocklib/daemon.hpp"
 #include "vsocklib/log.hpp"
 #include "vsocklib/privileges.hpp"
+#include "vsocklib/task_group.hpp"
 
 #ifndef VSOCKLIB_VERSION
 #define VSOCKLIB_VERSION "unknown"
 #endif
 
 namespace {
+
+namespace asio = vsocklib::asio;
 
 [[noreturn]] void usage_exit(const std::string& what) {
   std::cerr << "adbd-relay: " << what << "\n(try adbd-relay --help)\n";
@@ -36,7 +39,6 @@ namespace {
 }  // namespace
 
 int main(int argc, char** argv) {
-  namespace asio = vsocklib::asio;
   using action = adbd_relay::command_line::action;
   adbd_relay::command_line c;
   try {
@@ -119,19 +121,34 @@ int main(int argc, char** argv) {
     }
   }
 
-  adbd_relay::task_supervisor tasks(io, log);
-  for (auto& r : relays) tasks.start(r.run(), r.status().name);
-  for (auto& h : host_relays) tasks.start(h.run(), h.status().name);
-  if (usb) tasks.start(adbd_relay::watch_adb_devices(*usb, c.cfg.host_rescan, log), "host mode");
-  runtime->start([&] { return adbd_relay::status_json(statuses, host_statuses); },
-                 [&] { tasks.stop_all(); },
-                 "bridging " + std::to_string(relays.size()) + " guest(s), " +
-                     std::to_string(host_relays.size()) + " host-mode listener(s)");
+  // The daemon's tasks, each until cancelled: a failure (a relay that cannot start: no
+  // configfs, no UDC, address in use) cancels the others and ends the daemon with status 1;
+  // SIGTERM and SIGINT cancel them all.
+  vsocklib::task_group tasks(io.get_executor(), [&tasks] { tasks.cancel_all(); });
+  for (auto& r : relays) tasks.spawn(vsocklib::logged_task(r.run(), r.status().name, log));
+  for (auto& h : host_relays) tasks.spawn(vsocklib::logged_task(h.run(), h.status().name, log));
+  if (usb) {
+    tasks.spawn(vsocklib::logged_task(adbd_relay::watch_adb_devices(*usb, c.cfg.host_rescan, log),
+                                      "host mode", log));
+  }
+  bool failed = false;
+  // io.stop() at the end: libusb's descriptor watches stay on the io_context until usb goes,
+  // and must not keep the daemon up once its tasks are done.
+  asio::co_spawn(io,
+                 runtime->run_with(
+                     tasks.join(), [&tasks] { tasks.cancel_all(); },
+                     [&] { return adbd_relay::status_json(statuses, host_statuses); },
+                     "bridging " + std::to_string(relays.size()) + " guest(s), " +
+                         std::to_string(host_relays.size()) + " host-mode listener(s)"),
+                 [&](std::exception_ptr e) {
+                   failed = e != nullptr;  // logged by the task that failed
+                   io.stop();
+                 });
   asio::post(io, [&] {
     log->info("adbd-relay {} started: {} guest(s), {} host-mode listener(s), status on {}",
               VSOCKLIB_VERSION, relays.size(), host_relays.size(), c.cfg.control_socket);
   });
   io.run();
   runtime.reset();  // removes the status socket
-  return tasks.exit_status();
+  return failed ? 1 : 0;
 }

@@ -66,15 +66,14 @@ int run(Config cfg, const char* what) {
     for (int cap : spec.keep) kept += (kept.empty() ? "" : " ") + vsocklib::capability_name(cap);
     log->info("running as user {} (uid {}), keeping {}", cfg.user, ::getuid(), kept);
   }
-  // The endpoint's run() joins everything the endpoint starts; when it returns (stop() on a
-  // signal, or a failure), the runtime ends too and io.run() returns.
+  // io.run() returns once the endpoint and the runtime have both ended.
   std::exception_ptr failure;
-  asio::co_spawn(io, endpoint->run(), [&](std::exception_ptr e) {
-    failure = e;
-    runtime->stop();
-  });
-  runtime->start([&] { return endpoint->status_json(); }, [&] { endpoint->stop(); },
-                 std::string(what) + " endpoint running");
+  asio::co_spawn(
+      io,
+      runtime->run_with(
+          endpoint->run(), [&endpoint] { endpoint->stop(); },
+          [&endpoint] { return endpoint->status_json(); }, std::string(what) + " endpoint running"),
+      [&failure](std::exception_ptr e) { failure = e; });
   io.run();
   if (failure) {
     try {

@@ -10,6 +10,7 @@
 #include "vsocklib/connector.hpp"
 #include "vsocklib/listener.hpp"
 #include "vsocklib/pump.hpp"
+#include "vsocklib/task_group.hpp"
 
 namespace vsock_pipe {
 
@@ -74,26 +75,40 @@ asio::awaitable<void> listen_loop(shared_state& st) {
   vsocklib::listener l(ex, st.left, st.opt.policy, st.log);
   st.log->info("listening on {}, forwarding to {}", l.local_address().to_string(),
                st.right.to_string());
+  // A connection ends by an exception only by a bug (I/O errors are values): then no new
+  // connections are taken, and the run ends with it once the others have finished.
+  bool stopping = false;
+  vsocklib::task_group connections(ex, [&] {
+    stopping = true;
+    l.close();
+    st.slot_freed.cancel();
+  });
   for (;;) {
-    while (st.active >= st.opt.max_connections) {
+    while (st.active >= st.opt.max_connections && !stopping) {
       // Bounded: beyond the limit, connections wait in the kernel's backlog.
       st.slot_freed.expires_at(asio::steady_timer::time_point::max());
       co_await st.slot_freed.async_wait(vsocklib::use_tuple);
     }
+    if (stopping) break;
     auto [ec, s, peer] = co_await l.async_accept();
+    if (stopping) break;
     if (ec) {
       st.log->error("accept on {}: {}", st.left.to_string(), ec.message());
       st.failed = true;
-      co_return;
+      break;
     }
     st.log->debug("accepted {}", peer.description);
     ++st.active;
     if (st.opt.once) {
       co_await serve(st, std::move(s), peer.description);
-      co_return;
+      break;
     }
-    asio::co_spawn(ex, serve(st, std::move(s), peer.description), asio::detached);
+    connections.spawn(serve(st, std::move(s), peer.description));
   }
+  // The connections under way run to their end before the run does, as when they were
+  // detached coroutines and io.run() waited for them. (SIGTERM stops the io_context, which
+  // cuts them, as ever.)
+  co_await connections.join();
 }
 
 asio::awaitable<void> connect_both(shared_state& st) {

@@ -28,7 +28,8 @@ class control_socket {
                  std::shared_ptr<spdlog::logger> log);
 
   /// Answers each connection with DOCUMENT() (called per connection, on this strand) until
-  /// cancelled or closed.
+  /// cancelled or closed; returns once the answers under way have ended too (each within a
+  /// few seconds: a peer that does not read is dropped).
   asio::awaitable<void> serve(std::function<std::string()> document);
 
   /// Stops serving; removes the socket file.

@@ -27,8 +27,8 @@ bool sd_notify(const std::string& message);
 std::chrono::microseconds watchdog_interval();
 
 /// A daemon's life around its work, on one io_context thread. Construct it during set-up
-/// (it binds the status socket, which may need privileges), start() it when the work is
-/// started; io.run() returns once the work and the runtime have both ended.
+/// (it binds the status socket, which may need privileges), then await run() beside the
+/// work, whose end calls stop(): `co_await (work_then_stop() && runtime.run(...))`.
 class daemon_runtime {
  public:
   /// Binds the status socket at CONTROL_PATH (root and this user only). Throws
@@ -39,18 +39,29 @@ class daemon_runtime {
   daemon_runtime(const daemon_runtime&) = delete;
   daemon_runtime& operator=(const daemon_runtime&) = delete;
 
-  /// Serves STATUS() on the status socket, pings systemd's watchdog when it asks for one,
-  /// and sends READY=1 with STATUS=READY_STATUS once the io_context runs. On SIGINT or
-  /// SIGTERM: logs it, sends STOPPING=1, calls ON_STOP (which must end the daemon's own
-  /// work) and ends its own serving.
-  void start(std::function<std::string()> status, std::function<void()> on_stop,
-             std::string ready_status);
+  /// Sends READY=1 with STATUS=READY_STATUS, serves STATUS() on the status socket and pings
+  /// systemd's watchdog when it asks for one. On SIGINT or SIGTERM: logs it, sends
+  /// STOPPING=1, stops, and calls ON_STOP (which must end the daemon's own work). Returns
+  /// once stopped (stop(), a signal, or cancelling it) and everything it started has ended,
+  /// status answers included: nothing of it is left on the io_context. Does not throw on
+  /// cancellation; it rethrows STATUS()'s exceptions (bugs) once the rest has ended.
+  asio::awaitable<void> run(std::function<std::string()> status, std::function<void()> on_stop,
+                            std::string ready_status);
 
-  /// Ends the runtime's serving without a signal (the work ended by itself).
+  /// A daemon's whole life: WORK (which ends once STOP_WORK() is called, or by itself)
+  /// beside run(). A signal calls STOP_WORK; WORK's end stops the runtime; a failure of
+  /// either stops the other. Returns once both have ended, then rethrows the first failure.
+  asio::awaitable<void> run_with(asio::awaitable<void> work, std::function<void()> stop_work,
+                                 std::function<std::string()> status, std::string ready_status);
+
+  /// Ends run() without a signal (the work ended by itself); before run(), run() returns at
+  /// once. Closes the status socket (its file goes).
   void stop();
 
  private:
-  asio::io_context& io_;
+  asio::awaitable<void> watch_signals();
+  asio::awaitable<void> ping_watchdog();
+
   std::shared_ptr<spdlog::logger> log_;
   control_socket control_;
   asio::signal_set signals_;
