@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include <spdlog/logger.h>
+
 #include "adbd_relay/command_line.hpp"
 #include "vsocklib/log.hpp"
 
@@ -35,6 +37,23 @@ void check_gadgets_reachable(const std::vector<std::string>& ffs_dirs, const std
                                   " (every directory on the way must be searchable by it)");
     }
   }
+}
+
+bool prepare_and_drop(std::list<guest_relay>& relays, const vsocklib::privilege_spec& drop,
+                      spdlog::logger& log) {
+  try {
+    for (auto& r : relays) r.prepare();
+    vsocklib::drop_privileges(drop);
+    check_gadgets_reachable(relays, drop.user);
+  } catch (const std::system_error& e) {
+    log.error("cannot set up and drop privileges to user {}: {}", drop.user, e.what());
+    return false;
+  }
+  log.info(
+      "running as user {} (uid {}) with no capabilities; gadgets are left in configfs "
+      "at exit (adbd-relay --remove-gadgets takes them down)",
+      drop.user, ::getuid());
+  return true;
 }
 
 void check_gadgets_reachable(const std::list<guest_relay>& relays, const std::string& user) {

@@ -1,6 +1,5 @@
 // adbd-relay: shows a USB ADB function to the PC and bridges it to a guest's adbd over
 // vsock. Everything is in the library; this file wires it together and runs it.
-#include <unistd.h>
 
 #include <cstdlib>
 #include <exception>
@@ -87,22 +86,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Dropping privileges: everything that needs root happens first (gadgets, status
-  // socket), then the switch, before any thread exists (libusb starts one).
-  if (drop) {
-    try {
-      for (auto& r : relays) r.prepare();
-      vsocklib::drop_privileges(*drop);
-      adbd_relay::check_gadgets_reachable(relays, drop->user);
-    } catch (const std::system_error& e) {
-      log->error("cannot set up and drop privileges to user {}: {}", drop->user, e.what());
-      return 1;
-    }
-    log->info(
-        "running as user {} (uid {}) with no capabilities; gadgets are left in configfs "
-        "at exit (adbd-relay --remove-gadgets takes them down)",
-        drop->user, ::getuid());
-  }
+  if (drop && !adbd_relay::prepare_and_drop(relays, *drop, *log)) return 1;
 
   // Host mode: libusb only when a host-mode listener is configured.
   std::optional<adbd_relay::usb_host> usb;

@@ -12,6 +12,10 @@
 #include "adbd_relay/guest_relay.hpp"
 #include "vsocklib/privileges.hpp"
 
+namespace spdlog {
+class logger;
+}
+
 namespace adbd_relay {
 
 /// Checks CFG as a whole (validate), sets the process's log level to CFG.log_level, and
@@ -26,6 +30,13 @@ std::optional<vsocklib::privilege_spec> finish_config(config& cfg);
 void check_gadgets_reachable(const std::vector<std::string>& ffs_dirs, const std::string& user);
 /// The same for prepared relays (guest_relay::prepare()).
 void check_gadgets_reachable(const std::list<guest_relay>& relays, const std::string& user);
+
+/// The privilege drop, in its order: everything that needs root first (each relay's
+/// gadget; the status socket is bound before this), then the switch to DROP, before any
+/// thread exists (host mode's libusb starts one), then check_gadgets_reachable. Logs the
+/// outcome on LOG; false (logged) when a step failed and the daemon must not run.
+bool prepare_and_drop(std::list<guest_relay>& relays, const vsocklib::privilege_spec& drop,
+                      spdlog::logger& log);
 
 /// --remove-gadgets: takes down what a relay that ran as a user left in configfs, each
 /// configured guest's gadget. Reports each gadget on OUT, or its problems on ERR; returns
