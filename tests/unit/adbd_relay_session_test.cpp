@@ -419,6 +419,23 @@ TEST(RelaySession, APcThatStopsReadingEndsTheSession) {
   EXPECT_FALSE(is_protocol_error(r.stats.reason));
 }
 
+// Found by the relay_session fuzzer: the session ended (here by the PC's malformed message)
+// while a read from the guest had taken part of a header, and the guest then said nothing.
+// The read must stop with the session, not wait for the rest of the header.
+TEST(RelaySession, AnEndWhileTheGuestSentPartOfAHeaderStillEndsTheSession) {
+  for (int round = 0; round < 20; ++round) {  // the end lands between the read's pieces
+    asio::io_context io;
+    rig r(io);
+    auto bad = header_only(adb::make_header(adb::kCnxn, 0x01000001, 4096, {}, false));
+    bad[20] = std::byte{0};  // the magic no longer matches the command
+    r.pc.send(asio::buffer(bad), 0);
+    const std::byte one{'O'};
+    asio::write(r.guest, asio::buffer(&one, 1));  // and nothing more: the guest stays silent
+    ASSERT_TRUE(vsocklib::test::run_with_deadline(io, relay(r), 5s)) << "round " << round;
+    EXPECT_TRUE(is_protocol_error(r.stats.reason)) << to_string(r.stats.reason, usb_role::device);
+  }
+}
+
 TEST(ReadStallWatch, StallsOnlyWhenBytesWaitTheWholeLimitWithNoneTaken) {
   using clock = read_stall_watch::clock;
   const clock::time_point t0{};

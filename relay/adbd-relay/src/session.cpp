@@ -66,6 +66,42 @@ struct shared_state {
   }
 };
 
+// Reads all of BUF from the stream, or stops once the session has ended. asio::async_read
+// would not: end() cancels only the read pending in the reactor, so a read whose last piece
+// had completed (but not yet been delivered) when the session ended goes on reading, and a
+// silent stream peer then keeps the session from ending.
+asio::awaitable<std::tuple<error_code, std::size_t>> stream_read(shared_state& st,
+                                                                 asio::mutable_buffer buf) {
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    auto [ec, n] = co_await st.stream.async_read_some(buf + got, vsocklib::unslotted());
+    got += n;
+    if (ec) co_return std::tuple{ec, got};
+    if (st.ended) co_return std::tuple{error_code(asio::error::operation_aborted), got};
+  }
+  co_return std::tuple{error_code(), got};
+}
+
+// Writes all of A then B to the stream, or stops once the session has ended (see
+// stream_read).
+asio::awaitable<std::tuple<error_code, std::size_t>> stream_write(shared_state& st,
+                                                                  asio::const_buffer a,
+                                                                  asio::const_buffer b = {}) {
+  std::size_t total = 0;
+  while (a.size() + b.size() > 0) {
+    const std::array<asio::const_buffer, 2> pieces{a, b};
+    auto [ec, n] = co_await st.stream.async_write_some(pieces, vsocklib::unslotted());
+    total += n;
+    const std::size_t from_a = std::min(n, a.size());
+    a += from_a;
+    b += n - from_a;
+    if (ec) co_return std::tuple{ec, total};
+    if (st.ended && a.size() + b.size() > 0)
+      co_return std::tuple{error_code(asio::error::operation_aborted), total};
+  }
+  co_return std::tuple{error_code(), total};
+}
+
 // Device role: ends the session when what was queued towards the PC waits LIMIT with none
 // of it taken (session_options::pc_read_timeout). Samples four times per LIMIT.
 asio::awaitable<void> watch_pc_reading(shared_state& st, std::chrono::milliseconds limit) {
@@ -157,8 +193,7 @@ asio::awaitable<bool> send_pc_cnxn(std::vector<std::byte> msg, std::size_t chunk
   st.stream_max = 0;  // a new session's limit is open until the guest answers
   for (std::size_t at = 0; at < msg.size();) {
     const std::size_t take = std::min(chunk, msg.size() - at);
-    auto [ec, w] = co_await asio::async_write(st.stream, asio::buffer(msg.data() + at, take),
-                                              vsocklib::unslotted());
+    auto [ec, w] = co_await stream_write(st, asio::buffer(msg.data() + at, take));
     if (st.ended) co_return false;
     if (ec) {
       st.end(session_end::stream_failed, ec);
@@ -241,7 +276,7 @@ asio::awaitable<void> usb_to_stream(std::span<std::byte> buf, std::size_t chunk,
         const std::size_t take = std::min(got - written, chunk - head);
         const std::array<asio::const_buffer, 2> pieces{asio::buffer(header_bytes, head),
                                                        asio::buffer(buf.data() + written, take)};
-        auto [wec, w] = co_await asio::async_write(st.stream, pieces, vsocklib::unslotted());
+        auto [wec, w] = co_await stream_write(st, pieces[0], pieces[1]);
         if (st.ended) co_return;
         if (wec) co_return st.end(session_end::stream_failed, wec);
         header_sent = true;
@@ -258,8 +293,7 @@ asio::awaitable<void> stream_to_usb(std::span<std::byte> buf, std::size_t mps, s
   co_await asio::this_coro::throw_if_cancelled(false);
   std::array<std::byte, adb::kHeaderSize> header_bytes;
   while (!st.ended) {  // see usb_to_stream
-    auto [ec, n] =
-        co_await asio::async_read(st.stream, asio::buffer(header_bytes), vsocklib::unslotted());
+    auto [ec, n] = co_await stream_read(st, asio::buffer(header_bytes));
     if (st.ended) co_return;
     if (ec) co_return st.end(session_end::stream_failed, ec);
     const auto h = adb::decode(header_bytes);
@@ -277,8 +311,7 @@ asio::awaitable<void> stream_to_usb(std::span<std::byte> buf, std::size_t mps, s
     // short last packet may end.
     for (std::uint32_t remaining = h.data_length; remaining > 0;) {
       const std::size_t piece = std::min<std::size_t>(remaining, buf.size());
-      auto [rec, got] = co_await asio::async_read(st.stream, asio::buffer(buf.data(), piece),
-                                                  vsocklib::unslotted());
+      auto [rec, got] = co_await stream_read(st, asio::buffer(buf.data(), piece));
       if (st.ended) co_return;
       if (rec) co_return st.end(session_end::stream_failed, rec);
       if (!co_await usb_write(st, asio::buffer(buf.data(), got))) co_return;
