@@ -66,7 +66,7 @@ wait_until 120 file_or_lab_gone "$dir/guest-ready" || fail "serve did not come u
 # "started" would: recovery is timed from there.
 cat >"$dir/restart.sh" <<SH
 #!/usr/bin/env bash
-touch "$dir/restart-req"
+: >"$dir/restart-req"  # created, not touched: the guest removes it at once (see adbd_relay_device_lab.sh)
 for _ in \$(seq 600); do [[ -e "$dir/restart-req" ]] || exit 0; sleep 0.05; done
 exit 1
 SH
