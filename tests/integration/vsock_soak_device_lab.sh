@@ -81,8 +81,10 @@ cat "$dir/run.out"
 ((rc == 0)) || fail "vsock-soak run exited $rc"
 why=$(soak_clean "$dir/r.json") || fail "$why"
 restarts=$(soak_restarts "$dir/r.json")
-# One every 15 s plus the restart's own time: about 0.6 s in the TCG guest, 2.6 s seen on a
-# loaded host, which left room for 2 of 3 in a 60 s run. At least half of them, so that a
-# soak whose restarts stopped happening still fails.
-((restarts >= seconds / 30)) || fail "expected about $((seconds / 16)) timed restarts (at least $((seconds / 30))), got $restarts"
+# One every 15 s plus the restart's own time (the guest's serve stopped and started again):
+# about 0.6 s in the TCG guest on a quiet host, 2.6 s and once 21 s on a host compiling
+# beside the lab, which left room for 2 and 1 of 3 in a 60 s run. At least one a minute, so
+# that a soak whose restarts stopped happening still fails.
+min=$((seconds / 60 > 0 ? seconds / 60 : 1))
+((restarts >= min)) || fail "expected about $((seconds / 16)) timed restarts (at least $min), got $restarts"
 echo "ok: ${seconds} s across the virtio-vsock device: $(soak_json "$dir/r.json" messages) messages verified, $restarts far-peer restarts and $(soak_json "$dir/r.json" breaks) breaks recovered, nothing lost"
