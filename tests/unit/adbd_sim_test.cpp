@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -191,12 +192,12 @@ asio::awaitable<void> run_device(vsocklib::stream_socket s, connection_config cf
 // A device on one end of a socketpair, the fake host on the other.
 struct rig {
   explicit rig(bool auth = false, std::uint32_t max_payload = adb::kMaxPayload,
-               unsigned max_streams = 32)
+               unsigned max_streams = 32, bool delayed_ack = true)
       : host(make_pair()) {
     std::filesystem::create_directory(dir.file("root"));
     files = std::make_shared<rooted_fs>(dir.file("root"));
-    connection_config cfg{files, auth, max_payload, max_streams,
-                          vsocklib::log::get("adbd-sim-test")};
+    connection_config cfg{
+        files, auth, max_payload, max_streams, vsocklib::log::get("adbd-sim-test"), delayed_ack};
     asio::co_spawn(io, run_device(std::move(device_side), cfg, summary, device_done),
                    asio::detached);
   }
@@ -258,7 +259,10 @@ TEST(AdbdSimConnection, HandshakeAnswersWithTheBannerAndIgnoresEarlierMessages) 
   rig r;
   test::run_with_deadline(r.io, handshake_scenario(r));
   EXPECT_NE(device_banner().find("device::ro.product.name=adbd-sim;"), std::string::npos);
-  EXPECT_NE(device_banner().find(";features=fixed_push_mkdir"), std::string::npos);
+  EXPECT_NE(
+      device_banner().find(";features=shell_v2,cmd,stat_v2,ls_v2,fixed_push_mkdir,abb,abb_exec,"
+                           "sendrecv_v2,sendrecv_v2_dry_run_send"),
+      std::string::npos);
 }
 
 asio::awaitable<void> old_version_scenario(rig& r, std::vector<message>& wrtes) {
@@ -411,7 +415,7 @@ TEST(AdbdSimConnection, ManyConcurrentStreamsKeepTheirOwnData) {
 
 asio::awaitable<void> refusal_scenario(rig& r) {
   co_await r.host.connect();
-  for (auto name : {"nonsense:", "sink:abc", "shell,v2:ls", "exec:", "no-colon"}) {
+  for (auto name : {"nonsense:", "sink:abc", "shell,v3:ls", "exec:", "no-colon"}) {
     EXPECT_EQ(co_await r.host.open(4, name), 0u) << name;
   }
   auto a = co_await r.host.open(1, "sink:10");
@@ -728,6 +732,453 @@ TEST(AdbdSimSync, StatSendRecvQuit) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Shell protocol (shell_v2), sync v2 (stat_v2, ls_v2, sendrecv_v2), abb
+
+// One shell protocol packet: id, u32 length, data.
+std::vector<std::byte> shell_packet(std::uint8_t id, std::string_view data) {
+  std::vector<std::byte> v{static_cast<std::byte>(id)};
+  put32(v, static_cast<std::uint32_t>(data.size()));
+  auto d = bytes(data);
+  v.insert(v.end(), d.begin(), d.end());
+  return v;
+}
+
+struct shell_result {
+  std::string out, err;
+  int exit = -1;  // -1: no exit packet
+  int packets_after_exit = 0;
+  bool framing_ok = true;
+};
+
+// Splits a v2 stream into its packets.
+shell_result parse_shell_packets(const std::vector<std::byte>& s) {
+  shell_result r;
+  std::size_t at = 0;
+  while (at < s.size()) {
+    if (s.size() - at < 5) {
+      r.framing_ok = false;
+      break;
+    }
+    const auto id = static_cast<std::uint8_t>(s[at]);
+    const std::uint32_t len = get32(s, at + 1);
+    if (s.size() - at - 5 < len) {
+      r.framing_ok = false;
+      break;
+    }
+    std::string data(reinterpret_cast<const char*>(s.data() + at + 5), len);
+    if (r.exit >= 0) ++r.packets_after_exit;
+    if (id == 1) {
+      r.out += data;
+    } else if (id == 2) {
+      r.err += data;
+    } else if (id == 3 && len == 1) {
+      r.exit = static_cast<unsigned char>(data[0]);
+    } else {
+      r.framing_ok = false;
+    }
+    at += 5 + len;
+  }
+  return r;
+}
+
+asio::awaitable<void> shell_v2_scenario(rig& r, std::string service, std::vector<std::byte> input,
+                                        shell_result& res) {
+  co_await r.host.connect();
+  auto id = co_await r.host.open(1, service);
+  if (!input.empty()) co_await send_wrte_acked(r.host, 1, id, input);
+  res = parse_shell_packets(co_await r.host.read_stream(1, id));
+}
+
+TEST(AdbdSimShellV2, StdoutStderrAndTheExitStatusAreSeparatePackets) {
+  rig r;
+  shell_result res;
+  test::run_with_deadline(
+      r.io, shell_v2_scenario(r, "shell,v2,raw:echo out; echo err >&2; exit 3", {}, res));
+  EXPECT_TRUE(res.framing_ok);
+  EXPECT_EQ(res.out, "out\n");
+  EXPECT_EQ(res.err, "err\n");
+  EXPECT_EQ(res.exit, 3);
+  EXPECT_EQ(res.packets_after_exit, 0);
+}
+
+TEST(AdbdSimShellV2, FalseExitsWithOne) {
+  rig r;
+  shell_result res;
+  test::run_with_deadline(r.io, shell_v2_scenario(r, "shell,v2,TERM=xterm,raw:false", {}, res));
+  EXPECT_TRUE(res.framing_ok);
+  EXPECT_EQ(res.exit, 1);
+  EXPECT_EQ(res.out, "");
+}
+
+TEST(AdbdSimShellV2, ASignalIsReportedAs128PlusItsNumber) {
+  rig r;
+  shell_result res;
+  test::run_with_deadline(r.io, shell_v2_scenario(r, "shell,v2:kill -TERM $$", {}, res));
+  EXPECT_EQ(res.exit, 128 + SIGTERM);
+}
+
+TEST(AdbdSimShellV2, StdinPacketsThenCloseStdinGiveTheShellEndOfFile) {
+  rig r;
+  shell_result res;
+  // Two stdin packets, a window-size packet (ignored without a pty), close-stdin; all in
+  // one WRTE, so packet boundaries fall inside it.
+  auto in = shell_packet(0, "hello ");
+  auto ws = shell_packet(5, "24x80,0x0");
+  auto in2 = shell_packet(0, "world\n");
+  auto eof = shell_packet(4, "");
+  in.insert(in.end(), ws.begin(), ws.end());
+  in.insert(in.end(), in2.begin(), in2.end());
+  in.insert(in.end(), eof.begin(), eof.end());
+  test::run_with_deadline(r.io, shell_v2_scenario(r, "shell,v2,raw:cat; echo done", in, res));
+  EXPECT_TRUE(res.framing_ok);
+  EXPECT_EQ(res.out, "hello world\ndone\n");
+  EXPECT_EQ(res.exit, 0);
+}
+
+TEST(AdbdSimShellV2, PlainShellStaysRaw) {
+  // adbd uses the shell protocol only when the OPEN asks for it with "v2".
+  rig r;
+  std::string out;
+  test::run_with_deadline(r.io, shell_scenario(r, out));
+  EXPECT_EQ(out.substr(0, 8), "out\nerr\n");
+}
+
+TEST(AdbdSimShellV2, LargeOutputIsSplitIntoPacketsThatFitTheMaximumPayload) {
+  rig r(false, /*max_payload=*/4096);
+  shell_result res;
+  test::run_with_deadline(
+      r.io, shell_v2_scenario(r, "shell,v2:head -c 300000 /dev/zero | tr '\\0' a", {}, res));
+  EXPECT_TRUE(res.framing_ok);
+  EXPECT_EQ(res.out, std::string(300000, 'a'));
+  EXPECT_EQ(res.exit, 0);
+}
+
+// Reads exactly N bytes of sync answer, WRTE by WRTE.
+asio::awaitable<std::vector<std::byte>> sync_exact(fake_host& h, std::uint32_t local,
+                                                   std::uint32_t remote,
+                                                   std::vector<std::byte>& pending, std::size_t n) {
+  while (pending.size() < n) {
+    auto more = co_await sync_reply(h, local, remote, 1);
+    if (more.empty()) break;
+    pending.insert(pending.end(), more.begin(), more.end());
+  }
+  n = std::min(n, pending.size());
+  std::vector<std::byte> out(pending.begin(), pending.begin() + n);
+  pending.erase(pending.begin(), pending.begin() + n);
+  co_return out;
+}
+
+std::uint64_t get64(const std::vector<std::byte>& v, std::size_t at) {
+  return get32(v, at) | (std::uint64_t{get32(v, at + 4)} << 32);
+}
+
+struct sync_v2_result {
+  std::vector<std::byte> stat_missing, stat_file, lstat_link, stat_link;
+  std::map<std::string, std::vector<std::byte>> dents;
+  std::vector<std::byte> list_done;
+  std::string send_status, dry_status, pulled, compressed_status;
+};
+
+asio::awaitable<void> sync_v2_scenario(rig& r, sync_v2_result& res) {
+  co_await r.host.connect();
+  auto id = co_await r.host.open(1, "sync:");
+  std::vector<std::byte> pending;
+
+  co_await send_wrte_acked(r.host, 1, id, sync_request("STA2", "/data/missing"));
+  res.stat_missing = co_await sync_exact(r.host, 1, id, pending, 72);
+
+  // SND2: path, then {SND2, mode, flags}, DATA, DONE.
+  auto snd = sync_request("SND2", "/data/local/tmp/v2");
+  auto setup = bytes("SND2");
+  put32(setup, 0100640);
+  put32(setup, 0);
+  snd.insert(snd.end(), setup.begin(), setup.end());
+  auto data = bytes("DATA");
+  put32(data, 5);
+  auto payload = bytes("12345");
+  data.insert(data.end(), payload.begin(), payload.end());
+  snd.insert(snd.end(), data.begin(), data.end());
+  auto done = bytes("DONE");
+  put32(done, 1700000000);
+  snd.insert(snd.end(), done.begin(), done.end());
+  co_await send_wrte_acked(r.host, 1, id, snd);
+  res.send_status = text(co_await sync_exact(r.host, 1, id, pending, 8)).substr(0, 4);
+
+  // The dry-run flag: the data crosses, no file appears.
+  auto dry = sync_request("SND2", "/data/local/tmp/dry");
+  auto dsetup = bytes("SND2");
+  put32(dsetup, 0100644);
+  put32(dsetup, 0x80000000U);
+  dry.insert(dry.end(), dsetup.begin(), dsetup.end());
+  dry.insert(dry.end(), data.begin(), data.end());
+  dry.insert(dry.end(), done.begin(), done.end());
+  co_await send_wrte_acked(r.host, 1, id, dry);
+  res.dry_status = text(co_await sync_exact(r.host, 1, id, pending, 8)).substr(0, 4);
+
+  co_await send_wrte_acked(r.host, 1, id, sync_request("STA2", "/data/local/tmp/v2"));
+  res.stat_file = co_await sync_exact(r.host, 1, id, pending, 72);
+
+  ::symlink("v2", r.dir.file("root/data/local/tmp/link").c_str());
+  co_await send_wrte_acked(r.host, 1, id, sync_request("LST2", "/data/local/tmp/link"));
+  res.lstat_link = co_await sync_exact(r.host, 1, id, pending, 72);
+  co_await send_wrte_acked(r.host, 1, id, sync_request("STA2", "/data/local/tmp/link"));
+  res.stat_link = co_await sync_exact(r.host, 1, id, pending, 72);
+
+  // LIS2: DNT2 entries, then DONE of the same size.
+  co_await send_wrte_acked(r.host, 1, id, sync_request("LIS2", "/data/local/tmp"));
+  for (int i = 0; i < 10; ++i) {
+    auto d = co_await sync_exact(r.host, 1, id, pending, 76);
+    if (text(std::vector<std::byte>(d.begin(), d.begin() + 4)) == "DONE") {
+      res.list_done = d;
+      break;
+    }
+    auto name = text(co_await sync_exact(r.host, 1, id, pending, get32(d, 72)));
+    res.dents[name] = d;
+  }
+
+  // RCV2 without compression: as RECV.
+  auto rcv = sync_request("RCV2", "/data/local/tmp/v2");
+  auto rsetup = bytes("RCV2");
+  put32(rsetup, 0);
+  rcv.insert(rcv.end(), rsetup.begin(), rsetup.end());
+  co_await send_wrte_acked(r.host, 1, id, rcv);
+  auto h = co_await sync_exact(r.host, 1, id, pending, 8);
+  res.pulled = text(co_await sync_exact(r.host, 1, id, pending, get32(h, 4)));
+  auto end = co_await sync_exact(r.host, 1, id, pending, 8);
+  EXPECT_EQ(text(std::vector<std::byte>(end.begin(), end.begin() + 4)), "DONE");
+
+  // RCV2 asking for zstd, which adbd-sim does not advertise: FAIL naming it.
+  auto zrcv = sync_request("RCV2", "/data/local/tmp/v2");
+  auto zsetup = bytes("RCV2");
+  put32(zsetup, 4);
+  zrcv.insert(zrcv.end(), zsetup.begin(), zsetup.end());
+  co_await send_wrte_acked(r.host, 1, id, zrcv);
+  auto fh = co_await sync_exact(r.host, 1, id, pending, 8);
+  res.compressed_status = text(std::vector<std::byte>(fh.begin(), fh.begin() + 4)) + " " +
+                          text(co_await sync_exact(r.host, 1, id, pending, get32(fh, 4)));
+
+  co_await r.host.send(adb::kWrte, 1, id, sync_request("QUIT", ""));
+  co_await r.host.expect(adb::kOkay);
+  co_await r.host.expect(adb::kClse);
+}
+
+TEST(AdbdSimSyncV2, Stat2Lstat2List2Send2Recv2) {
+  rig r;
+  sync_v2_result res;
+  test::run_with_deadline(r.io, sync_v2_scenario(r, res));
+  ASSERT_EQ(res.stat_missing.size(), 72u);
+  EXPECT_EQ(text(std::vector<std::byte>(res.stat_missing.begin(), res.stat_missing.begin() + 4)),
+            "STA2");
+  EXPECT_EQ(get32(res.stat_missing, 4), static_cast<std::uint32_t>(ENOENT));
+  EXPECT_EQ(get32(res.stat_missing, 24), 0u) << "mode of a missing path";
+
+  EXPECT_EQ(res.send_status, "OKAY");
+  EXPECT_EQ(res.dry_status, "OKAY");
+  EXPECT_FALSE(std::filesystem::exists(r.dir.file("root/data/local/tmp/dry")));
+
+  struct stat st {};
+  ASSERT_EQ(::stat(r.dir.file("root/data/local/tmp/v2").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  ASSERT_EQ(res.stat_file.size(), 72u);
+  EXPECT_EQ(get32(res.stat_file, 4), 0u);
+  EXPECT_EQ(get64(res.stat_file, 8), st.st_dev);
+  EXPECT_EQ(get64(res.stat_file, 16), st.st_ino);
+  EXPECT_EQ(get32(res.stat_file, 24), st.st_mode);
+  EXPECT_EQ(get32(res.stat_file, 28), st.st_nlink);
+  EXPECT_EQ(get32(res.stat_file, 32), st.st_uid);
+  EXPECT_EQ(get32(res.stat_file, 36), st.st_gid);
+  EXPECT_EQ(get64(res.stat_file, 40), 5u);
+  EXPECT_EQ(get64(res.stat_file, 56), 1700000000u) << "mtime from DONE, 64-bit";
+
+  ASSERT_EQ(res.lstat_link.size(), 72u);
+  EXPECT_TRUE(S_ISLNK(get32(res.lstat_link, 24)));
+  EXPECT_TRUE(S_ISREG(get32(res.stat_link, 24))) << "STA2 follows the link";
+  EXPECT_EQ(get64(res.stat_link, 40), 5u);
+
+  ASSERT_TRUE(res.dents.count("v2"));
+  EXPECT_EQ(text(std::vector<std::byte>(res.dents["v2"].begin(), res.dents["v2"].begin() + 4)),
+            "DNT2");
+  EXPECT_EQ(get64(res.dents["v2"], 40), 5u);
+  EXPECT_EQ(get64(res.dents["v2"], 16), st.st_ino);
+  EXPECT_TRUE(res.dents.count("link"));
+  EXPECT_TRUE(res.dents.count("."));
+  ASSERT_EQ(res.list_done.size(), 76u);
+
+  EXPECT_EQ(res.pulled, "12345");
+  EXPECT_NE(res.compressed_status.find("FAIL"), std::string::npos);
+  EXPECT_NE(res.compressed_status.find("zstd"), std::string::npos) << res.compressed_status;
+}
+
+asio::awaitable<void> abb_scenario(rig& r, shell_result& listed, shell_result& unknown,
+                                   std::string& exec_out, std::string& install_out) {
+  co_await r.host.connect();
+  auto a = co_await r.host.open(1, std::string("abb:package\0list\0packages", 25));
+  listed = parse_shell_packets(co_await r.host.read_stream(1, a));
+  auto b = co_await r.host.open(2, std::string("abb:activity\0start", 18));
+  unknown = parse_shell_packets(co_await r.host.read_stream(2, b));
+  auto c = co_await r.host.open(3, std::string("abb_exec:package\0list\0packages", 30));
+  exec_out = text(co_await r.host.read_stream(3, c));
+  // Streamed install: the APK's bytes follow on the stream; the answer is "Success".
+  auto d = co_await r.host.open(4, std::string("abb_exec:package\0install\0-S\0"
+                                               "7",
+                                               29));
+  co_await send_wrte_acked(r.host, 4, d, bytes("APK"));
+  co_await send_wrte_acked(r.host, 4, d, bytes("DATA"));
+  install_out = text(co_await r.host.read_stream(4, d));
+}
+
+TEST(AdbdSimAbb, SimulatedPackageServiceOverAbbAndAbbExec) {
+  rig r;
+  shell_result listed, unknown;
+  std::string exec_out, install_out;
+  test::run_with_deadline(r.io, abb_scenario(r, listed, unknown, exec_out, install_out));
+  EXPECT_TRUE(listed.framing_ok);
+  EXPECT_EQ(listed.exit, 0);
+  EXPECT_NE(listed.out.find("package:com.android.shell\n"), std::string::npos) << listed.out;
+  EXPECT_EQ(unknown.exit, 1);
+  EXPECT_NE(unknown.err.find("activity start"), std::string::npos) << unknown.err;
+  EXPECT_EQ(exec_out, listed.out);
+  EXPECT_EQ(install_out, "Success\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// delayed_ack
+
+std::vector<std::byte> le32_payload(std::uint32_t x) {
+  std::vector<std::byte> v;
+  put32(v, x);
+  return v;
+}
+
+asio::awaitable<void> delayed_ack_connect(rig& r, std::uint32_t max_payload) {
+  co_await r.host.send(adb::kCnxn, adb::kVersion, max_payload,
+                       bytes("host::features=shell_v2,cmd,delayed_ack"));
+  auto m = co_await r.host.expect(adb::kCnxn);
+  EXPECT_NE(text(m.payload).find(",delayed_ack"), std::string::npos);
+}
+
+struct delayed_ack_result {
+  std::vector<std::byte> open_okay_payload;
+  std::size_t wrtes_before_any_okay = 0;
+  std::size_t bytes_before_any_okay = 0;
+  bool quiet_when_window_used = false;
+  std::vector<std::byte> source_data;
+  std::uint32_t sink_acked = 0;
+  bool refused_without_window = false;
+};
+
+asio::awaitable<void> delayed_ack_scenario(rig& r, delayed_ack_result& res) {
+  constexpr std::uint32_t kPayload = 1000;
+  co_await delayed_ack_connect(r, kPayload);
+
+  // With delayed_ack negotiated an OPEN without a window (arg1 0) is refused, as adbd does.
+  co_await r.host.send(adb::kOpen, 9, 0, service("source:10"));
+  auto refused = co_await r.host.expect(adb::kClse);
+  res.refused_without_window = refused.h.arg0 == 0 && refused.h.arg1 == 9;
+
+  // source: with a window of 3500 bytes: WRTEs go without OKAYs while it is positive
+  // (1000 + 1000 + 1000 + 1000: the last one overshoots), then nothing until an OKAY.
+  constexpr std::uint32_t kWindow = 3500;
+  co_await r.host.send(adb::kOpen, 1, kWindow, service("source:10000"));
+  auto okay = co_await r.host.expect(adb::kOkay);
+  res.open_okay_payload = okay.payload;
+  const std::uint32_t id = okay.h.arg0;
+  for (;;) {
+    auto m = co_await r.host.recv_within(300ms);
+    if (!m) break;
+    EXPECT_EQ(m->h.command, adb::kWrte);
+    ++res.wrtes_before_any_okay;
+    res.bytes_before_any_okay += m->payload.size();
+    res.source_data.insert(res.source_data.end(), m->payload.begin(), m->payload.end());
+  }
+  res.quiet_when_window_used = true;
+  // Acknowledge everything; the rest follows, acknowledged as it comes.
+  std::uint32_t unacked = static_cast<std::uint32_t>(res.bytes_before_any_okay);
+  for (;;) {
+    co_await r.host.send(adb::kOkay, 1, id, le32_payload(unacked));
+    unacked = 0;
+    auto m = co_await r.host.recv_within(5s);
+    if (!m || m->h.command == adb::kClse) break;
+    EXPECT_EQ(m->h.command, adb::kWrte);
+    res.source_data.insert(res.source_data.end(), m->payload.begin(), m->payload.end());
+    unacked = static_cast<std::uint32_t>(m->payload.size());
+  }
+
+  // sink: several WRTEs without waiting (within the device's grant); OKAYs count bytes.
+  co_await r.host.send(adb::kOpen, 2, 1 << 20, service("sink:1500"));
+  auto sokay = co_await r.host.expect(adb::kOkay);
+  const std::uint32_t sid = sokay.h.arg0;
+  for (int i = 0; i < 3; ++i) {
+    co_await r.host.send(adb::kWrte, 2, sid, std::vector<std::byte>(500, std::byte{7}));
+  }
+  for (;;) {
+    auto m = co_await r.host.recv_within(5s);
+    if (!m || m->h.command == adb::kClse) break;
+    EXPECT_EQ(m->h.command, adb::kOkay);
+    EXPECT_EQ(m->payload.size(), 4u);
+    if (m->payload.size() == 4) res.sink_acked += get32(m->payload, 0);
+  }
+}
+
+TEST(AdbdSimDelayedAck, WindowsOnOpenOkayPayloadsAndSeveralWrtesInFlight) {
+  rig r;
+  delayed_ack_result res;
+  test::run_with_deadline(r.io, delayed_ack_scenario(r, res));
+  EXPECT_TRUE(res.refused_without_window);
+  ASSERT_EQ(res.open_okay_payload.size(), 4u) << "OKAY for OPEN carries the device's grant";
+  EXPECT_EQ(get32(res.open_okay_payload, 0), 1000u);
+  EXPECT_EQ(res.wrtes_before_any_okay, 4u);
+  EXPECT_EQ(res.bytes_before_any_okay, 4000u);
+  EXPECT_TRUE(res.quiet_when_window_used);
+  ASSERT_EQ(res.source_data.size(), 10000u);
+  for (std::size_t i = 0; i < res.source_data.size(); ++i) {
+    ASSERT_EQ(res.source_data[i], pattern_byte(i)) << "byte " << i;
+  }
+  EXPECT_EQ(res.sink_acked, 1500u);
+  EXPECT_FALSE(r.summary.protocol_error) << r.summary.reason;
+}
+
+asio::awaitable<void> delayed_ack_overrun_scenario(rig& r) {
+  co_await delayed_ack_connect(r, 1000);
+  // source: never reads its input, so nothing the host sends is acknowledged.
+  co_await r.host.send(adb::kOpen, 1, 1, service("source:1000000"));
+  auto okay = co_await r.host.expect(adb::kOkay);
+  // The grant is 1000 and the host may overshoot by one WRTE: 2001 bytes unacknowledged
+  // break flow control.
+  co_await r.host.send(adb::kWrte, 1, okay.h.arg0, std::vector<std::byte>(1000, std::byte{1}));
+  co_await r.host.send(adb::kWrte, 1, okay.h.arg0, std::vector<std::byte>(1000, std::byte{1}));
+  co_await r.host.send(adb::kWrte, 1, okay.h.arg0, std::vector<std::byte>(1, std::byte{1}));
+  co_await r.drain_until_closed();
+}
+
+TEST(AdbdSimDelayedAck, BytesBeyondTheWindowResetTheConnection) {
+  rig r;
+  test::run_with_deadline(r.io, delayed_ack_overrun_scenario(r));
+  EXPECT_TRUE(r.summary.protocol_error);
+  EXPECT_NE(r.summary.reason.find("beyond the window"), std::string::npos) << r.summary.reason;
+}
+
+asio::awaitable<void> no_delayed_ack_scenario(rig& r, std::string& banner) {
+  co_await r.host.send(adb::kCnxn, adb::kVersion, adb::kMaxPayload,
+                       bytes("host::features=delayed_ack"));
+  banner = text((co_await r.host.expect(adb::kCnxn)).payload);
+  // Not negotiated: a window in arg1 is refused, and OKAY carries no payload.
+  co_await r.host.send(adb::kOpen, 1, 4096, service("sink:1"));
+  auto m = co_await r.host.expect(adb::kClse);
+  EXPECT_EQ(m.h.arg0, 0u);
+  co_await r.host.send(adb::kOpen, 2, 0, service("sink:1"));
+  auto okay = co_await r.host.expect(adb::kOkay);
+  EXPECT_TRUE(okay.payload.empty());
+}
+
+TEST(AdbdSimDelayedAck, OffWhenDisabled) {
+  rig r(false, adb::kMaxPayload, 32, /*delayed_ack=*/false);
+  std::string banner;
+  test::run_with_deadline(r.io, no_delayed_ack_scenario(r, banner));
+  EXPECT_EQ(banner.find("delayed_ack"), std::string::npos) << banner;
+}
+
+// ---------------------------------------------------------------------------------------
 // Pieces
 
 TEST(AdbdSimRootedFs, ConfinePathsToTheRoot) {
@@ -783,6 +1234,8 @@ TEST(AdbdSimOptions, DefaultsAndValues) {
   EXPECT_EQ(d.opt.listen[0].to_string(), "vsock:any:5555");
   EXPECT_FALSE(d.opt.auth);
   EXPECT_EQ(d.opt.max_payload, adb::kMaxPayload);
+  EXPECT_TRUE(d.opt.delayed_ack);
+  EXPECT_FALSE(parse({"--no-delayed-ack"}).opt.delayed_ack);
 
   auto c = parse({"--listen", "tcp:127.0.0.1:0", "--listen", "unix:/tmp/x.sock", "--auth",
                   "--max-payload", "4096", "--threads", "2", "--root", "/tmp"});

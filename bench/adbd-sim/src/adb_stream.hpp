@@ -1,11 +1,15 @@
 // One ADB stream as a service sees it: bytes from the host (WRTE payloads, acknowledged
-// with OKAY once consumed) and bytes to the host (sent as WRTE, one at a time, each waiting
-// for the host's OKAY). Private to adbd-sim.
+// with OKAY once consumed) and bytes to the host (sent as WRTE). Without delayed_ack one
+// WRTE is in flight per direction, each waiting for its OKAY. With delayed_ack (both sides
+// advertise it) OKAY carries the number of bytes consumed, and a sender may have WRTEs in
+// flight while the peer's window (its grant minus the bytes not yet acknowledged) is
+// positive. Private to adbd-sim.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -42,8 +46,12 @@ class connection_core {
 /// Thread safety: none; everything runs on the connection's executor.
 class adb_stream : public std::enable_shared_from_this<adb_stream> {
  public:
+  /// SEND_WINDOW: the host's grant from its OPEN (arg1) when delayed_ack is on; nullopt
+  /// without. RECEIVE_WINDOW: what we grant the host (delayed_ack only).
   adb_stream(connection_core& conn, const asio::any_io_executor& ex, std::uint32_t local_id,
-             std::uint32_t remote_id, std::string service);
+             std::uint32_t remote_id, std::string service,
+             std::optional<std::uint32_t> send_window = std::nullopt,
+             std::uint32_t receive_window = 0);
 
   std::uint32_t local_id() const noexcept { return local_id_; }
   std::uint32_t remote_id() const noexcept { return remote_id_; }
@@ -52,6 +60,7 @@ class adb_stream : public std::enable_shared_from_this<adb_stream> {
   bool closed() const noexcept { return closed_; }
   std::uint32_t max_payload() const { return conn_.max_payload(); }
   connection_core& connection() noexcept { return conn_; }
+  bool delayed_ack() const noexcept { return send_window_.has_value(); }
 
   // ---- host -> service ----
 
@@ -84,22 +93,36 @@ class adb_stream : public std::enable_shared_from_this<adb_stream> {
 
   // ---- called by the connection ----
 
-  /// A WRTE of LENGTH bytes begins. False when the previous one is not yet acknowledged:
-  /// the host broke flow control.
-  bool begin_input(std::uint32_t length);
+  /// A WRTE of LENGTH bytes begins. False, with WHY, when the host broke flow control:
+  /// without delayed_ack a WRTE before the OKAY for the previous one; with it, more bytes
+  /// than our grant allows.
+  bool begin_input(std::uint32_t length, std::string& why);
   void input_piece(std::span<const std::byte> piece);
   void end_input();
-  /// The host's OKAY for our WRTE. False when no WRTE was outstanding.
-  bool on_okay();
+  /// The host's OKAY for our WRTE (PAYLOAD: with delayed_ack the 4-byte count of bytes
+  /// acknowledged, else empty). False, with WHY, when it acknowledges nothing outstanding
+  /// or has the wrong payload.
+  bool on_okay(std::span<const std::byte> payload, std::string& why);
   /// The host closed the stream, or the connection ended: no CLSE is sent.
   void on_remote_close();
 
-  bool output_in_flight() const noexcept { return in_flight_; }
+  /// A WRTE we queued has been written to the connection (delayed_ack: its buffer is free).
+  void on_written() noexcept;
+
+  /// Most WRTE bytes unacknowledged at once, to the host and from it: more than one
+  /// WRTE's worth shows delayed_ack at work.
+  std::uint64_t max_unacked_out() const noexcept { return max_unacked_out_; }
+  std::uint64_t max_unacked_in() const noexcept { return max_unacked_in_; }
 
  private:
   void wake_all();
-  void send_output();  // the buffered bytes as one WRTE
-  asio::awaitable<void> wait(asio::steady_timer& t);
+  bool buffer_busy() const noexcept;  // the output buffer is a WRTE that is not yet written
+  bool can_send() const noexcept;     // flow control lets a WRTE go now
+  void send_output();                 // the buffered bytes as one WRTE
+  void acknowledge();                 // OKAY for what the service has consumed
+  std::size_t queued_input() const noexcept {
+    return static_cast<std::size_t>(in_recv_ - in_read_);
+  }
 
   connection_core& conn_;
   std::uint32_t local_id_;
@@ -107,18 +130,32 @@ class adb_stream : public std::enable_shared_from_this<adb_stream> {
   std::string service_;
   bool closed_ = false;
 
-  // Input: one WRTE payload at a time (flow control guarantees no more).
+  // Input: a ring of received WRTE payloads. Positions are byte counts since the stream
+  // began (index = position % ring size): consumed <= complete <= received. Without
+  // delayed_ack one WRTE at a time (the ring grows to the largest WRTE); with it the ring
+  // is our grant + max_payload (the host may overshoot its window by one WRTE), fixed
+  // once allocated, so spans handed to the service stay valid until consumed.
   std::vector<std::byte> in_buf_;
-  std::size_t in_fill_ = 0;  // bytes of the WRTE received so far
-  std::size_t in_pos_ = 0;   // bytes consumed by the service
-  bool in_busy_ = false;     // a WRTE arrived (or is arriving) and is not yet acknowledged
-  bool in_ready_ = false;    // ... and it is complete
+  std::uint64_t in_read_ = 0;      // consumed by the service
+  std::uint64_t in_complete_ = 0;  // end of the last complete WRTE
+  std::uint64_t in_recv_ = 0;      // received so far
+  std::uint64_t in_acked_ = 0;     // delayed_ack: consumed and acknowledged
+  bool in_busy_ = false;           // no delayed_ack: a WRTE arrived and is not yet acknowledged
+  std::uint32_t receive_window_ = 0;
   asio::steady_timer input_wake_;
 
-  // Output: one buffer; while its WRTE is unacknowledged it is not touched.
+  // Output. Without delayed_ack: one buffer; while its WRTE is unacknowledged it is not
+  // touched. With it: two buffers, one being filled while the other is written to the
+  // connection; WRTEs go while the host's window (send_window_) is positive.
   std::vector<std::byte> out_buf_;
+  std::vector<std::byte> out_writing_;
   std::size_t out_used_ = 0;
-  bool in_flight_ = false;
+  bool in_flight_ = false;  // no delayed_ack: our WRTE awaits its OKAY
+  bool writing_ = false;    // delayed_ack: out_writing_ is queued on the connection
+  std::optional<std::int64_t> send_window_;
+  std::uint64_t out_unacked_ = 0;  // delayed_ack: bytes sent and not yet acknowledged
+  std::uint64_t max_unacked_out_ = 0;
+  std::uint64_t max_unacked_in_ = 0;
   asio::steady_timer output_wake_;
 };
 

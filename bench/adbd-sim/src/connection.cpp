@@ -22,13 +22,14 @@ namespace asio = vsocklib::asio;
 using vsocklib::error_code;
 using vsocklib::use_tuple;
 
-std::string device_banner() {
+std::string device_banner(bool delayed_ack) {
   // Appended rather than operator+ on a temporary: GCC 12 warns (-Warray-bounds) about
   // the latter, wrongly.
   std::string banner =
       "device::ro.product.name=adbd-sim;ro.product.model=adbd-sim;ro.product.device=adbd-sim;"
       "features=";
   banner += kFeatures;
+  if (delayed_ack) banner += ",delayed_ack";
   return banner;
 }
 
@@ -38,12 +39,15 @@ namespace detail {
 // adb_stream
 
 adb_stream::adb_stream(connection_core& conn, const asio::any_io_executor& ex,
-                       std::uint32_t local_id, std::uint32_t remote_id, std::string service)
+                       std::uint32_t local_id, std::uint32_t remote_id, std::string service,
+                       std::optional<std::uint32_t> send_window, std::uint32_t receive_window)
     : conn_(conn),
       local_id_(local_id),
       remote_id_(remote_id),
       service_(std::move(service)),
+      receive_window_(receive_window),
       input_wake_(ex),
+      send_window_(send_window),
       output_wake_(ex) {
   // The timers are events: they never expire, cancel() wakes every waiter. Their expiry is
   // set once, here: setting it again would cancel another coroutine's wait.
@@ -52,19 +56,42 @@ adb_stream::adb_stream(connection_core& conn, const asio::any_io_executor& ex,
 }
 
 std::span<const std::byte> adb_stream::available() const noexcept {
-  if (!in_ready_ || closed_) return {};
-  return {in_buf_.data() + in_pos_, in_fill_ - in_pos_};
+  if (closed_ || in_read_ == in_complete_) return {};
+  const std::size_t at = static_cast<std::size_t>(in_read_ % in_buf_.size());
+  const std::size_t n =
+      std::min<std::size_t>(static_cast<std::size_t>(in_complete_ - in_read_), in_buf_.size() - at);
+  return {in_buf_.data() + at, n};
 }
 
 void adb_stream::consume(std::size_t n) {
-  if (!in_ready_) return;
-  in_pos_ = std::min(in_pos_ + n, in_fill_);
-  if (in_pos_ < in_fill_) return;
-  in_ready_ = false;
-  in_busy_ = false;
-  in_pos_ = in_fill_ = 0;
-  // Flow control: the host sends the next WRTE only after this.
-  if (!closed_) conn_.send(adb::kOkay, local_id_, remote_id_);
+  in_read_ += std::min<std::uint64_t>(n, in_complete_ - in_read_);
+  if (in_read_ < in_complete_) {
+    // With delayed_ack, give the host room again before all of it is used up.
+    if (delayed_ack() && in_read_ - in_acked_ >= std::max<std::uint32_t>(receive_window_ / 2, 1)) {
+      acknowledge();
+    }
+    return;
+  }
+  acknowledge();
+}
+
+void adb_stream::acknowledge() {
+  if (delayed_ack()) {
+    const auto n = static_cast<std::uint32_t>(in_read_ - in_acked_);
+    if (n == 0) return;
+    in_acked_ = in_read_;
+    if (closed_) return;
+    auto count = std::make_shared<std::array<std::byte, 4>>();
+    adb::store_le32(count->data(), n);
+    conn_.send(adb::kOkay, local_id_, remote_id_, *count, count);
+  } else {
+    if (!in_busy_ || in_read_ < in_recv_) return;  // the WRTE is not used up yet
+    in_busy_ = false;
+    // Flow control: the host sends the next WRTE only after this.
+    if (!closed_) conn_.send(adb::kOkay, local_id_, remote_id_);
+  }
+  // All consumed: start at the ring's beginning again (no span into it is outstanding).
+  if (in_read_ == in_recv_) in_read_ = in_complete_ = in_recv_ = in_acked_ = 0;
 }
 
 asio::awaitable<bool> adb_stream::async_wait_readable() {
@@ -93,16 +120,27 @@ asio::awaitable<bool> adb_stream::async_read_exact(std::span<std::byte> out) {
   co_return true;
 }
 
+bool adb_stream::buffer_busy() const noexcept { return !delayed_ack() && in_flight_; }
+
+bool adb_stream::can_send() const noexcept {
+  if (delayed_ack()) return !writing_ && *send_window_ > 0;
+  return !in_flight_;
+}
+
 asio::awaitable<std::span<std::byte>> adb_stream::async_prepare(std::size_t n) {
   n = std::min<std::size_t>(n, max_payload());
   for (;;) {
     if (closed_) co_return std::span<std::byte>{};
-    if (in_flight_) {
+    if (buffer_busy()) {
       co_await output_wake_.async_wait(use_tuple);
       continue;
     }
     if (out_used_ > 0 && out_used_ + n > max_payload()) {
-      send_output();
+      if (can_send()) {
+        send_output();
+      } else {
+        co_await output_wake_.async_wait(use_tuple);
+      }
       continue;
     }
     break;
@@ -127,7 +165,7 @@ asio::awaitable<bool> adb_stream::async_flush() {
   for (;;) {
     if (closed_) co_return false;
     if (out_used_ == 0) co_return true;
-    if (!in_flight_) {
+    if (can_send()) {
       send_output();
       co_return true;
     }
@@ -147,42 +185,129 @@ asio::awaitable<void> adb_stream::async_close() {
   wake_all();
 }
 
+namespace {
+// Owner of a queued WRTE's payload with delayed_ack: tells the stream when the connection
+// has written it (or dropped it), so its buffer can be filled again.
+struct written_notice {
+  explicit written_notice(std::shared_ptr<adb_stream> s) noexcept : stream(std::move(s)) {}
+  std::shared_ptr<adb_stream> stream;
+  written_notice(const written_notice&) = delete;
+  written_notice& operator=(const written_notice&) = delete;
+  ~written_notice() { stream->on_written(); }
+};
+}  // namespace
+
 void adb_stream::send_output() {
-  in_flight_ = true;
-  // The connection keeps this stream (and so the buffer) alive until the bytes are
-  // written; the buffer is not touched again before the host's OKAY, which comes after.
-  conn_.send(adb::kWrte, local_id_, remote_id_, {out_buf_.data(), out_used_}, shared_from_this());
+  if (!delayed_ack()) {
+    in_flight_ = true;
+    max_unacked_out_ = std::max<std::uint64_t>(max_unacked_out_, out_used_);
+    // The connection keeps this stream (and so the buffer) alive until the bytes are
+    // written; the buffer is not touched again before the host's OKAY, which comes after.
+    conn_.send(adb::kWrte, local_id_, remote_id_, {out_buf_.data(), out_used_}, shared_from_this());
+    out_used_ = 0;
+    return;
+  }
+  // The filled buffer goes to the connection; the other one takes its place.
+  std::swap(out_buf_, out_writing_);
+  writing_ = true;
+  *send_window_ -= static_cast<std::int64_t>(out_used_);
+  out_unacked_ += out_used_;
+  max_unacked_out_ = std::max(max_unacked_out_, out_unacked_);
+  auto notice = std::make_shared<written_notice>(shared_from_this());
+  conn_.send(adb::kWrte, local_id_, remote_id_, {out_writing_.data(), out_used_}, notice);
   out_used_ = 0;
 }
 
-bool adb_stream::begin_input(std::uint32_t length) {
-  if (in_busy_) return false;
-  in_busy_ = true;
-  in_ready_ = false;
-  in_pos_ = in_fill_ = 0;
-  if (in_buf_.size() < length) in_buf_.resize(length);
+void adb_stream::on_written() noexcept {
+  writing_ = false;
+  output_wake_.cancel();
+}
+
+bool adb_stream::begin_input(std::uint32_t length, std::string& why) {
+  if (!delayed_ack()) {
+    if (in_busy_) {
+      why = "WRTE on stream " + std::to_string(local_id_) +
+            " before the OKAY for the previous one: the peer broke flow control";
+      return false;
+    }
+    in_busy_ = true;
+    in_read_ = in_complete_ = in_recv_ = 0;
+    if (in_buf_.size() < length) in_buf_.resize(length);
+    max_unacked_in_ = std::max<std::uint64_t>(max_unacked_in_, length);
+    return true;
+  }
+  // The host may send while its window is positive, so at most our grant plus one WRTE
+  // is unacknowledged; everything unacknowledged is still in the ring or just consumed.
+  const std::size_t ring = std::size_t{receive_window_} + max_payload();
+  if (in_buf_.size() != ring) {
+    if (in_recv_ != 0) {
+      why = "internal: input ring resized while in use";
+      return false;
+    }
+    in_buf_.resize(ring);
+  }
+  const std::uint64_t unacked = in_recv_ - in_acked_;
+  if (unacked + length > ring) {
+    why = "WRTE of " + std::to_string(length) + " bytes on stream " + std::to_string(local_id_) +
+          " with " + std::to_string(unacked) + " bytes unacknowledged, beyond the window of " +
+          std::to_string(receive_window_) + ": the peer broke flow control";
+    return false;
+  }
+  max_unacked_in_ = std::max(max_unacked_in_, unacked + length);
   return true;
 }
 
 void adb_stream::input_piece(std::span<const std::byte> piece) {
-  std::memcpy(in_buf_.data() + in_fill_, piece.data(), piece.size());
-  in_fill_ += piece.size();
+  while (!piece.empty()) {
+    const std::size_t at = static_cast<std::size_t>(in_recv_ % in_buf_.size());
+    const std::size_t n = std::min(piece.size(), in_buf_.size() - at);
+    std::memcpy(in_buf_.data() + at, piece.data(), n);
+    in_recv_ += n;
+    piece = piece.subspan(n);
+  }
 }
 
 void adb_stream::end_input() {
-  if (in_fill_ == 0) {
+  if (in_recv_ == in_complete_) {
     // An empty WRTE has nothing to consume: acknowledge it at once.
-    in_busy_ = false;
-    if (!closed_) conn_.send(adb::kOkay, local_id_, remote_id_);
+    if (!delayed_ack()) {
+      in_busy_ = false;
+      if (!closed_) conn_.send(adb::kOkay, local_id_, remote_id_);
+    }
     return;
   }
-  in_ready_ = true;
+  in_complete_ = in_recv_;
   input_wake_.cancel();
 }
 
-bool adb_stream::on_okay() {
-  if (!in_flight_) return false;
-  in_flight_ = false;
+bool adb_stream::on_okay(std::span<const std::byte> payload, std::string& why) {
+  if (!delayed_ack()) {
+    if (!payload.empty()) {
+      why = "OKAY with a " + std::to_string(payload.size()) + "-byte payload on stream " +
+            std::to_string(local_id_) + " without delayed_ack";
+      return false;
+    }
+    if (!in_flight_) {
+      why = "OKAY on stream " + std::to_string(local_id_) + " without an outstanding WRTE";
+      return false;
+    }
+    in_flight_ = false;
+    output_wake_.cancel();
+    return true;
+  }
+  if (payload.size() != 4) {
+    why = "OKAY on stream " + std::to_string(local_id_) + " with a " +
+          std::to_string(payload.size()) + "-byte payload; delayed_ack needs 4";
+    return false;
+  }
+  const std::uint32_t acked = adb::load_le32(payload.data());
+  if (acked > out_unacked_) {
+    why = "OKAY on stream " + std::to_string(local_id_) + " acknowledges " + std::to_string(acked) +
+          " bytes, but only " + std::to_string(out_unacked_) + " are outstanding";
+    return false;
+  }
+  out_unacked_ -= acked;
+  *send_window_ += acked;
   output_wake_.cancel();
   return true;
 }
@@ -226,6 +351,30 @@ std::string payload_text(std::span<const std::byte> p) {
   return s;
 }
 
+// Whether a CNXN banner ("host::features=a,b,c") lists FEATURE.
+bool has_feature(const std::string& banner, std::string_view feature) {
+  const auto at = banner.find("features=");
+  if (at == std::string::npos) return false;
+  std::string_view list(banner);
+  list.remove_prefix(at + 9);
+  list = list.substr(0, list.find(';'));
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    if (list.substr(0, comma) == feature) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// A service name for the log: abb's arguments are NUL-separated.
+std::string printable(std::string s) {
+  for (char& c : s) {
+    if (c == '\0') c = ' ';
+  }
+  return s;
+}
+
 // A message for one of our streams that names another remote id: a relay or host mixing
 // up streams.
 std::string wrong_remote_id(const adb::message_header& h, std::uint32_t owner) {
@@ -245,7 +394,7 @@ class connection final : public connection_core {
         ex_(socket_.get_executor()),
         framer_(cfg_.max_payload),
         max_payload_(cfg_.max_payload),
-        banner_(device_banner()),
+        banner_(device_banner(cfg_.delayed_ack)),
         read_buf_(kReadBuffer),
         writer_wake_(ex_),
         services_(ex_),
@@ -305,6 +454,7 @@ class connection final : public connection_core {
   std::uint32_t max_payload_;
   // Senders fill data_check while the session's version is below kVersionSkipChecksum.
   bool checksums_ = true;
+  bool delayed_ack_ = false;  // both banners list delayed_ack (and --delayed-ack is on)
   unsigned signatures_ = 0;
   const std::string banner_;
   std::mt19937_64 rng_{std::random_device{}()};
@@ -342,6 +492,9 @@ asio::awaitable<void> service_main(connection* c, std::shared_ptr<adb_stream> s,
     if (!s->closed())
       c->log().error("{}: stream {} ({}): {}", c->peer(), s->local_id(), s->service(), e.what());
   }
+  c->log().debug("{}: stream {} done: at most {} bytes unacknowledged to the host, {} from it{}",
+                 c->peer(), s->local_id(), s->max_unacked_out(), s->max_unacked_in(),
+                 s->delayed_ack() ? " (delayed_ack)" : "");
   s.reset();
 }
 
@@ -469,9 +622,9 @@ void connection::on_header(const adb::message_header& h) {
     fail(wrong_remote_id(h, it->second->remote_id()));
     return;
   }
-  if (!it->second->begin_input(h.data_length)) {
-    fail("WRTE on stream " + std::to_string(h.arg1) +
-         " before the OKAY for the previous one: the peer broke flow control");
+  std::string why;
+  if (!it->second->begin_input(h.data_length, why)) {
+    fail(std::move(why));
     return;
   }
   wrte_target_ = it->second;
@@ -541,6 +694,7 @@ void connection::handle_cnxn(const adb::message_header& h) {
   }
   version_ = std::min(h.arg0, adb::kVersion);
   max_payload_ = std::min(h.arg1, cfg_.max_payload);
+  delayed_ack_ = cfg_.delayed_ack && has_feature(payload_text(control_), "delayed_ack");
   checksums_ = version_ < adb::kVersionSkipChecksum;
   framer_.set_max_payload(max_payload_);
   cfg_.log->debug("{}: CNXN version {}, max payload {}, banner \"{}\"", peer_, hex32(h.arg0),
@@ -593,7 +747,8 @@ void connection::go_online() {
   summary_.max_payload = max_payload_;
   send(adb::kCnxn, version_, max_payload_,
        std::as_bytes(std::span<const char>(banner_.data(), banner_.size())));
-  cfg_.log->info("{}: online, version {}, max payload {}", peer_, hex32(version_), max_payload_);
+  cfg_.log->info("{}: online, version {}, max payload {}{}", peer_, hex32(version_), max_payload_,
+                 delayed_ack_ ? ", delayed_ack" : "");
 }
 
 void connection::handle_open(const adb::message_header& h) {
@@ -611,18 +766,38 @@ void connection::handle_open(const adb::message_header& h) {
   }
   std::string why;
   auto req = parse_service(name, why);
+  if (req && delayed_ack_ != (h.arg1 != 0)) {
+    // adbd: with delayed_ack the opener declares its window in arg1; without, arg1 is 0.
+    req.reset();
+    why = delayed_ack_ ? "no window in arg1 although delayed_ack was negotiated"
+                       : "window " + std::to_string(h.arg1) + " in arg1 without delayed_ack";
+  }
   if (!req) {
     ++summary_.streams_refused;
-    cfg_.log->info("{}: refused OPEN \"{}\": {}", peer_, name, why);
+    cfg_.log->info("{}: refused OPEN \"{}\": {}", peer_, printable(name), why);
     send(adb::kClse, 0, h.arg0);  // a failed OPEN: CLSE with our id 0
     return;
   }
   const std::uint32_t id = allocate_id();
-  auto s = std::make_shared<adb_stream>(*this, ex_, id, h.arg0, name);
+  std::optional<std::uint32_t> window;
+  if (delayed_ack_) window = h.arg1;
+  // Our grant with delayed_ack: one maximum payload (the host may overshoot it by one
+  // WRTE, so at most 2 x max_payload of its bytes wait here per stream).
+  const std::uint32_t grant = max_payload_;
+  auto s = std::make_shared<adb_stream>(*this, ex_, id, h.arg0, name, window, grant);
   streams_.emplace(id, s);
   ++summary_.streams_opened;
-  cfg_.log->debug("{}: stream {} (remote {}): {}", peer_, id, h.arg0, name);
-  send(adb::kOkay, id, h.arg0);  // queued before anything the service writes
+  cfg_.log->debug("{}: stream {} (remote {}{}): {}", peer_, id, h.arg0,
+                  delayed_ack_ ? ", window " + std::to_string(h.arg1) : std::string(),
+                  printable(name));
+  // Queued before anything the service writes; with delayed_ack it carries our grant.
+  if (delayed_ack_) {
+    auto count = std::make_shared<std::array<std::byte, 4>>();
+    adb::store_le32(count->data(), grant);
+    send(adb::kOkay, id, h.arg0, *count, count);
+  } else {
+    send(adb::kOkay, id, h.arg0);
+  }
   services_.spawn(service_main(this, std::move(s), std::move(*req)));
 }
 
@@ -633,9 +808,8 @@ void connection::handle_okay(const adb::message_header& h) {
     fail(wrong_remote_id(h, it->second->remote_id()));
     return;
   }
-  if (!it->second->on_okay()) {
-    fail("OKAY on stream " + std::to_string(h.arg1) + " without an outstanding WRTE");
-  }
+  std::string why;
+  if (!it->second->on_okay(control_, why)) fail(std::move(why));
 }
 
 void connection::handle_clse(const adb::message_header& h) {

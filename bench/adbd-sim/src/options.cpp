@@ -23,6 +23,8 @@ Options
   --max-payload BYTES    largest message payload accepted and sent; the session uses the
                          smaller of this and the host's (default 1048576; 256..1048576)
   --max-streams N        open streams per connection; more OPENs are refused (default 32)
+  --no-delayed-ack       do not advertise delayed_ack (one WRTE in flight per stream and
+                         direction, whatever the host offers)
   --max-connections N    connections served at once; more wait in the backlog (default 16)
   --threads N            threads serving connections, each connection on one (default 1)
   --allow-cid CID        with vsock, accept only this peer CID (repeatable)
@@ -34,10 +36,15 @@ Options
 
 Services (the OPEN destinations adbd-sim answers)
   shell:CMD              /bin/sh -c CMD in --root; stdin, stdout and stderr on the stream
-                         (raw, no pty, no exit code: the device offers no shell_v2);
-                         "shell:" alone reads commands from the stream
-  exec:CMD               the same (adb exec-out)
-  sync:                  adb push, pull, ls (sync protocol v1: STAT LIST SEND RECV QUIT)
+                         (raw, no pty, no exit code); "shell:" alone reads commands from
+                         the stream
+  shell,v2:CMD           the same with the shell protocol (shell_v2): stdout, stderr and
+                         the exit status as separate packets (no pty either)
+  exec:CMD               the raw shell (adb exec-out)
+  sync:                  adb push, pull, ls: sync v1 (STAT LIST SEND RECV QUIT) and v2
+                         (STA2 LST2 LIS2 SND2 RCV2, no compression)
+  abb:ARGS, abb_exec:ARGS  a simulated binder bridge: "package list packages" and a
+                         streamed "package install -S SIZE"
   sink:N                 reads and discards N bytes, then closes
   source:N               sends N bytes (byte i is i % 251), then closes
 
@@ -69,6 +76,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
       o.max_payload = in.number<std::uint32_t>(256, adb_protocol::kMaxPayload);
     } else if (a == "--max-streams") {
       o.max_streams = in.number<unsigned>(1, 4096);
+    } else if (a == "--no-delayed-ack") {
+      o.delayed_ack = false;
     } else if (a == "--max-connections") {
       o.max_connections = in.number<unsigned>(1, 4096);
     } else if (a == "--threads") {

@@ -56,7 +56,8 @@ namespace {
 // Runs on the connection's own io_context. Named coroutine (not a lambda) for co_spawn.
 asio::awaitable<void> connection_main(server::impl& s, vsocklib::stream_socket sock,
                                       std::string peer) {
-  connection_config cfg{s.files, s.opt.auth, s.opt.max_payload, s.opt.max_streams, s.log};
+  connection_config cfg{s.files,           s.opt.auth, s.opt.max_payload,
+                        s.opt.max_streams, s.log,      s.opt.delayed_ack};
   s.log->info("{}: connected", peer);
   const auto sum = co_await async_serve_connection(std::move(sock), std::move(cfg), peer);
   if (sum.protocol_error) {

@@ -129,9 +129,9 @@ std::optional<service_request> parse_service(std::string_view name, std::string&
   const std::string_view arg = name.substr(colon + 1);
   service_request r;
 
-  // shell[,ARG...]:COMMAND. Without shell_v2 in our features, adb sends plain "shell:";
-  // "raw" and "pty" are accepted (there is no pty: output is raw either way), TERM=...
-  // is ignored, and "v2" is refused because we do not speak the shell protocol.
+  // shell[,ARG...]:COMMAND, as adbd parses it: "v2" selects the shell protocol (adb sends
+  // it when both sides have shell_v2; plain "shell:" stays raw), "raw" and "pty" are
+  // accepted (there is no pty: output is raw either way), TERM=... is ignored.
   if (head == "shell" || head.rfind("shell,", 0) == 0) {
     std::string_view args = head.substr(5);
     while (!args.empty()) {
@@ -139,10 +139,8 @@ std::optional<service_request> parse_service(std::string_view name, std::string&
       const auto next = args.find(',');
       const std::string_view a = args.substr(0, next);
       if (a == "v2") {
-        why = "shell protocol v2 is not offered (no shell_v2 feature)";
-        return std::nullopt;
-      }
-      if (a != "raw" && a != "pty" && a.rfind("TERM=", 0) != 0) {
+        r.shell_v2 = true;
+      } else if (a != "raw" && a != "pty" && a.rfind("TERM=", 0) != 0) {
         why = "unknown shell argument \"" + std::string(a) + "\"";
         return std::nullopt;
       }
@@ -150,6 +148,19 @@ std::optional<service_request> parse_service(std::string_view name, std::string&
     }
     r.kind = service_kind::shell;
     r.command = std::string(arg);
+    return r;
+  }
+  // abb:ARG\0ARG... (shell protocol) and abb_exec:ARG\0ARG... (raw), as adb install and
+  // adb abb send them.
+  if (head == "abb" || head == "abb_exec") {
+    r.kind = service_kind::abb;
+    r.shell_v2 = head == "abb";
+    std::string_view rest = arg;
+    while (!rest.empty()) {
+      const auto nul = rest.find('\0');
+      r.args.emplace_back(rest.substr(0, nul));
+      rest = nul == std::string_view::npos ? std::string_view{} : rest.substr(nul + 1);
+    }
     return r;
   }
   if (head == "exec") {  // adb exec-out: a raw shell that must have a command
@@ -194,14 +205,23 @@ std::optional<service_request> parse_service(std::string_view name, std::string&
     }
     return r;
   }
-  why = "unknown service (adbd-sim offers shell:, exec:, sync:, sink:N, source:N, tcp:)";
+  why =
+      "unknown service (adbd-sim offers shell:, exec:, sync:, sink:N, source:N, tcp:, abb:, "
+      "abb_exec:)";
   return std::nullopt;
 }
 
 asio::awaitable<void> run_service(std::shared_ptr<adb_stream> s, service_request req,
                                   const connection_config& cfg) {
   switch (req.kind) {
-    case service_kind::shell: co_await run_shell(*s, req.command, *cfg.files); break;
+    case service_kind::shell:
+      if (req.shell_v2) {
+        co_await run_shell_v2(*s, req.command, *cfg.files);
+      } else {
+        co_await run_shell(*s, req.command, *cfg.files);
+      }
+      break;
+    case service_kind::abb: co_await run_abb(*s, req.args, req.shell_v2); break;
     case service_kind::sync: co_await run_sync(*s, *cfg.files); break;
     case service_kind::sink: co_await run_sink(*s, req.count); break;
     case service_kind::source: co_await run_source(*s, req.count); break;

@@ -1,6 +1,7 @@
 // shell:CMD — like adbd's raw (non-shell_v2, no pty) shell: /bin/sh -c CMD with stdin,
 // stdout and stderr on one socketpair, bridged to the ADB stream; the stream closes when
-// the output ends.
+// the output ends. shell,v2:CMD — the shell protocol: stdin, stdout and stderr on three
+// socketpairs, each direction in id + length packets, and the exit status at the end.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,12 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 
 #include <spdlog/logger.h>
 
+#include "adb_protocol/protocol.hpp"
 #include "adbd_sim/rooted_fs.hpp"
 #include "services.hpp"
 #include "vsocklib/unique_fd.hpp"
@@ -82,22 +85,28 @@ class child_process {
   int status_ = 0;
 };
 
-// Starts /bin/sh with stdin, stdout and stderr on one end of a socketpair; returns the
-// other end, or none with ERROR (an errno value) and WHAT.
-vsocklib::unique_fd spawn_shell(const std::string& command, const std::string& cwd,
-                                child_process& child, int& error, std::string& what) {
+// A socketpair: OURS for adbd-sim, THEIRS for the shell (false with ERROR and WHAT).
+bool make_pair(vsocklib::unique_fd& ours, vsocklib::unique_fd& theirs, int& error,
+               std::string& what) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     error = errno;
     what = "socketpair";
-    return {};
+    return false;
   }
-  vsocklib::unique_fd ours(sv[0]);
-  const vsocklib::unique_fd theirs(sv[1]);  // the shell's copies are dup2()ed from it
+  ours = vsocklib::unique_fd(sv[0]);
+  theirs = vsocklib::unique_fd(sv[1]);
+  return true;
+}
+
+// Starts /bin/sh with stdin, stdout and stderr on the descriptors STDIO (dup2()ed, which
+// clears O_CLOEXEC); false with ERROR (an errno value) and WHAT.
+bool spawn_shell(const std::string& command, const std::string& cwd, const int (&stdio)[3],
+                 child_process& child, int& error, std::string& what) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   for (int target : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
-    posix_spawn_file_actions_adddup2(&actions, theirs.get(), target);  // dup2 clears O_CLOEXEC
+    posix_spawn_file_actions_adddup2(&actions, stdio[target], target);
   }
   posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   posix_spawnattr_t attr;
@@ -123,9 +132,19 @@ vsocklib::unique_fd spawn_shell(const std::string& command, const std::string& c
   if (rc != 0) {
     error = rc;
     what = "cannot start /bin/sh in " + cwd;
-    return {};
+    return false;
   }
   child.set_pid(pid);
+  return true;
+}
+
+// One socketpair for all three (the raw shell).
+vsocklib::unique_fd spawn_raw_shell(const std::string& command, const std::string& cwd,
+                                    child_process& child, int& error, std::string& what) {
+  vsocklib::unique_fd ours, theirs;
+  if (!make_pair(ours, theirs, error, what)) return {};
+  const int stdio[3] = {theirs.get(), theirs.get(), theirs.get()};
+  if (!spawn_shell(command, cwd, stdio, child, error, what)) return {};
   return ours;
 }
 
@@ -186,39 +205,11 @@ asio::awaitable<void> shell_input(adb_stream& s, local_socket& child_io) {
   }
 }
 
-}  // namespace
-
-asio::awaitable<void> run_shell(adb_stream& s, const std::string& command, const rooted_fs& files) {
-  using namespace asio::experimental::awaitable_operators;
-  auto ex = co_await asio::this_coro::executor;
-  auto& log = s.connection().log();
-  child_process child;
-  int error = 0;
-  std::string what;
-  vsocklib::unique_fd fd = spawn_shell(command, files.path().string(), child, error, what);
-  if (!fd) {
-    log.warn("{}: shell: {}: {}", s.connection().peer(), what, std::strerror(error));
-    const std::string msg = "adbd-sim: " + what + ": " + std::strerror(error) + "\n";
-    co_await s.async_write(std::as_bytes(std::span<const char>(msg.data(), msg.size())));
-    co_return;
-  }
-  local_socket child_io(ex, asio::local::stream_protocol(), fd.get());
-  // child_io owns it now (the constructor throws before taking it).
-  static_cast<void>(fd.release());
-  std::optional<asio::posix::stream_descriptor> pidfd;
-  if (const long p = ::syscall(SYS_pidfd_open, child.pid(), 0); p >= 0) {
-    pidfd.emplace(ex, static_cast<int>(p));
-  }
-
-  bool output_ended = false;
-  co_await (shell_output(s, child_io, output_ended) || shell_input(s, child_io));
-  error_code ignored;
-  child_io.close(ignored);
-  if (output_ended) co_await s.async_close();
-
-  // The output ends when the shell exits (unless something it started holds stdout): give
-  // it a moment. When the host closed the stream instead, hang up at once, as a terminal
-  // would.
+// The output ends when the shell exits (unless something it started holds stdout): give it
+// a moment. When the host closed the stream instead, hang up at once, as a terminal would.
+asio::awaitable<void> end_child(child_process& child,
+                                std::optional<asio::posix::stream_descriptor>& pidfd,
+                                bool output_ended) {
   bool exited = false;
   if (output_ended) exited = co_await async_wait_exit(child, pidfd, kExitGrace);
   if (!exited) {
@@ -228,9 +219,187 @@ asio::awaitable<void> run_shell(adb_stream& s, const std::string& command, const
       co_await async_wait_exit(child, pidfd, 5000ms);
     }
   }
+}
+
+std::optional<asio::posix::stream_descriptor> open_pidfd(const asio::any_io_executor& ex,
+                                                         pid_t pid) {
+  std::optional<asio::posix::stream_descriptor> pidfd;
+  if (const long p = ::syscall(SYS_pidfd_open, pid, 0); p >= 0) {
+    pidfd.emplace(ex, static_cast<int>(p));
+  }
+  return pidfd;
+}
+
+// ---- shell protocol (shell,v2:) ----
+
+// Largest read of stdout or stderr per packet. Two such buffers per v2 shell stream.
+constexpr std::size_t kV2Chunk = 16 * 1024;
+
+// One of the shell's outputs as packets of type ID. OUTPUT_ENDED: it reached its end
+// (false when the host closed the stream first).
+asio::awaitable<void> shell_v2_output(adb_stream& s, local_socket& from, std::uint8_t id,
+                                      bool& output_ended) {
+  std::vector<std::byte> buf(
+      std::min<std::size_t>(kV2Chunk, s.max_payload() - shell_packet::kHeaderSize));
+  for (;;) {
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), use_tuple);
+    if (n > 0) {
+      if (!co_await send_shell_packet(s, id, std::span<const std::byte>(buf.data(), n))) co_return;
+      if (!co_await s.async_flush()) co_return;  // interactive output goes out as it comes
+    }
+    if (ec) {
+      output_ended = ec != asio::error::operation_aborted;
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> shell_v2_outputs(adb_stream& s, local_socket& out, local_socket& err,
+                                       bool& out_ended, bool& err_ended) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (shell_v2_output(s, out, shell_packet::kStdout, out_ended) &&
+            shell_v2_output(s, err, shell_packet::kStderr, err_ended));
+}
+
+// The host's packets: stdin goes to the shell, close-stdin closes it, the rest (window
+// size, unknown ids) is read and dropped. Returns when the host closes the stream.
+asio::awaitable<void> shell_v2_input(adb_stream& s, local_socket& to_stdin) {
+  auto& log = s.connection().log();
+  for (;;) {
+    std::array<std::byte, shell_packet::kHeaderSize> h;
+    if (!co_await s.async_read_exact(h)) co_return;
+    const auto id = static_cast<std::uint8_t>(h[0]);
+    std::uint32_t left = adb_protocol::load_le32(h.data() + 1);
+    if (id != shell_packet::kStdin) {
+      log.debug("{}: shell v2: packet {} with {} bytes", s.connection().peer(), id, left);
+    }
+    while (left > 0) {
+      if (!co_await s.async_wait_readable()) co_return;
+      auto a = s.available();
+      const std::size_t n = std::min<std::size_t>(a.size(), left);
+      if (id == shell_packet::kStdin && to_stdin.is_open()) {
+        auto [ec, w] = co_await asio::async_write(to_stdin, asio::buffer(a.data(), n), use_tuple);
+        error_code ignored;
+        if (ec) to_stdin.close(ignored);  // the shell stopped reading: drop the rest
+      }
+      s.consume(n);
+      left -= static_cast<std::uint32_t>(n);
+    }
+    if (id == shell_packet::kCloseStdin) {
+      error_code ignored;
+      to_stdin.close(ignored);  // the shell reads end of file
+    }
+  }
+}
+
+// What adbd reports: the exit status, or 128 + the signal that ended the shell.
+std::uint8_t exit_code(int status) {
+  if (WIFEXITED(status)) return static_cast<std::uint8_t>(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return static_cast<std::uint8_t>(128 + WTERMSIG(status));
+  return 255;
+}
+
+}  // namespace
+
+asio::awaitable<bool> send_shell_packet(adb_stream& s, std::uint8_t id,
+                                        std::span<const std::byte> data) {
+  // Each packet is filled into one prepared span: prepare() returns the room asked for
+  // (up to max_payload) and nothing suspends before commit(), so packets from stdout and
+  // stderr never interleave.
+  const std::size_t most = s.max_payload() - shell_packet::kHeaderSize;
+  do {
+    const std::size_t n = std::min(data.size(), most);
+    auto room = co_await s.async_prepare(shell_packet::kHeaderSize + n);
+    if (room.empty()) co_return false;
+    room[0] = static_cast<std::byte>(id);
+    adb_protocol::store_le32(room.data() + 1, static_cast<std::uint32_t>(n));
+    if (n > 0) std::memcpy(room.data() + shell_packet::kHeaderSize, data.data(), n);
+    s.commit(shell_packet::kHeaderSize + n);
+    data = data.subspan(n);
+  } while (!data.empty());
+  co_return true;
+}
+
+asio::awaitable<void> run_shell(adb_stream& s, const std::string& command, const rooted_fs& files) {
+  using namespace asio::experimental::awaitable_operators;
+  auto ex = co_await asio::this_coro::executor;
+  auto& log = s.connection().log();
+  child_process child;
+  int error = 0;
+  std::string what;
+  vsocklib::unique_fd fd = spawn_raw_shell(command, files.path().string(), child, error, what);
+  if (!fd) {
+    log.warn("{}: shell: {}: {}", s.connection().peer(), what, std::strerror(error));
+    const std::string msg = "adbd-sim: " + what + ": " + std::strerror(error) + "\n";
+    co_await s.async_write(std::as_bytes(std::span<const char>(msg.data(), msg.size())));
+    co_return;
+  }
+  local_socket child_io(ex, asio::local::stream_protocol(), fd.get());
+  // child_io owns it now (the constructor throws before taking it).
+  static_cast<void>(fd.release());
+  auto pidfd = open_pidfd(ex, child.pid());
+
+  bool output_ended = false;
+  co_await (shell_output(s, child_io, output_ended) || shell_input(s, child_io));
+  error_code ignored;
+  child_io.close(ignored);
+  if (output_ended) co_await s.async_close();
+
+  co_await end_child(child, pidfd, output_ended);
   const int st = child.status();
   log.debug("{}: shell \"{}\" (pid {}) ended: {} {}", s.connection().peer(), command, child.pid(),
             WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+asio::awaitable<void> run_shell_v2(adb_stream& s, const std::string& command,
+                                   const rooted_fs& files) {
+  using namespace asio::experimental::awaitable_operators;
+  auto ex = co_await asio::this_coro::executor;
+  auto& log = s.connection().log();
+  child_process child;
+  int error = 0;
+  std::string what;
+  vsocklib::unique_fd ours[3], theirs[3];
+  bool ok = true;
+  for (int i = 0; i < 3 && ok; ++i) ok = make_pair(ours[i], theirs[i], error, what);
+  if (ok) {
+    const int stdio[3] = {theirs[0].get(), theirs[1].get(), theirs[2].get()};
+    ok = spawn_shell(command, files.path().string(), stdio, child, error, what);
+  }
+  for (auto& t : theirs) t.reset();  // the shell has its copies: end of file comes from it
+  if (!ok) {
+    log.warn("{}: shell: {}: {}", s.connection().peer(), what, std::strerror(error));
+    const std::string msg = "adbd-sim: " + what + ": " + std::strerror(error) + "\n";
+    co_await send_shell_packet(s, shell_packet::kStderr,
+                               std::as_bytes(std::span<const char>(msg.data(), msg.size())));
+    const std::byte status{126};
+    co_await send_shell_packet(s, shell_packet::kExit, std::span<const std::byte>(&status, 1));
+    co_return;
+  }
+  local_socket in(ex, asio::local::stream_protocol(), ours[0].get());
+  static_cast<void>(ours[0].release());
+  local_socket out(ex, asio::local::stream_protocol(), ours[1].get());
+  static_cast<void>(ours[1].release());
+  local_socket err(ex, asio::local::stream_protocol(), ours[2].get());
+  static_cast<void>(ours[2].release());
+  auto pidfd = open_pidfd(ex, child.pid());
+
+  bool out_ended = false, err_ended = false;
+  co_await (shell_v2_outputs(s, out, err, out_ended, err_ended) || shell_v2_input(s, in));
+  error_code ignored;
+  in.close(ignored);
+  out.close(ignored);
+  err.close(ignored);
+  const bool output_ended = out_ended && err_ended;
+  co_await end_child(child, pidfd, output_ended);
+  const int st = child.status();
+  if (output_ended) {
+    const std::byte status{exit_code(st)};
+    co_await send_shell_packet(s, shell_packet::kExit, std::span<const std::byte>(&status, 1));
+  }
+  log.debug("{}: shell v2 \"{}\" (pid {}) ended: {} {}", s.connection().peer(), command,
+            child.pid(), WIFEXITED(st) ? "exit" : "signal",
+            WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 }  // namespace adbd_sim::detail

@@ -1,8 +1,10 @@
-// sync: — adb's file sync protocol, version 1 (what adb uses when the device advertises
-// neither stat_v2 nor ls_v2): requests are "ID" + u32 length + path, answers are fixed
-// little-endian records. adb push: STAT of the target, then SEND path,mode / DATA... /
-// DONE mtime, answered by OKAY or FAIL. adb pull: STAT, then RECV path, answered by DATA...
-// DONE or FAIL. QUIT ends the service; adb then waits for our CLSE.
+// sync: — adb's file sync protocol: requests are "ID" + u32 length + path, answers are
+// fixed little-endian records. Version 1: STAT (32-bit fields, zeros for "absent"), LIST /
+// DENT, SEND "path,mode" and RECV. Version 2 (features stat_v2, ls_v2, sendrecv_v2): STA2 and
+// LST2 (64-bit fields and an errno), LIS2 / DNT2, SND2 and RCV2 (path, then a second record
+// with the mode and flags). adb push: STAT of the target, then SEND / DATA... / DONE mtime,
+// answered by OKAY or FAIL. adb pull: STAT, then RECV, answered by DATA... DONE or FAIL.
+// QUIT ends the service; adb then waits for our CLSE.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -26,6 +28,11 @@ using adb_protocol::fourcc;
 using adb_protocol::load_le32;
 using adb_protocol::store_le32;
 
+void store_le64(std::byte* p, std::uint64_t v) noexcept {
+  store_le32(p, static_cast<std::uint32_t>(v));
+  store_le32(p + 4, static_cast<std::uint32_t>(v >> 32));
+}
+
 constexpr std::uint32_t kStat = fourcc("STAT");  // ID_LSTAT_V1
 constexpr std::uint32_t kList = fourcc("LIST");
 constexpr std::uint32_t kSend = fourcc("SEND");
@@ -36,6 +43,23 @@ constexpr std::uint32_t kData = fourcc("DATA");
 constexpr std::uint32_t kOkay = fourcc("OKAY");
 constexpr std::uint32_t kFail = fourcc("FAIL");
 constexpr std::uint32_t kQuit = fourcc("QUIT");
+constexpr std::uint32_t kStat2 = fourcc("STA2");   // ID_STAT_V2 (stat)
+constexpr std::uint32_t kLstat2 = fourcc("LST2");  // ID_LSTAT_V2 (lstat)
+constexpr std::uint32_t kList2 = fourcc("LIS2");
+constexpr std::uint32_t kDent2 = fourcc("DNT2");
+constexpr std::uint32_t kSend2 = fourcc("SND2");
+constexpr std::uint32_t kRecv2 = fourcc("RCV2");
+
+// sync_stat_v2: id, error, dev, ino, mode, nlink, uid, gid, size, atime, mtime, ctime.
+constexpr std::size_t kStat2Size = 72;
+// sync_dent_v2: the same fields and the name's length (the name follows).
+constexpr std::size_t kDent2Size = 76;
+// Flags of SND2 and RCV2. adbd-sim advertises no compression, so adb sends none of the
+// compression bits; a request with one is refused.
+constexpr std::uint32_t kFlagBrotli = 1;
+constexpr std::uint32_t kFlagLz4 = 2;
+constexpr std::uint32_t kFlagZstd = 4;
+constexpr std::uint32_t kFlagDryRun = 0x80000000U;
 
 // SYNC_DATA_MAX: the largest DATA chunk; adb refuses bigger ones in both directions.
 constexpr std::uint32_t kSyncDataMax = 64 * 1024;
@@ -98,50 +122,103 @@ asio::awaitable<bool> do_stat(adb_stream& s, const rooted_fs& files, const std::
   co_return co_await s.async_write(r);
 }
 
+// The v2 fields after id and error, at OUT (60 bytes): dev, ino, mode, nlink, uid, gid,
+// size, atime, mtime, ctime.
+void store_stat_v2(std::byte* out, const struct stat& st) noexcept {
+  store_le64(out, st.st_dev);
+  store_le64(out + 8, st.st_ino);
+  store_le32(out + 16, st.st_mode);
+  store_le32(out + 20, static_cast<std::uint32_t>(st.st_nlink));
+  store_le32(out + 24, st.st_uid);
+  store_le32(out + 28, st.st_gid);
+  store_le64(out + 32, static_cast<std::uint64_t>(st.st_size));
+  store_le64(out + 40, static_cast<std::uint64_t>(st.st_atime));
+  store_le64(out + 48, static_cast<std::uint64_t>(st.st_mtime));
+  store_le64(out + 56, static_cast<std::uint64_t>(st.st_ctime));
+}
+
+// STA2 (following a final symlink, inside the root) or LST2: the full stat, or the errno
+// with zeros, which adb turns into its usual "No such file or directory" messages.
+asio::awaitable<bool> do_stat_v2(adb_stream& s, const rooted_fs& files, std::uint32_t id,
+                                 const std::string& path) {
+  struct stat st {};
+  int err = 0;
+  if (id == kLstat2) {
+    err = files.lstat(path, st);
+  } else {
+    auto fd = files.open(path, O_PATH);
+    if (!fd) {
+      err = fd.error();
+    } else if (::fstat(fd.get(), &st) != 0) {
+      err = errno;
+    }
+  }
+  std::array<std::byte, kStat2Size> r{};
+  store_le32(r.data(), id);
+  if (err == 0) {
+    store_stat_v2(r.data() + 8, st);
+  } else {
+    // adb knows only some errno values on the wire; EXDEV (our "leads outside the root")
+    // is not one of them and would print as an I/O error: say "Permission denied".
+    store_le32(r.data() + 4, static_cast<std::uint32_t>(err == EXDEV ? EACCES : err));
+  }
+  co_return co_await s.async_write(r);
+}
+
 struct dir_closer {
   void operator()(DIR* d) const noexcept { ::closedir(d); }
 };
 
 // LIST: one DENT (mode, size, mtime, name length, name) per entry, then DONE with zeros.
-asio::awaitable<bool> do_list(adb_stream& s, const rooted_fs& files, const std::string& path) {
+// LIS2: one DNT2 (the v2 stat fields, an errno when the entry cannot be stat()ed, name
+// length, name) per entry, then DONE of the same size. A directory that cannot be opened
+// gives an empty listing in both, as with adbd.
+asio::awaitable<bool> do_list(adb_stream& s, const rooted_fs& files, const std::string& path,
+                              bool v2) {
   auto fd = files.open(path, O_RDONLY | O_DIRECTORY);
   std::unique_ptr<DIR, dir_closer> dir(fd ? ::fdopendir(fd.get()) : nullptr);
   if (dir) static_cast<void>(fd.release());  // the DIR owns it now
+  std::array<std::byte, kDent2Size> d{};
+  const std::size_t size = v2 ? kDent2Size : 20;
   while (dir) {
     const dirent* e = ::readdir(dir.get());
     if (!e) break;
     struct stat st {};
-    if (::fstatat(::dirfd(dir.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    const int err =
+        ::fstatat(::dirfd(dir.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    if (err != 0 && !v2) continue;
     const std::string_view name(e->d_name);
-    std::array<std::byte, 20> d{};
-    store_le32(d.data(), kDent);
-    store_le32(d.data() + 4, st.st_mode);
-    store_le32(d.data() + 8, static_cast<std::uint32_t>(st.st_size));
-    store_le32(d.data() + 12, static_cast<std::uint32_t>(st.st_mtime));
-    store_le32(d.data() + 16, static_cast<std::uint32_t>(name.size()));
-    if (!co_await s.async_write(d)) co_return false;
+    d.fill(std::byte{0});
+    if (v2) {
+      store_le32(d.data(), kDent2);
+      store_le32(d.data() + 4, static_cast<std::uint32_t>(err));
+      if (err == 0) store_stat_v2(d.data() + 8, st);
+      store_le32(d.data() + 72, static_cast<std::uint32_t>(name.size()));
+    } else {
+      store_le32(d.data(), kDent);
+      store_le32(d.data() + 4, st.st_mode);
+      store_le32(d.data() + 8, static_cast<std::uint32_t>(st.st_size));
+      store_le32(d.data() + 12, static_cast<std::uint32_t>(st.st_mtime));
+      store_le32(d.data() + 16, static_cast<std::uint32_t>(name.size()));
+    }
+    if (!co_await s.async_write(std::span<const std::byte>(d.data(), size))) co_return false;
     if (!co_await s.async_write(bytes(name))) co_return false;
   }
-  std::array<std::byte, 20> done{};
-  store_le32(done.data(), kDone);
-  co_return co_await s.async_write(done);
+  d.fill(std::byte{0});
+  store_le32(d.data(), kDone);
+  co_return co_await s.async_write(std::span<const std::byte>(d.data(), size));
 }
 
-// SEND "path,mode": DATA chunks until DONE (whose length field is the mtime). After an
-// error the data is still read to DONE, so the host gets the FAIL where it waits for the
-// answer and the stream stays usable.
-asio::awaitable<bool> do_send(adb_stream& s, const rooted_fs& files, const std::string& spec) {
-  const auto comma = spec.rfind(',');
-  if (comma == std::string::npos) {
-    co_await send_fail(s, "missing , in SEND \"" + spec + "\"");
-    co_return false;  // adbd gives up on the connection here too
-  }
-  const std::string path = spec.substr(0, comma);
-  const auto mode = static_cast<mode_t>(std::strtoul(spec.c_str() + comma + 1, nullptr, 10));
-
+// The file of SEND or SND2: DATA chunks until DONE (whose length field is the mtime).
+// After an error the data is still read to DONE, so the host gets the FAIL where it waits
+// for the answer and the stream stays usable. DRY_RUN (SND2's flag): read, write nothing.
+asio::awaitable<bool> receive_file(adb_stream& s, const rooted_fs& files, const std::string& path,
+                                   mode_t mode, bool dry_run) {
   std::string error;
   fd_result fd;
-  if (S_ISLNK(mode)) {
+  if (dry_run) {
+    // adb push --dry-run: the data crosses, nothing is written.
+  } else if (S_ISLNK(mode)) {
     error = "symlinks are not supported by adbd-sim";
   } else if (int e = files.make_parents(path)) {
     error = "cannot create the parent directories of " + path + ": " + rooted_fs::error_text(e);
@@ -195,9 +272,67 @@ asio::awaitable<bool> do_send(adb_stream& s, const rooted_fs& files, const std::
     if (opened) files.unlink(path);  // no partial file left behind
     co_return co_await send_fail(s, error);
   }
-  s.connection().log().debug("{}: sync: received {} ({} bytes)", s.connection().peer(), path,
-                             total);
+  s.connection().log().debug("{}: sync: received {} ({} bytes{})", s.connection().peer(), path,
+                             total, dry_run ? ", dry run" : "");
   co_return co_await send_status(s, kOkay, "");
+}
+
+// SEND "path,mode" (octal-free decimal mode, as adb sends it).
+asio::awaitable<bool> do_send(adb_stream& s, const rooted_fs& files, const std::string& spec) {
+  const auto comma = spec.rfind(',');
+  if (comma == std::string::npos) {
+    co_await send_fail(s, "missing , in SEND \"" + spec + "\"");
+    co_return false;  // adbd gives up on the connection here too
+  }
+  const auto mode = static_cast<mode_t>(std::strtoul(spec.c_str() + comma + 1, nullptr, 10));
+  co_return co_await receive_file(s, files, spec.substr(0, comma), mode, false);
+}
+
+std::string compression_refusal(std::uint32_t flags) {
+  std::string names;
+  if (flags & kFlagBrotli) names += " brotli";
+  if (flags & kFlagLz4) names += " lz4";
+  if (flags & kFlagZstd) names += " zstd";
+  return "adbd-sim does not implement compression (flags" + names + ")";
+}
+
+// SND2 path, then {SND2, mode, flags}, then the data as in SEND.
+asio::awaitable<bool> do_send_v2(adb_stream& s, const rooted_fs& files, const std::string& path) {
+  std::array<std::byte, 12> setup;
+  if (!co_await s.async_read_exact(setup)) co_return false;
+  const std::uint32_t id = load_le32(setup.data());
+  const auto mode = static_cast<mode_t>(load_le32(setup.data() + 4));
+  const std::uint32_t flags = load_le32(setup.data() + 8);
+  if (id != kSend2) {
+    co_await send_fail(s, "SND2 setup has id " + id_text(id));
+    co_return false;
+  }
+  s.connection().log().debug("{}: sync: SND2 {} mode {:o} flags {:#x}", s.connection().peer(), path,
+                             mode, flags);
+  if (flags & (kFlagBrotli | kFlagLz4 | kFlagZstd)) {
+    co_await send_fail(s, compression_refusal(flags));
+    co_return false;
+  }
+  co_return co_await receive_file(s, files, path, mode, (flags & kFlagDryRun) != 0);
+}
+
+// RCV2 path, then {RCV2, flags}; without compression the answer is RECV's.
+asio::awaitable<bool> do_recv(adb_stream& s, const rooted_fs& files, const std::string& path);
+
+asio::awaitable<bool> do_recv_v2(adb_stream& s, const rooted_fs& files, const std::string& path) {
+  std::array<std::byte, 8> setup;
+  if (!co_await s.async_read_exact(setup)) co_return false;
+  const std::uint32_t id = load_le32(setup.data());
+  const std::uint32_t flags = load_le32(setup.data() + 4);
+  if (id != kRecv2) {
+    co_await send_fail(s, "RCV2 setup has id " + id_text(id));
+    co_return false;
+  }
+  s.connection().log().debug("{}: sync: RCV2 {} flags {:#x}", s.connection().peer(), path, flags);
+  if (flags & (kFlagBrotli | kFlagLz4 | kFlagZstd)) {
+    co_return co_await send_fail(s, compression_refusal(flags));
+  }
+  co_return co_await do_recv(s, files, path);
 }
 
 // RECV path: the file as DATA chunks packed into WRTEs of up to max_payload, then DONE.
@@ -235,7 +370,8 @@ asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files) {
     const std::uint32_t id = load_le32(req.data());
     const std::uint32_t len = load_le32(req.data() + 4);
     if (id == kQuit) co_return;  // run_service closes the stream, which adb waits for
-    if (id != kStat && id != kList && id != kSend && id != kRecv) {
+    if (id != kStat && id != kList && id != kSend && id != kRecv && id != kStat2 && id != kLstat2 &&
+        id != kList2 && id != kSend2 && id != kRecv2) {
       co_await send_fail(s, "unknown sync command " + id_text(id));
       co_return;
     }
@@ -247,10 +383,16 @@ asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files) {
     if (!co_await s.async_read_exact(std::as_writable_bytes(std::span<char>(path.data(), len)))) {
       co_return;
     }
+    s.connection().log().debug("{}: sync: {} {}", s.connection().peer(), id_text(id), path);
     bool ok = false;
     switch (id) {
       case kStat: ok = co_await do_stat(s, files, path); break;
-      case kList: ok = co_await do_list(s, files, path); break;
+      case kList: ok = co_await do_list(s, files, path, false); break;
+      case kStat2:
+      case kLstat2: ok = co_await do_stat_v2(s, files, id, path); break;
+      case kList2: ok = co_await do_list(s, files, path, true); break;
+      case kSend2: ok = co_await do_send_v2(s, files, path); break;
+      case kRecv2: ok = co_await do_recv_v2(s, files, path); break;
       case kSend: ok = co_await do_send(s, files, path); break;
       case kRecv: ok = co_await do_recv(s, files, path); break;
     }

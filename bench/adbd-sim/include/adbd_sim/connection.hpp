@@ -17,14 +17,18 @@ namespace adbd_sim {
 
 class rooted_fs;
 
-/// The features adbd-sim advertises in its banner. Only what it implements: SEND creates
-/// missing parent directories (so adb need not run "mkdir -p" through the shell first).
-/// No shell_v2, stat_v2, ls_v2 or delayed_ack: the host falls back to the original
-/// protocols, which is what a relay must carry anyway.
-inline constexpr const char* kFeatures = "fixed_push_mkdir";
+/// The features adbd-sim advertises in its banner: only what it implements. shell_v2: the
+/// shell protocol (shell,v2: and abb:). cmd: makes adb install stream the APK, which it
+/// then does through abb_exec (there is no cmd binary in the shell). stat_v2, ls_v2: STA2/LST2 and
+/// LIS2/DNT2 in sync:. fixed_push_mkdir: SEND creates missing parent directories. abb, abb_exec: a
+/// simulated binder bridge. sendrecv_v2: SND2/RCV2 without compression (no sendrecv_v2_brotli, _lz4
+/// or _zstd, so adb does not compress); sendrecv_v2_dry_run_send: SND2's dry-run flag.
+inline constexpr const char* kFeatures =
+    "shell_v2,cmd,stat_v2,ls_v2,fixed_push_mkdir,abb,abb_exec,sendrecv_v2,sendrecv_v2_dry_run_send";
 
-/// The CNXN banner: "device::ro.product.name=adbd-sim;...;features=<kFeatures>".
-std::string device_banner();
+/// The CNXN banner: "device::ro.product.name=adbd-sim;...;features=<kFeatures>", with
+/// ",delayed_ack" appended when DELAYED_ACK.
+std::string device_banner(bool delayed_ack = true);
 
 struct connection_config {
   /// Where sync: reads and writes files, and the shell's working directory. Required.
@@ -38,6 +42,9 @@ struct connection_config {
   /// Open streams per connection; further OPENs are refused with CLSE.
   unsigned max_streams = 32;
   std::shared_ptr<spdlog::logger> log;
+  /// Advertise delayed_ack, as a current adbd does: when the host advertises it too, OPEN
+  /// and OKAY carry windows and several WRTEs may be in flight per stream.
+  bool delayed_ack = true;
 };
 
 /// How a connection ended.
@@ -60,8 +67,9 @@ struct connection_summary {
 /// executor (a one-thread io_context or a strand); the connection's services run there too.
 ///
 /// Memory bound (see docs/adbd-sim.md): 64 KiB read buffer + per open stream at most
-/// 2 x max_payload (one WRTE received, one being sent) + a queue of at most
-/// 4 x max_streams + 64 headers.
+/// 2 x max_payload (one WRTE received, one being sent), 4 x max_payload with delayed_ack
+/// (a ring of our grant + one WRTE, two output buffers), + 32 KiB for a shell v2 stream,
+/// + a queue of at most 4 x max_streams + 64 headers.
 vsocklib::asio::awaitable<connection_summary> async_serve_connection(vsocklib::stream_socket socket,
                                                                      connection_config config,
                                                                      std::string peer);

@@ -21,6 +21,7 @@ struct options {
   bool auth = false;
   std::uint32_t max_payload = adb_protocol::kMaxPayload;
   unsigned max_streams = 32;
+  bool delayed_ack = true;  ///< advertise delayed_ack (--no-delayed-ack turns it off)
   unsigned max_connections = 16;
   /// One-thread io_contexts; connections are spread over them round-robin.
   unsigned threads = 1;
