@@ -138,6 +138,27 @@ bool spawn_shell(const std::string& command, const std::string& cwd, const int (
   return true;
 }
 
+// A socket on EX that owns FD (FD is released only once the socket has it).
+local_socket adopt(const asio::any_io_executor& ex, vsocklib::unique_fd& fd) {
+  local_socket sock(ex, asio::local::stream_protocol(), fd.get());
+  static_cast<void>(fd.release());
+  return sock;
+}
+
+// Logs a shell that could not start; returns the line the host is shown.
+std::string spawn_failure(adb_stream& s, const std::string& what, int error) {
+  s.connection().log().warn("{}: shell: {}: {}", s.connection().peer(), what, std::strerror(error));
+  return "adbd-sim: " + what + ": " + std::strerror(error) + "\n";
+}
+
+void log_shell_end(adb_stream& s, const char* kind, const std::string& command,
+                   child_process& child) {
+  const int st = child.status();
+  s.connection().log().debug("{}: {} \"{}\" (pid {}) ended: {} {}", s.connection().peer(), kind,
+                             command, child.pid(), WIFEXITED(st) ? "exit" : "signal",
+                             WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 // One socketpair for all three (the raw shell).
 vsocklib::unique_fd spawn_raw_shell(const std::string& command, const std::string& cwd,
                                     child_process& child, int& error, std::string& what) {
@@ -323,20 +344,16 @@ asio::awaitable<bool> send_shell_packet(adb_stream& s, std::uint8_t id,
 asio::awaitable<void> run_shell(adb_stream& s, const std::string& command, const rooted_fs& files) {
   using namespace asio::experimental::awaitable_operators;
   auto ex = co_await asio::this_coro::executor;
-  auto& log = s.connection().log();
   child_process child;
   int error = 0;
   std::string what;
   vsocklib::unique_fd fd = spawn_raw_shell(command, files.path().string(), child, error, what);
   if (!fd) {
-    log.warn("{}: shell: {}: {}", s.connection().peer(), what, std::strerror(error));
-    const std::string msg = "adbd-sim: " + what + ": " + std::strerror(error) + "\n";
+    const std::string msg = spawn_failure(s, what, error);
     co_await s.async_write(std::as_bytes(std::span<const char>(msg.data(), msg.size())));
     co_return;
   }
-  local_socket child_io(ex, asio::local::stream_protocol(), fd.get());
-  // child_io owns it now (the constructor throws before taking it).
-  static_cast<void>(fd.release());
+  local_socket child_io = adopt(ex, fd);
   auto pidfd = open_pidfd(ex, child.pid());
 
   bool output_ended = false;
@@ -346,16 +363,13 @@ asio::awaitable<void> run_shell(adb_stream& s, const std::string& command, const
   if (output_ended) co_await s.async_close();
 
   co_await end_child(child, pidfd, output_ended);
-  const int st = child.status();
-  log.debug("{}: shell \"{}\" (pid {}) ended: {} {}", s.connection().peer(), command, child.pid(),
-            WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+  log_shell_end(s, "shell", command, child);
 }
 
 asio::awaitable<void> run_shell_v2(adb_stream& s, const std::string& command,
                                    const rooted_fs& files) {
   using namespace asio::experimental::awaitable_operators;
   auto ex = co_await asio::this_coro::executor;
-  auto& log = s.connection().log();
   child_process child;
   int error = 0;
   std::string what;
@@ -368,20 +382,16 @@ asio::awaitable<void> run_shell_v2(adb_stream& s, const std::string& command,
   }
   for (auto& t : theirs) t.reset();  // the shell has its copies: end of file comes from it
   if (!ok) {
-    log.warn("{}: shell: {}: {}", s.connection().peer(), what, std::strerror(error));
-    const std::string msg = "adbd-sim: " + what + ": " + std::strerror(error) + "\n";
+    const std::string msg = spawn_failure(s, what, error);
     co_await send_shell_packet(s, shell_packet::kStderr,
                                std::as_bytes(std::span<const char>(msg.data(), msg.size())));
     const std::byte status{126};
     co_await send_shell_packet(s, shell_packet::kExit, std::span<const std::byte>(&status, 1));
     co_return;
   }
-  local_socket in(ex, asio::local::stream_protocol(), ours[0].get());
-  static_cast<void>(ours[0].release());
-  local_socket out(ex, asio::local::stream_protocol(), ours[1].get());
-  static_cast<void>(ours[1].release());
-  local_socket err(ex, asio::local::stream_protocol(), ours[2].get());
-  static_cast<void>(ours[2].release());
+  local_socket in = adopt(ex, ours[0]);
+  local_socket out = adopt(ex, ours[1]);
+  local_socket err = adopt(ex, ours[2]);
   auto pidfd = open_pidfd(ex, child.pid());
 
   bool out_ended = false, err_ended = false;
@@ -392,14 +402,11 @@ asio::awaitable<void> run_shell_v2(adb_stream& s, const std::string& command,
   err.close(ignored);
   const bool output_ended = out_ended && err_ended;
   co_await end_child(child, pidfd, output_ended);
-  const int st = child.status();
   if (output_ended) {
-    const std::byte status{exit_code(st)};
+    const std::byte status{exit_code(child.status())};
     co_await send_shell_packet(s, shell_packet::kExit, std::span<const std::byte>(&status, 1));
   }
-  log.debug("{}: shell v2 \"{}\" (pid {}) ended: {} {}", s.connection().peer(), command,
-            child.pid(), WIFEXITED(st) ? "exit" : "signal",
-            WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+  log_shell_end(s, "shell v2", command, child);
 }
 
 }  // namespace adbd_sim::detail
