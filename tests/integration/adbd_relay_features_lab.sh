@@ -12,6 +12,10 @@
 #   stat_v2      adb pull of an absent path fails with adb's usual message (STA2/LST2)
 #   ls_v2        adb ls and adb pull of a directory (LIS2)
 #   sendrecv_v2  adb 34 pushes and pulls with SND2/RCV2 (adb 29 does not know them: SEND/RECV)
+#   sendrecv_v2_brotli, _lz4, _zstd, _dry_run_send
+#                adb 34 pushes and pulls a 3.2 MB file (text and random bytes) with -z brotli,
+#                -z lz4, -z zstd: equal sha256 both ways, and adbd-sim's log shows the flag
+#                and fewer bytes on the wire than in the file; adb push -n (dry run)
 #   abb          adb abb package list packages (abb:), adb install (abb_exec:)
 #   delayed_ack  adb 34 with ADB_DELAYED_ACK=1: windows on OPEN, OKAYs with a payload across
 #                the relay, more than one WRTE's worth unacknowledged; 20 MiB push + pull
@@ -81,6 +85,41 @@ if ((major >= 34)); then
     fail "adb $major did not use SND2/RCV2 (sendrecv_v2) for a.bin:$ids"
   fi
   echo "sendrecv_v2: SND2/RCV2 (flags: $(since_mark | grep -o 'flags 0x[0-9a-f]*' | sort -u | tr '\n' ' '))"
+
+  # ---- sendrecv_v2 compression: adb 34's -z ALGORITHM (adb 29 has no compression).
+  # Half text, half random: compressible enough that each algorithm shows on the wire.
+  seq 1 250000 >"$work/z.bin"
+  head -c $((3 * 512 * 1024)) /dev/urandom >>"$work/z.bin"
+  size=$(stat -c %s "$work/z.bin")
+  sum=$(sha256sum <"$work/z.bin" | cut -d' ' -f1)
+  declare -A flag=([brotli]=0x1 [lz4]=0x2 [zstd]=0x4)
+  for alg in brotli lz4 zstd; do
+    set_mark
+    remote=/data/local/tmp/z-$alg.bin
+    t0=$(date +%s%N)
+    a push -z "$alg" "$work/z.bin" "$remote" >/dev/null || fail "adb push -z $alg"
+    t1=$(date +%s%N)
+    a pull -z "$alg" "$remote" "$work/z-$alg.out" >/dev/null || fail "adb pull -z $alg"
+    t2=$(date +%s%N)
+    [[ $(sha256sum <"$work/root$remote" | cut -d' ' -f1) == "$sum" ]] || fail "-z $alg: the pushed file differs"
+    [[ $(sha256sum <"$work/z-$alg.out" | cut -d' ' -f1) == "$sum" ]] || fail "-z $alg: the pulled file differs"
+    saw "sync: SND2 $remote mode [0-7]* flags ${flag[$alg]}\$" || fail "-z $alg: no SND2 with flags ${flag[$alg]}: $(since_mark | grep 'sync: SND2')"
+    saw "sync: RCV2 $remote flags ${flag[$alg]}\$" || fail "-z $alg: no RCV2 with flags ${flag[$alg]}: $(since_mark | grep 'sync: RCV2')"
+    # "received PATH (N bytes from M compressed, ALG)", "sent PATH (N bytes as M compressed, ALG)"
+    read -r pushed pushed_wire < <(since_mark | sed -n "s|.*sync: received $remote (\([0-9]*\) bytes from \([0-9]*\) compressed, $alg)\$|\1 \2|p") || true
+    read -r pulled pulled_wire < <(since_mark | sed -n "s|.*sync: sent $remote (\([0-9]*\) bytes as \([0-9]*\) compressed, $alg)\$|\1 \2|p") || true
+    [[ ${pushed:-} == "$size" && ${pulled:-} == "$size" ]] ||
+      fail "-z $alg: adbd-sim did not log a $alg transfer of $size bytes both ways: $(since_mark | grep -E 'received|sent')"
+    ((pushed_wire < size * 9 / 10 && pulled_wire < size * 9 / 10)) ||
+      fail "-z $alg: $pushed_wire / $pulled_wire compressed bytes for $size: not compressed"
+    echo "sendrecv_v2_$alg: $size bytes, equal sha256; push $pushed_wire bytes on the wire ($(((t1 - t0) / 1000000)) ms), pull $pulled_wire bytes ($(((t2 - t1) / 1000000)) ms)"
+  done
+  set_mark
+  a push -n -z lz4 "$work/z.bin" /data/local/tmp/dry.bin >/dev/null || fail "adb push -n (dry run)"
+  [[ ! -e $work/root/data/local/tmp/dry.bin ]] || fail "adb push -n wrote the file"
+  saw "sync: received /data/local/tmp/dry.bin ($size bytes from [0-9]* compressed, lz4, dry run)" ||
+    fail "adb push -n -z lz4: $(since_mark | grep 'sync: ')"
+  echo "sendrecv_v2_dry_run_send: adb push -n -z lz4 decoded $size bytes, wrote nothing"
 else
   if ! { saw 'sync: SEND ' && saw 'sync: RECV '; }; then fail "adb $major: expected SEND/RECV:$ids"; fi
 fi

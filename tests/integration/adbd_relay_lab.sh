@@ -71,9 +71,10 @@ echo "push+pull 20 MiB: equal sha256 ${sum_in:0:16}...; push $((t1 - t0)) ms, pu
 # guest->PC bytes so far, from the relay's status (live during a session)
 to_pc() { relay_field guest0 vsock_to_usb_bytes; }
 before=$(to_pc)
-# 64 MiB (sparse, straight into adbd-sim's root): a pull long enough (about 5 s) that the
-# status polls below cannot miss it, however fast the machine.
-truncate -s 64M "$work/root/big.bin"
+# 64 MiB (straight into adbd-sim's root): a pull long enough (about 5 s) that the status
+# polls below cannot miss it, however fast the machine. Random, not sparse: adb 34 pulls
+# compressed by default (zstd), and 64 MiB of zeros would cross the relay as 2 KiB.
+head -c $((64 << 20)) /dev/urandom >"$work/root/big.bin"
 adb -s "$serial" pull /big.bin "$work/partial.bin" >/dev/null 2>&1 &
 pull_pid=$!
 for _ in $(seq 400); do

@@ -77,7 +77,9 @@ wait_state guest-b device 30 || fail "adb devices never listed guest-b: $(adb de
 [[ $(adbt -s guest-a shell echo ok) == ok ]] || fail "shell on guest-a"
 [[ $(adbt -s guest-b shell echo ok) == ok ]] || fail "shell on guest-b"
 head -c $((4 << 20)) /dev/urandom >"$work/b.bin"
-head -c $((64 << 20)) /dev/zero >"$work/a-big.bin"
+# Random, not zeros: adb 34 compresses a push by default (zstd, as adbd-sim advertises it), and
+# 64 MiB of zeros would cross the relay as 2 KiB, too little for a_pushed to see it start.
+head -c $((64 << 20)) /dev/urandom >"$work/a-big.bin"
 echo "both guests listed; relay pid $relay_pid runs as $(awk '/^Uid:/ { print $2 }' "/proc/$relay_pid/status")"
 
 # away/back METHOD: what the PC does to guest a's device ($dev, its hub port $port).

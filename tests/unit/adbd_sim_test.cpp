@@ -11,13 +11,18 @@
 #include <map>
 #include <optional>
 
+#include <brotli/decode.h>
+#include <brotli/encode.h>
 #include <gtest/gtest.h>
+#include <lz4frame.h>
+#include <zstd.h>
 
 #include "adb_protocol/protocol.hpp"
 #include "adbd_sim/connection.hpp"
 #include "adbd_sim/options.hpp"
 #include "adbd_sim/pattern.hpp"
 #include "adbd_sim/rooted_fs.hpp"
+#include "adbd_sim/sync_codec.hpp"
 #include "argv.hpp"
 #include "run_coro.hpp"
 #include "temp_dir.hpp"
@@ -201,12 +206,15 @@ asio::awaitable<void> run_device(vsocklib::stream_socket s, connection_config cf
 // A device on one end of a socketpair, the fake host on the other.
 struct rig {
   explicit rig(bool auth = false, std::uint32_t max_payload = adb::kMaxPayload,
-               unsigned max_streams = 32, bool delayed_ack = true)
+               unsigned max_streams = 32, bool delayed_ack = true,
+               std::uint32_t max_expansion = 1024, std::uint64_t expansion_allowance = 64 << 20)
       : host(make_pair()) {
     std::filesystem::create_directory(dir.file("root"));
     files = std::make_shared<rooted_fs>(dir.file("root"));
     connection_config cfg{
         files, auth, max_payload, max_streams, vsocklib::log::get("adbd-sim-test"), delayed_ack};
+    cfg.max_expansion = max_expansion;
+    cfg.expansion_allowance = expansion_allowance;
     asio::co_spawn(io, run_device(std::move(device_side), cfg, summary, device_done),
                    asio::detached);
   }
@@ -270,7 +278,8 @@ TEST(AdbdSimConnection, HandshakeAnswersWithTheBannerAndIgnoresEarlierMessages) 
   EXPECT_NE(device_banner().find("device::ro.product.name=adbd-sim;"), std::string::npos);
   EXPECT_NE(
       device_banner().find(";features=shell_v2,cmd,stat_v2,ls_v2,fixed_push_mkdir,abb,abb_exec,"
-                           "sendrecv_v2,sendrecv_v2_dry_run_send"),
+                           "sendrecv_v2,sendrecv_v2_brotli,sendrecv_v2_lz4,sendrecv_v2_zstd,"
+                           "sendrecv_v2_dry_run_send"),
       std::string::npos);
 }
 
@@ -957,10 +966,10 @@ asio::awaitable<void> sync_v2_scenario(rig& r, sync_v2_result& res) {
   auto end = co_await sync_exact(r.host, 1, id, pending, 8);
   EXPECT_EQ(text(std::vector<std::byte>(end.begin(), end.begin() + 4)), "DONE");
 
-  // RCV2 asking for zstd, which adbd-sim does not advertise: FAIL naming it.
+  // RCV2 asking for two compressions at once (brotli and zstd): FAIL naming the flags.
   auto zrcv = sync_request("RCV2", "/data/local/tmp/v2");
   auto zsetup = bytes("RCV2");
-  put32(zsetup, 4);
+  put32(zsetup, 5);
   zrcv.insert(zrcv.end(), zsetup.begin(), zsetup.end());
   co_await send_wrte_acked(r.host, 1, id, zrcv);
   auto fh = co_await sync_exact(r.host, 1, id, pending, 8);
@@ -1016,7 +1025,8 @@ TEST(AdbdSimSyncV2, Stat2Lstat2List2Send2Recv2) {
 
   EXPECT_EQ(res.pulled, "12345");
   EXPECT_NE(res.compressed_status.find("FAIL"), std::string::npos);
-  EXPECT_NE(res.compressed_status.find("zstd"), std::string::npos) << res.compressed_status;
+  EXPECT_NE(res.compressed_status.find("multiple compression flags"), std::string::npos)
+      << res.compressed_status;
 }
 
 asio::awaitable<void> abb_scenario(rig& r, shell_result& listed, shell_result& unknown,
@@ -1279,6 +1289,422 @@ TEST(AdbdSimOptions, ErrorsNameTheProblem) {
   EXPECT_EQ(message({"--allow-cid", "-1"}),
             "--allow-cid needs a number in 0..4294967294, not \"-1\"");
   EXPECT_NE(message({"--root"}).find("needs a value"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------
+// sync v2 compression (sendrecv_v2_brotli, _lz4, _zstd). The other side of every check is
+// the compression library itself (one-shot calls), not adbd-sim's codec.
+
+const sync_compression kAlgorithms[] = {sync_compression::brotli, sync_compression::lz4,
+                                        sync_compression::zstd};
+
+// Compressible but not trivial: text lines with counters and a stretch of random bytes.
+std::vector<std::byte> sample_data(std::size_t n, std::uint32_t seed = 1) {
+  std::vector<std::byte> v;
+  v.reserve(n);
+  std::uint32_t x = seed;
+  while (v.size() < n) {
+    x = x * 1103515245u + 12345u;
+    std::string line = "line " + std::to_string(v.size()) + " value " + std::to_string(x >> 8);
+    line += (x & 0x400) ? " some repeated words some repeated words\n" : "\n";
+    for (char c : line) v.push_back(static_cast<std::byte>(c));
+    if ((x & 0xf000) == 0) {
+      for (int i = 0; i < 300; ++i) {
+        x = x * 1103515245u + 12345u;
+        v.push_back(static_cast<std::byte>(x >> 16));
+      }
+    }
+  }
+  v.resize(n);
+  return v;
+}
+
+// The whole of DATA compressed by the library in one call (as one stream / frame).
+std::vector<std::byte> library_compress(sync_compression c, const std::vector<std::byte>& data) {
+  std::vector<std::byte> out;
+  switch (c) {
+    case sync_compression::brotli: {
+      std::size_t n = BrotliEncoderMaxCompressedSize(data.size());
+      out.resize(n);
+      EXPECT_TRUE(BrotliEncoderCompress(5, 22, BROTLI_MODE_GENERIC, data.size(),
+                                        reinterpret_cast<const std::uint8_t*>(data.data()), &n,
+                                        reinterpret_cast<std::uint8_t*>(out.data())));
+      out.resize(n);
+      break;
+    }
+    case sync_compression::lz4: {
+      out.resize(LZ4F_compressFrameBound(data.size(), nullptr));
+      const std::size_t n =
+          LZ4F_compressFrame(out.data(), out.size(), data.data(), data.size(), nullptr);
+      EXPECT_FALSE(LZ4F_isError(n));
+      out.resize(n);
+      break;
+    }
+    case sync_compression::zstd: {
+      out.resize(ZSTD_compressBound(data.size()));
+      const std::size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
+      EXPECT_FALSE(ZSTD_isError(n));
+      out.resize(n);
+      break;
+    }
+    case sync_compression::none: out = data; break;
+  }
+  return out;
+}
+
+// The library's decompression of a whole stream; nullopt when it is not one valid stream
+// of exactly EXPECTED bytes.
+std::optional<std::vector<std::byte>> library_decompress(sync_compression c,
+                                                         const std::vector<std::byte>& in,
+                                                         std::size_t expected) {
+  std::vector<std::byte> out(expected + 1);
+  switch (c) {
+    case sync_compression::brotli: {
+      std::size_t n = out.size();
+      if (BrotliDecoderDecompress(in.size(), reinterpret_cast<const std::uint8_t*>(in.data()), &n,
+                                  reinterpret_cast<std::uint8_t*>(out.data())) !=
+          BROTLI_DECODER_RESULT_SUCCESS) {
+        return std::nullopt;
+      }
+      out.resize(n);
+      break;
+    }
+    case sync_compression::lz4: {
+      LZ4F_dctx* d = nullptr;
+      LZ4F_createDecompressionContext(&d, LZ4F_VERSION);
+      std::size_t dst = out.size(), src = in.size();
+      const std::size_t r = LZ4F_decompress(d, out.data(), &dst, in.data(), &src, nullptr);
+      LZ4F_freeDecompressionContext(d);
+      if (LZ4F_isError(r) || r != 0 || src != in.size()) return std::nullopt;
+      out.resize(dst);
+      break;
+    }
+    case sync_compression::zstd: {
+      const std::size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+      if (ZSTD_isError(n)) return std::nullopt;
+      out.resize(n);
+      break;
+    }
+    case sync_compression::none: out = in; break;
+  }
+  return out;
+}
+
+struct decoded {
+  bool ok = false;
+  bool complete = false;
+  std::string error;
+  std::vector<std::byte> out;
+  std::size_t largest_piece = 0;
+};
+
+// Feeds IN to a sync_decoder in pieces of the sizes in STEPS (cycled).
+decoded decode_in_pieces(sync_compression c, const std::vector<std::byte>& in,
+                         std::vector<std::size_t> steps) {
+  decoded d;
+  sync_decoder dec(c);
+  std::size_t at = 0, i = 0;
+  d.ok = true;
+  while (at < in.size() && d.ok) {
+    const std::size_t n = std::min(steps[i++ % steps.size()], in.size() - at);
+    d.ok = dec.feed(std::span<const std::byte>(in.data() + at, n),
+                    [&](std::span<const std::byte> piece) {
+                      d.largest_piece = std::max(d.largest_piece, piece.size());
+                      d.out.insert(d.out.end(), piece.begin(), piece.end());
+                      return true;
+                    });
+    at += n;
+  }
+  d.complete = dec.complete();
+  d.error = dec.error();
+  return d;
+}
+
+TEST(AdbdSimSyncCodec, DecodesWhatTheLibraryCompressedInAnyPieces) {
+  const auto data = sample_data(3 << 20);
+  for (auto c : kAlgorithms) {
+    SCOPED_TRACE(to_string(c));
+    const auto z = library_compress(c, data);
+    ASSERT_LT(z.size(), data.size() * 3 / 4) << "the sample is compressible";
+    for (auto steps : {std::vector<std::size_t>{65536}, {1, 7, 4093, 65536, 300000}}) {
+      const auto d = decode_in_pieces(c, z, steps);
+      EXPECT_TRUE(d.ok) << d.error;
+      EXPECT_TRUE(d.complete);
+      EXPECT_TRUE(d.out == data) << "decoded " << d.out.size() << " of " << data.size();
+      EXPECT_LE(d.largest_piece, kSyncDecodeChunk) << "output comes from the fixed buffer";
+    }
+  }
+}
+
+TEST(AdbdSimSyncCodec, EncodesWhatTheLibraryDecompresses) {
+  for (auto c : kAlgorithms) {
+    SCOPED_TRACE(to_string(c));
+    for (std::size_t size : {std::size_t{0}, std::size_t{100}, std::size_t{5 << 20} + 17}) {
+      const auto data = sample_data(size, 7);
+      sync_encoder enc(c);
+      std::vector<std::byte> z;
+      std::vector<std::byte> out(4099);  // small output spans: the encoder must resume
+      std::size_t at = 0;
+      bool done = false;
+      int calls = 0;
+      while (!done && ++calls < 1000000) {
+        const std::size_t n = std::min<std::size_t>(65536, data.size() - at);
+        const bool finish = at + n == data.size();
+        auto r = enc.encode(std::span<const std::byte>(data.data() + at, n), finish, out);
+        ASSERT_TRUE(r) << enc.error();
+        at += r->consumed;
+        z.insert(z.end(), out.begin(), out.begin() + static_cast<std::ptrdiff_t>(r->produced));
+        done = r->done;
+      }
+      ASSERT_TRUE(done);
+      EXPECT_EQ(at, data.size());
+      if (size > 1000) {
+        EXPECT_LT(z.size(), size * 3 / 4);
+      }
+      auto back = library_decompress(c, z, data.size());
+      ASSERT_TRUE(back) << size << " bytes: the library does not accept the stream";
+      EXPECT_TRUE(*back == data) << size << " bytes";
+    }
+  }
+}
+
+TEST(AdbdSimSyncCodec, CorruptTruncatedAndTrailingDataAreErrors) {
+  const auto data = sample_data(1 << 20, 3);
+  for (auto c : kAlgorithms) {
+    SCOPED_TRACE(to_string(c));
+    auto z = library_compress(c, data);
+    // Not a stream of this kind at all.
+    std::vector<std::byte> junk(5000);
+    for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<std::byte>(0xff - i % 7);
+    auto d = decode_in_pieces(c, junk, {1000});
+    EXPECT_FALSE(d.ok && d.complete) << "junk accepted";
+    if (!d.ok) {
+      EXPECT_NE(d.error.find(to_string(c)), std::string::npos) << d.error;
+    }
+    // Cut short: no error while feeding, but the stream is not complete at DONE.
+    d = decode_in_pieces(c, std::vector<std::byte>(z.begin(), z.end() - 10), {65536});
+    EXPECT_FALSE(d.complete);
+    // Bytes after the end of the stream (adb treats them as an error too).
+    auto longer = z;
+    longer.insert(longer.end(), 3, std::byte{0});
+    d = decode_in_pieces(c, longer, {65536});
+    EXPECT_FALSE(d.ok);
+    EXPECT_NE(d.error.find("after the end"), std::string::npos) << d.error;
+    // A stream whose middle is overwritten: brotli and zstd notice (format and checksums);
+    // LZ4 without checksums may decode garbage, which its block structure usually catches.
+    auto broken = z;
+    for (std::size_t i = broken.size() / 3; i < broken.size() / 3 + 64; ++i)
+      broken[i] = std::byte{0xa5};
+    d = decode_in_pieces(c, broken, {65536});
+    if (c != sync_compression::lz4) {
+      EXPECT_FALSE(d.ok && d.complete && d.out == data);
+    }
+  }
+}
+
+TEST(AdbdSimSyncCodec, ZstdWindowAboveTheBoundIsRefused) {
+  // A frame that declares a 64 MiB window (streamed, so zstd cannot shrink it to the input).
+  ZSTD_CCtx* cc = ZSTD_createCCtx();
+  ASSERT_FALSE(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, 26)));
+  const auto data = sample_data(1 << 20);
+  std::vector<std::byte> z(ZSTD_compressBound(data.size()) + 1024);
+  ZSTD_inBuffer ib{data.data(), data.size(), 0};
+  ZSTD_outBuffer ob{z.data(), z.size(), 0};
+  ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_continue);
+  ZSTD_inBuffer none{nullptr, 0, 0};
+  while (ZSTD_compressStream2(cc, &ob, &none, ZSTD_e_end) != 0) {
+  }
+  ZSTD_freeCCtx(cc);
+  z.resize(ob.pos);
+  auto d = decode_in_pieces(sync_compression::zstd, z, {65536});
+  EXPECT_FALSE(d.ok);
+  EXPECT_NE(d.error.find("zstd"), std::string::npos) << d.error;
+  EXPECT_TRUE(d.out.empty()) << "nothing decoded before the refusal";
+}
+
+// One SND2 (path, setup with FLAGS, the payload as DATA chunks of at most 64 KiB, DONE) as
+// the bytes of the sync stream.
+std::vector<std::byte> snd2_request(std::string_view path, std::uint32_t flags,
+                                    const std::vector<std::byte>& payload) {
+  auto v = sync_request("SND2", path);
+  auto setup = bytes("SND2");
+  put32(setup, 0100644);
+  put32(setup, flags);
+  v.insert(v.end(), setup.begin(), setup.end());
+  for (std::size_t at = 0; at < payload.size(); at += 65536) {
+    const std::size_t n = std::min<std::size_t>(65536, payload.size() - at);
+    auto h = bytes("DATA");
+    put32(h, static_cast<std::uint32_t>(n));
+    v.insert(v.end(), h.begin(), h.end());
+    v.insert(v.end(), payload.begin() + static_cast<std::ptrdiff_t>(at),
+             payload.begin() + static_cast<std::ptrdiff_t>(at + n));
+  }
+  auto done = bytes("DONE");
+  put32(done, 1700000000);
+  v.insert(v.end(), done.begin(), done.end());
+  return v;
+}
+
+std::uint32_t flag_of(sync_compression c) {
+  return c == sync_compression::brotli ? 1 : c == sync_compression::lz4 ? 2 : 4;
+}
+
+// Sends BYTES as WRTEs of 200 000 bytes (a DATA chunk split across WRTEs), each acknowledged.
+asio::awaitable<void> send_split(rig& r, std::uint32_t id, const std::vector<std::byte>& v) {
+  for (std::size_t at = 0; at < v.size(); at += 200000) {
+    const std::size_t n = std::min<std::size_t>(200000, v.size() - at);
+    co_await send_wrte_acked(
+        r.host, 1, id,
+        std::vector<std::byte>(v.begin() + static_cast<std::ptrdiff_t>(at),
+                               v.begin() + static_cast<std::ptrdiff_t>(at + n)));
+  }
+}
+
+// The status answer (OKAY or FAIL + message) as "OKAY" or "FAIL message".
+asio::awaitable<std::string> sync_status(rig& r, std::uint32_t id,
+                                         std::vector<std::byte>& pending) {
+  auto h = co_await sync_exact(r.host, 1, id, pending, 8);
+  std::string st = text(std::vector<std::byte>(h.begin(), h.begin() + 4));
+  if (get32(h, 4) > 0) st += " " + text(co_await sync_exact(r.host, 1, id, pending, get32(h, 4)));
+  co_return st;
+}
+
+struct compressed_result {
+  std::map<std::string, std::string> push_status;
+  std::map<std::string, std::vector<std::byte>> pulled;  // compressed, as received
+  std::map<std::string, std::size_t> largest_data;
+  std::string corrupt_status, truncated_status, after_errors;
+};
+
+asio::awaitable<void> compressed_scenario(rig& r, const std::vector<std::byte>& data,
+                                          compressed_result& res) {
+  co_await r.host.connect();
+  auto id = co_await r.host.open(1, "sync:");
+  std::vector<std::byte> pending;
+  for (auto c : kAlgorithms) {
+    const std::string name = to_string(c);
+    co_await send_split(
+        r, id, snd2_request("/data/local/tmp/" + name, flag_of(c), library_compress(c, data)));
+    res.push_status[name] = co_await sync_status(r, id, pending);
+    // RCV2 of the same file, compressed by adbd-sim: DATA chunks until DONE.
+    auto rcv = sync_request("RCV2", "/data/local/tmp/" + name);
+    auto setup = bytes("RCV2");
+    put32(setup, flag_of(c));
+    rcv.insert(rcv.end(), setup.begin(), setup.end());
+    co_await send_wrte_acked(r.host, 1, id, rcv);
+    for (int i = 0; i < 100000; ++i) {
+      auto h = co_await sync_exact(r.host, 1, id, pending, 8);
+      const std::string hid = text(std::vector<std::byte>(h.begin(), h.begin() + 4));
+      if (hid == "DONE") break;
+      if (hid != "DATA") {
+        ADD_FAILURE() << name << ": pull answered " << hid;
+        break;
+      }
+      res.largest_data[name] = std::max<std::size_t>(res.largest_data[name], get32(h, 4));
+      auto chunk = co_await sync_exact(r.host, 1, id, pending, get32(h, 4));
+      res.pulled[name].insert(res.pulled[name].end(), chunk.begin(), chunk.end());
+    }
+  }
+  // Corrupt zstd data: FAIL, no file, and the sync stream goes on.
+  std::vector<std::byte> junk(100000, std::byte{0x5a});
+  co_await send_split(r, id, snd2_request("/data/local/tmp/corrupt", 4, junk));
+  res.corrupt_status = co_await sync_status(r, id, pending);
+  // Truncated brotli data: FAIL at DONE.
+  auto z = library_compress(sync_compression::brotli, data);
+  z.resize(z.size() / 2);
+  co_await send_split(r, id, snd2_request("/data/local/tmp/truncated", 1, z));
+  res.truncated_status = co_await sync_status(r, id, pending);
+  co_await send_wrte_acked(r.host, 1, id, sync_request("STA2", "/data/local/tmp/zstd"));
+  auto st = co_await sync_exact(r.host, 1, id, pending, 72);
+  res.after_errors = text(std::vector<std::byte>(st.begin(), st.begin() + 4)) + " size " +
+                     std::to_string(get64(st, 40));
+  co_await r.host.send(adb::kWrte, 1, id, sync_request("QUIT", ""));
+  co_await r.host.expect(adb::kOkay);
+  co_await r.host.expect(adb::kClse);
+}
+
+TEST(AdbdSimSyncV2, CompressedPushAndPullWithEachAlgorithm) {
+  rig r;
+  const auto data = sample_data((2 << 20) + 333);
+  compressed_result res;
+  const auto before = sync_statistics().decode_failures.load();
+  const auto pushes = sync_statistics().compressed_pushes.load();
+  const auto pulls = sync_statistics().compressed_pulls.load();
+  test::run_with_deadline(r.io, compressed_scenario(r, data, res));
+  for (auto c : kAlgorithms) {
+    const std::string name = to_string(c);
+    SCOPED_TRACE(name);
+    EXPECT_EQ(res.push_status[name], "OKAY");
+    std::ifstream f(r.dir.file("root/data/local/tmp/" + name), std::ios::binary);
+    std::string on_disk((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(on_disk == text(data)) << "pushed file: " << on_disk.size() << " bytes";
+    EXPECT_LT(res.pulled[name].size(), data.size() * 3 / 4) << "the pull was compressed";
+    EXPECT_LE(res.largest_data[name], 65536u);
+    auto back = library_decompress(c, res.pulled[name], data.size());
+    ASSERT_TRUE(back) << "the library does not accept the pulled stream";
+    EXPECT_TRUE(*back == data);
+  }
+  EXPECT_EQ(res.corrupt_status.rfind("FAIL decompress failed: zstd: ", 0), 0u)
+      << res.corrupt_status;
+  EXPECT_FALSE(std::filesystem::exists(r.dir.file("root/data/local/tmp/corrupt")));
+  EXPECT_EQ(res.truncated_status.rfind("FAIL decompress failed: the brotli stream is truncated", 0),
+            0u)
+      << res.truncated_status;
+  EXPECT_FALSE(std::filesystem::exists(r.dir.file("root/data/local/tmp/truncated")));
+  EXPECT_EQ(res.after_errors, "STA2 size " + std::to_string(data.size()));
+  EXPECT_EQ(sync_statistics().decode_failures.load() - before, 2u);
+  EXPECT_EQ(sync_statistics().compressed_pushes.load() - pushes, 3u);
+  EXPECT_EQ(sync_statistics().compressed_pulls.load() - pulls, 3u);
+  EXPECT_FALSE(r.summary.protocol_error);
+}
+
+asio::awaitable<void> bomb_scenario(rig& r, sync_compression c, const std::vector<std::byte>& z,
+                                    std::string& status, std::string& after) {
+  co_await r.host.connect();
+  auto id = co_await r.host.open(1, "sync:");
+  std::vector<std::byte> pending;
+  co_await send_split(r, id, snd2_request("/data/local/tmp/bomb", flag_of(c), z));
+  status = co_await sync_status(r, id, pending);
+  // The session goes on: a normal push afterwards.
+  co_await send_split(r, id, snd2_request("/data/local/tmp/after", 0, bytes("fine")));
+  after = co_await sync_status(r, id, pending);
+  co_await r.host.send(adb::kWrte, 1, id, sync_request("QUIT", ""));
+  co_await r.host.expect(adb::kOkay);
+  co_await r.host.expect(adb::kClse);
+}
+
+TEST(AdbdSimSyncV2, DecompressionBombIsCutOff) {
+  // 64 MiB of zeros compress to a few KiB; the limit here is 16 x compressed + 1 MiB.
+  const std::vector<std::byte> zeros(64 << 20);
+  for (auto c : kAlgorithms) {
+    SCOPED_TRACE(to_string(c));
+    rig r(false, adb::kMaxPayload, 32, true, 16, 1 << 20);
+    const auto z = library_compress(c, zeros);
+    ASSERT_LT(z.size() * 16 + (1 << 20), zeros.size());
+    const auto bombs = sync_statistics().bombs_cut_off.load();
+    std::string status, after;
+    test::run_with_deadline(r.io, bomb_scenario(r, c, z, status, after));
+    EXPECT_EQ(status.rfind("FAIL decompression bomb cut off: ", 0), 0u) << status;
+    EXPECT_NE(status.find(to_string(c)), std::string::npos) << status;
+    EXPECT_EQ(sync_statistics().bombs_cut_off.load() - bombs, 1u);
+    EXPECT_FALSE(std::filesystem::exists(r.dir.file("root/data/local/tmp/bomb")))
+        << "the partial file is removed";
+    EXPECT_EQ(after, "OKAY");
+  }
+}
+
+TEST(AdbdSimSyncV2, BannerAdvertisesCompression) {
+  const std::string b = device_banner();
+  for (const char* f :
+       {"sendrecv_v2_brotli", "sendrecv_v2_lz4", "sendrecv_v2_zstd", "sendrecv_v2_dry_run_send"}) {
+    EXPECT_NE(b.find(std::string(",") + f + ","), std::string::npos) << f << " in " << b;
+  }
+}
+
+TEST(AdbdSimOptions, MaxExpansion) {
+  EXPECT_EQ(parse({}).opt.max_expansion, 1024u);
+  EXPECT_EQ(parse({"--max-expansion", "0"}).opt.max_expansion, 0u);
+  EXPECT_EQ(parse({"--max-expansion", "50"}).opt.max_expansion, 50u);
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ Options
   --max-streams N        open streams per connection; more OPENs are refused (default 32)
   --no-delayed-ack       do not advertise delayed_ack (one WRTE in flight per stream and
                          direction, whatever the host offers)
+  --max-expansion N      a compressed push (adb push -z) may decompress to at most N times
+                         its compressed size + 64 MiB; more is cut off as a decompression
+                         bomb with FAIL (default 1024; 0: no limit)
   --max-connections N    connections served at once; more wait in the backlog (default 16)
   --threads N            threads serving connections, each connection on one (default 1)
   --allow-cid CID        with vsock, accept only this peer CID (repeatable)
@@ -42,7 +45,7 @@ Services (the OPEN destinations adbd-sim answers)
                          the exit status as separate packets (no pty either)
   exec:CMD               the raw shell (adb exec-out)
   sync:                  adb push, pull, ls: sync v1 (STAT LIST SEND RECV QUIT) and v2
-                         (STA2 LST2 LIS2 SND2 RCV2, no compression)
+                         (STA2 LST2 LIS2 SND2 RCV2, brotli, lz4 and zstd compression)
   abb:ARGS, abb_exec:ARGS  a simulated binder bridge: "package list packages" and a
                          streamed "package install -S SIZE"
   sink:N                 reads and discards N bytes, then closes
@@ -78,6 +81,8 @@ command_line parse_command_line(int argc, const char* const* argv) {
       o.max_streams = in.number<unsigned>(1, 4096);
     } else if (a == "--no-delayed-ack") {
       o.delayed_ack = false;
+    } else if (a == "--max-expansion") {
+      o.max_expansion = in.number<std::uint32_t>(0, 1000000000);
     } else if (a == "--max-connections") {
       o.max_connections = in.number<unsigned>(1, 4096);
     } else if (a == "--threads") {

@@ -58,6 +58,7 @@ asio::awaitable<void> connection_main(server::impl& s, vsocklib::stream_socket s
                                       std::string peer) {
   connection_config cfg{s.files,           s.opt.auth, s.opt.max_payload,
                         s.opt.max_streams, s.log,      s.opt.delayed_ack};
+  cfg.max_expansion = s.opt.max_expansion;
   s.log->info("{}: connected", peer);
   const auto sum = co_await async_serve_connection(std::move(sock), std::move(cfg), peer);
   if (sum.protocol_error) {

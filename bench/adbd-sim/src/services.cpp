@@ -222,7 +222,7 @@ asio::awaitable<void> run_service(std::shared_ptr<adb_stream> s, service_request
       }
       break;
     case service_kind::abb: co_await run_abb(*s, req.args, req.shell_v2); break;
-    case service_kind::sync: co_await run_sync(*s, *cfg.files); break;
+    case service_kind::sync: co_await run_sync(*s, *cfg.files, cfg); break;
     case service_kind::sink: co_await run_sink(*s, req.count); break;
     case service_kind::source: co_await run_source(*s, req.count); break;
     case service_kind::tcp: co_await run_tcp(*s, req.host, req.port); break;

@@ -68,7 +68,8 @@ asio::awaitable<void> run_abb(adb_stream& s, const std::vector<std::string>& arg
 /// to it, as adbd does for `adb forward tcp:X tcp:PORT`.
 asio::awaitable<void> run_tcp(adb_stream& s, const std::string& host, std::uint16_t port);
 
-/// sync: — STAT, LIST, SEND, RECV, QUIT of adb's file sync protocol (version 1).
-asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files);
+/// sync: — adb's file sync protocol: v1 (STAT LIST SEND RECV QUIT) and v2 (STA2 LST2 LIS2
+/// SND2 RCV2, with brotli, lz4 or zstd compression). CFG: the decompression bomb limit.
+asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files, const connection_config& cfg);
 
 }  // namespace adbd_sim::detail

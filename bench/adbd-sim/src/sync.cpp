@@ -4,7 +4,9 @@
 // LST2 (64-bit fields and an errno), LIS2 / DNT2, SND2 and RCV2 (path, then a second record
 // with the mode and flags). adb push: STAT of the target, then SEND / DATA... / DONE mtime,
 // answered by OKAY or FAIL. adb pull: STAT, then RECV, answered by DATA... DONE or FAIL.
-// QUIT ends the service; adb then waits for our CLSE.
+// QUIT ends the service; adb then waits for our CLSE. Compression (sendrecv_v2_brotli, _lz4,
+// _zstd): a flag in SND2's or RCV2's setup record; the DATA chunks then carry one compressed
+// stream (sync_codec.hpp), cut at arbitrary places, and DONE ends it.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,11 +16,14 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <spdlog/logger.h>
 
 #include "adb_protocol/protocol.hpp"
 #include "adbd_sim/rooted_fs.hpp"
+#include "adbd_sim/sync_codec.hpp"
 #include "services.hpp"
 
 namespace adbd_sim::detail {
@@ -54,8 +59,7 @@ constexpr std::uint32_t kRecv2 = fourcc("RCV2");
 constexpr std::size_t kStat2Size = 72;
 // sync_dent_v2: the same fields and the name's length (the name follows).
 constexpr std::size_t kDent2Size = 76;
-// Flags of SND2 and RCV2. adbd-sim advertises no compression, so adb sends none of the
-// compression bits; a request with one is refused.
+// Flags of SND2 and RCV2: at most one compression bit; dry run (SND2 only).
 constexpr std::uint32_t kFlagBrotli = 1;
 constexpr std::uint32_t kFlagLz4 = 2;
 constexpr std::uint32_t kFlagZstd = 4;
@@ -209,12 +213,47 @@ asio::awaitable<bool> do_list(adb_stream& s, const rooted_fs& files, const std::
   co_return co_await s.async_write(std::span<const std::byte>(d.data(), size));
 }
 
+std::string size_text(std::uint64_t n) {
+  return n % (1 << 20) == 0 ? std::to_string(n >> 20) + " MiB" : std::to_string(n) + " bytes";
+}
+
+// What SND2's compressed data decodes to, on its way into the file: a decoder and the bomb
+// limit (decompressed at most max_expansion x compressed + allowance).
+struct push_decoder {
+  std::unique_ptr<sync_decoder> dec;
+  std::uint64_t in = 0;   // compressed bytes fed
+  std::uint64_t out = 0;  // decompressed bytes
+  std::uint64_t max_expansion = 0;
+  std::uint64_t allowance = 0;
+  bool bomb = false;
+
+  bool over_limit() const noexcept {
+    return max_expansion != 0 && out > max_expansion * in + allowance;
+  }
+};
+
 // The file of SEND or SND2: DATA chunks until DONE (whose length field is the mtime).
 // After an error the data is still read to DONE, so the host gets the FAIL where it waits
 // for the answer and the stream stays usable. DRY_RUN (SND2's flag): read, write nothing.
+// COMPRESSION: the DATA chunks are one compressed stream, decoded into the file; corrupt or
+// truncated data, or a decompression bomb, ends in FAIL (the stream goes on).
 asio::awaitable<bool> receive_file(adb_stream& s, const rooted_fs& files, const std::string& path,
-                                   mode_t mode, bool dry_run) {
+                                   mode_t mode, bool dry_run,
+                                   sync_compression compression = sync_compression::none,
+                                   const connection_config* cfg = nullptr) {
   std::string error;
+  push_decoder pd;
+  if (compression != sync_compression::none) {
+    try {
+      pd.dec = std::make_unique<sync_decoder>(compression);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (cfg) {
+      pd.max_expansion = cfg->max_expansion;
+      pd.allowance = cfg->expansion_allowance;
+    }
+  }
   fd_result fd;
   if (dry_run) {
     // adb push --dry-run: the data crosses, nothing is written.
@@ -249,19 +288,57 @@ asio::awaitable<bool> receive_file(adb_stream& s, const rooted_fs& files, const 
                                 std::to_string(kSyncDataMax));
       co_return false;
     }
-    // Straight from the WRTE payload into the file: no copy of the data in between.
+    // Straight from the WRTE payload into the file (or into the decoder, whose fixed
+    // output buffer goes into the file): no copy of the data in between.
     while (size > 0) {
       if (!co_await s.async_wait_readable()) co_return false;
       auto a = s.available();
       const std::size_t n = std::min<std::size_t>(a.size(), size);
       int werr = 0;
-      if (fd && error.empty() && !write_all(fd.get(), a.first(n), werr)) {
+      if (pd.dec) {
+        if (error.empty()) {
+          pd.in += n;
+          const bool ok = pd.dec->feed(a.first(n), [&](std::span<const std::byte> piece) {
+            pd.out += piece.size();
+            if (pd.over_limit()) {
+              pd.bomb = true;
+              return false;
+            }
+            if (fd && !write_all(fd.get(), piece, werr)) return false;
+            return true;
+          });
+          if (!ok) {
+            if (pd.bomb) {
+              error = "decompression bomb cut off: " + std::to_string(pd.in) + " " +
+                      to_string(compression) + " bytes of " + path + " expanded beyond " +
+                      std::to_string(pd.max_expansion * pd.in + pd.allowance) + " bytes (" +
+                      std::to_string(pd.max_expansion) + " x compressed + " +
+                      size_text(pd.allowance) + ")";
+              ++sync_statistics().bombs_cut_off;
+              s.connection().log().warn("{}: sync: {}", s.connection().peer(), error);
+            } else if (werr != 0) {
+              error = "write to " + path + ": " + std::strerror(werr);
+            } else {
+              error = "decompress failed: " + pd.dec->error();
+              ++sync_statistics().decode_failures;
+              s.connection().log().warn("{}: sync: SND2 {}: {}", s.connection().peer(), path,
+                                        error);
+            }
+          }
+        }
+      } else if (fd && error.empty() && !write_all(fd.get(), a.first(n), werr)) {
         error = "write to " + path + ": " + std::strerror(werr);
       }
       s.consume(n);
       size -= static_cast<std::uint32_t>(n);
       total += n;
     }
+  }
+  if (pd.dec && error.empty() && !pd.dec->complete()) {
+    error = "decompress failed: the " + std::string(to_string(compression)) +
+            " stream is truncated (DONE after " + std::to_string(pd.in) + " compressed bytes)";
+    ++sync_statistics().decode_failures;
+    s.connection().log().warn("{}: sync: SND2 {}: {}", s.connection().peer(), path, error);
   }
   if (fd && error.empty()) {
     const timespec times[2] = {{static_cast<time_t>(mtime), 0}, {static_cast<time_t>(mtime), 0}};
@@ -272,8 +349,15 @@ asio::awaitable<bool> receive_file(adb_stream& s, const rooted_fs& files, const 
     if (opened) files.unlink(path);  // no partial file left behind
     co_return co_await send_fail(s, error);
   }
-  s.connection().log().debug("{}: sync: received {} ({} bytes{})", s.connection().peer(), path,
-                             total, dry_run ? ", dry run" : "");
+  if (pd.dec) {
+    ++sync_statistics().compressed_pushes;
+    s.connection().log().debug("{}: sync: received {} ({} bytes from {} compressed, {}{})",
+                               s.connection().peer(), path, pd.out, total, to_string(compression),
+                               dry_run ? ", dry run" : "");
+  } else {
+    s.connection().log().debug("{}: sync: received {} ({} bytes{})", s.connection().peer(), path,
+                               total, dry_run ? ", dry run" : "");
+  }
   co_return co_await send_status(s, kOkay, "");
 }
 
@@ -288,16 +372,30 @@ asio::awaitable<bool> do_send(adb_stream& s, const rooted_fs& files, const std::
   co_return co_await receive_file(s, files, spec.substr(0, comma), mode, false);
 }
 
-std::string compression_refusal(std::uint32_t flags) {
-  std::string names;
-  if (flags & kFlagBrotli) names += " brotli";
-  if (flags & kFlagLz4) names += " lz4";
-  if (flags & kFlagZstd) names += " zstd";
-  return "adbd-sim does not implement compression (flags" + names + ")";
+// The compression of a SND2/RCV2 setup's FLAGS; WHY set (and nullopt) for more than one
+// compression bit or bits adbd-sim does not know (ALLOWED: the other known bits).
+std::optional<sync_compression> compression_of(std::uint32_t flags, std::uint32_t allowed,
+                                               std::string& why) {
+  std::optional<sync_compression> c = sync_compression::none;
+  int n = 0;
+  if (flags & kFlagBrotli) ++n, c = sync_compression::brotli;
+  if (flags & kFlagLz4) ++n, c = sync_compression::lz4;
+  if (flags & kFlagZstd) ++n, c = sync_compression::zstd;
+  if (n > 1) {
+    why = "multiple compression flags: " + std::to_string(flags);
+    return std::nullopt;
+  }
+  const std::uint32_t unknown = flags & ~(kFlagBrotli | kFlagLz4 | kFlagZstd | allowed);
+  if (unknown != 0) {
+    why = "unknown flags: " + std::to_string(unknown);
+    return std::nullopt;
+  }
+  return c;
 }
 
 // SND2 path, then {SND2, mode, flags}, then the data as in SEND.
-asio::awaitable<bool> do_send_v2(adb_stream& s, const rooted_fs& files, const std::string& path) {
+asio::awaitable<bool> do_send_v2(adb_stream& s, const rooted_fs& files, const std::string& path,
+                                 const connection_config& cfg) {
   std::array<std::byte, 12> setup;
   if (!co_await s.async_read_exact(setup)) co_return false;
   const std::uint32_t id = load_le32(setup.data());
@@ -309,15 +407,19 @@ asio::awaitable<bool> do_send_v2(adb_stream& s, const rooted_fs& files, const st
   }
   s.connection().log().debug("{}: sync: SND2 {} mode {:o} flags {:#x}", s.connection().peer(), path,
                              mode, flags);
-  if (flags & (kFlagBrotli | kFlagLz4 | kFlagZstd)) {
-    co_await send_fail(s, compression_refusal(flags));
-    co_return false;
+  std::string why;
+  const auto compression = compression_of(flags, kFlagDryRun, why);
+  if (!compression) {
+    co_await send_fail(s, why);
+    co_return false;  // as adbd: the data that follows cannot be read safely
   }
-  co_return co_await receive_file(s, files, path, mode, (flags & kFlagDryRun) != 0);
+  co_return co_await receive_file(s, files, path, mode, (flags & kFlagDryRun) != 0, *compression,
+                                  &cfg);
 }
 
-// RCV2 path, then {RCV2, flags}; without compression the answer is RECV's.
-asio::awaitable<bool> do_recv(adb_stream& s, const rooted_fs& files, const std::string& path);
+// RCV2 path, then {RCV2, flags}; the answer is RECV's, its data compressed as asked.
+asio::awaitable<bool> do_recv(adb_stream& s, const rooted_fs& files, const std::string& path,
+                              sync_compression compression = sync_compression::none);
 
 asio::awaitable<bool> do_recv_v2(adb_stream& s, const rooted_fs& files, const std::string& path) {
   std::array<std::byte, 8> setup;
@@ -329,16 +431,82 @@ asio::awaitable<bool> do_recv_v2(adb_stream& s, const rooted_fs& files, const st
     co_return false;
   }
   s.connection().log().debug("{}: sync: RCV2 {} flags {:#x}", s.connection().peer(), path, flags);
-  if (flags & (kFlagBrotli | kFlagLz4 | kFlagZstd)) {
-    co_return co_await send_fail(s, compression_refusal(flags));
+  std::string why;
+  const auto compression = compression_of(flags, 0, why);
+  if (!compression) co_return co_await send_fail(s, why);
+  co_return co_await do_recv(s, files, path, *compression);
+}
+
+// RECV's data compressed: the file read in 64 KiB pieces into the encoder, whose output
+// fills DATA chunks of up to 64 KiB (one per WRTE), then DONE.
+asio::awaitable<bool> send_compressed(adb_stream& s, int fd, const std::string& path,
+                                      sync_compression compression) {
+  std::unique_ptr<sync_encoder> enc;
+  std::string error;
+  try {
+    enc = std::make_unique<sync_encoder>(compression);
+  } catch (const std::exception& e) {
+    error = std::string("compress failed: ") + e.what();  // no co_await in a handler
   }
-  co_return co_await do_recv(s, files, path);
+  if (!enc) co_return co_await send_fail(s, error);
+  const std::size_t chunk = std::min<std::size_t>(kSyncDataMax, s.max_payload() - 8);
+  std::vector<std::byte> input(kSyncDataMax);
+  std::span<const std::byte> pending;  // read from the file, not yet taken by the encoder
+  bool eof = false, done = false;
+  std::uint64_t total = 0, compressed = 0;
+  while (!done) {
+    auto room = co_await s.async_prepare(8 + chunk);
+    if (room.empty()) co_return false;
+    const auto payload = room.subspan(8, std::min(room.size() - 8, chunk));
+    std::size_t used = 0;
+    // Fill one DATA chunk (no co_await in between: ROOM stays valid).
+    while (used < payload.size() && !done) {
+      if (pending.empty() && !eof) {
+        ssize_t n;
+        do {
+          n = ::read(fd, input.data(), input.size());
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+          co_return co_await send_fail(s, "read failed: " + std::string(std::strerror(errno)));
+        }
+        eof = n == 0;
+        pending = std::span<const std::byte>(input.data(), static_cast<std::size_t>(n));
+        total += static_cast<std::uint64_t>(n);
+      }
+      const auto r = enc->encode(pending, eof, payload.subspan(used));
+      if (!r) co_return co_await send_fail(s, "compress failed: " + enc->error());
+      pending = pending.subspan(r->consumed);
+      used += r->produced;
+      done = r->done;
+      // A codec that neither takes input nor gives output would loop here for ever.
+      if (r->consumed == 0 && r->produced == 0 && !done && !pending.empty()) {
+        co_return co_await send_fail(s, "compress failed: no progress");
+      }
+    }
+    if (used > 0) {
+      store_le32(room.data(), kData);
+      store_le32(room.data() + 4, static_cast<std::uint32_t>(used));
+      s.commit(8 + used);
+      compressed += used;
+    }
+  }
+  std::array<std::byte, 8> end{};
+  store_le32(end.data(), kDone);
+  ++sync_statistics().compressed_pulls;
+  s.connection().log().debug("{}: sync: sent {} ({} bytes as {} compressed, {})",
+                             s.connection().peer(), path, total, compressed,
+                             to_string(compression));
+  co_return co_await s.async_write(end);
 }
 
 // RECV path: the file as DATA chunks packed into WRTEs of up to max_payload, then DONE.
-asio::awaitable<bool> do_recv(adb_stream& s, const rooted_fs& files, const std::string& path) {
+asio::awaitable<bool> do_recv(adb_stream& s, const rooted_fs& files, const std::string& path,
+                              sync_compression compression) {
   auto fd = files.open(path, O_RDONLY);
   if (!fd) co_return co_await send_fail(s, "open failed: " + rooted_fs::error_text(fd.error()));
+  if (compression != sync_compression::none) {
+    co_return co_await send_compressed(s, fd.get(), path, compression);
+  }
   const std::size_t chunk = std::min<std::size_t>(kSyncDataMax, s.max_payload() - 8);
   std::uint64_t total = 0;
   for (;;) {
@@ -363,7 +531,8 @@ asio::awaitable<bool> do_recv(adb_stream& s, const rooted_fs& files, const std::
 
 }  // namespace
 
-asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files) {
+asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files,
+                               const connection_config& cfg) {
   for (;;) {
     std::array<std::byte, 8> req;
     if (!co_await s.async_read_exact(req)) co_return;
@@ -391,7 +560,7 @@ asio::awaitable<void> run_sync(adb_stream& s, const rooted_fs& files) {
       case kStat2:
       case kLstat2: ok = co_await do_stat_v2(s, files, id, path); break;
       case kList2: ok = co_await do_list(s, files, path, true); break;
-      case kSend2: ok = co_await do_send_v2(s, files, path); break;
+      case kSend2: ok = co_await do_send_v2(s, files, path, cfg); break;
       case kRecv2: ok = co_await do_recv_v2(s, files, path); break;
       case kSend: ok = co_await do_send(s, files, path); break;
       case kRecv: ok = co_await do_recv(s, files, path); break;

@@ -21,10 +21,12 @@ class rooted_fs;
 /// shell protocol (shell,v2: and abb:). cmd: makes adb install stream the APK, which it
 /// then does through abb_exec (there is no cmd binary in the shell). stat_v2, ls_v2: STA2/LST2 and
 /// LIS2/DNT2 in sync:. fixed_push_mkdir: SEND creates missing parent directories. abb, abb_exec: a
-/// simulated binder bridge. sendrecv_v2: SND2/RCV2 without compression (no sendrecv_v2_brotli, _lz4
-/// or _zstd, so adb does not compress); sendrecv_v2_dry_run_send: SND2's dry-run flag.
+/// simulated binder bridge. sendrecv_v2: SND2/RCV2; sendrecv_v2_brotli, _lz4, _zstd: their data
+/// compressed (decoded on push, encoded on pull; see sync_codec.hpp); sendrecv_v2_dry_run_send:
+/// SND2's dry-run flag.
 inline constexpr const char* kFeatures =
-    "shell_v2,cmd,stat_v2,ls_v2,fixed_push_mkdir,abb,abb_exec,sendrecv_v2,sendrecv_v2_dry_run_send";
+    "shell_v2,cmd,stat_v2,ls_v2,fixed_push_mkdir,abb,abb_exec,sendrecv_v2,sendrecv_v2_brotli,"
+    "sendrecv_v2_lz4,sendrecv_v2_zstd,sendrecv_v2_dry_run_send";
 
 /// The CNXN banner: "device::ro.product.name=adbd-sim;...;features=<kFeatures>", with
 /// ",delayed_ack" appended when DELAYED_ACK.
@@ -45,6 +47,12 @@ struct connection_config {
   /// Advertise delayed_ack, as a current adbd does: when the host advertises it too, OPEN
   /// and OKAY carry windows and several WRTEs may be in flight per stream.
   bool delayed_ack = true;
+  /// Decompression bomb limit for compressed pushes (SND2 with brotli, lz4 or zstd): the
+  /// decompressed size may exceed the compressed size at most MAX_EXPANSION times plus
+  /// EXPANSION_ALLOWANCE bytes; beyond that the push is cut off with FAIL, logged and
+  /// counted (sync_statistics().bombs_cut_off). 0: no limit.
+  std::uint32_t max_expansion = 1024;
+  std::uint64_t expansion_allowance = std::uint64_t{64} << 20;
 };
 
 /// How a connection ended.

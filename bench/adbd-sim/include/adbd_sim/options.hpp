@@ -22,6 +22,8 @@ struct options {
   std::uint32_t max_payload = adb_protocol::kMaxPayload;
   unsigned max_streams = 32;
   bool delayed_ack = true;  ///< advertise delayed_ack (--no-delayed-ack turns it off)
+  /// A compressed push may expand to this many times its compressed size + 64 MiB; 0: no limit.
+  std::uint32_t max_expansion = 1024;
   unsigned max_connections = 16;
   /// One-thread io_contexts; connections are spread over them round-robin.
   unsigned threads = 1;
