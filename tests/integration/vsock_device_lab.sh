@@ -30,7 +30,8 @@ if [[ ${1:-} == --guest ]]; then
   # and the guest for the host's. Holding it and closing once the reply is quiet ends both.
   rc=0
   timeout 300 "$pipe" --half-close linger vsock:2:5002 - <"$dir/big.bin" >"$dir/guest-back.bin" 2>"$dir/guest-pipe.log" || rc=$?
-  echo "$rc" >"$dir/guest-rc"
+  # Written whole, then renamed: the host reads it as soon as the name exists.
+  echo "$rc" >"$dir/guest-rc.tmp" && mv "$dir/guest-rc.tmp" "$dir/guest-rc"
   # Serve the host until it is done.
   for _ in $(seq 3000); do [[ -e $dir/host-done ]] && break; sleep 0.1; done
   exit 0
@@ -96,7 +97,8 @@ echo "host->guest: 32 concurrent 1 MiB echoes identical"
 
 # Guest -> host, started by the guest once we listened.
 wait_file "$dir/guest-rc" 300 || fail "the guest->host transfer did not finish"
-[[ $(cat "$dir/guest-rc") == 0 ]] || fail "guest->host: vsock-pipe in the guest failed: $(cat "$dir/guest-pipe.log")"
+[[ $(cat "$dir/guest-rc") == 0 ]] ||
+  fail "guest->host: vsock-pipe in the guest exited '$(cat "$dir/guest-rc")': $(cat "$dir/guest-pipe.log")"
 cmp -s "$dir/big.bin" "$dir/guest-back.bin" ||
   fail "guest->host: $(stat -c %s "$dir/guest-back.bin") of 64 MiB came back, or differ"
 echo "guest->host echo 64 MiB through vsock:2:5002: identical"

@@ -37,7 +37,8 @@ if [[ ${1:-} == --guest ]]; then
   wait_for "$dir/recv-guest.log" 'ready:' 10 || { echo "guest receiver not ready" >&2; exit 1; }
   touch "$dir/guest-ready"
   wait "$recv" || rc=$?
-  echo "$rc" >"$dir/recv-guest.rc"
+  # Written whole, then renamed: the host reads it as soon as the name exists.
+  echo "$rc" >"$dir/recv-guest.rc.tmp" && mv "$dir/recv-guest.rc.tmp" "$dir/recv-guest.rc"
   # Guest -> LAN, once the LAN's receiver listens.
   for _ in $(seq 600); do [[ -e $dir/lan-ready ]] && break; sleep 0.1; done
   "$probe" send --group "$G:$PORT" --interface tun0 --ttl 1 --tos 0x28 --port-from 5003 \
