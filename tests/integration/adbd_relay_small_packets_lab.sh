@@ -104,6 +104,13 @@ field() { tr ' ' '\n' <"$1" | sed -n "s/^$2=//p"; }
 [[ $(field "$work/writer.err" error) == none ]] || fail "the writer failed: $(cat "$work/writer.err")"
 ((rc == 0)) || fail "adb shell 'cat >small.bin' exited $rc: $(cat "$work/shell.err")"
 got=$(stat -c %s "$work/root/small.bin" 2>/dev/null || echo 0)
+if [[ $got != "$bytes" ]]; then
+  # Where the bytes stopped: the relay's counters, then adbd-sim's view once it has logged
+  # the stream's end.
+  "$relay" --status "$work/control" >"$work/status.json" 2>&1 || true
+  wait_until 10 grep -q 'stream [0-9]* done' "$work/sim.log" || true
+  logs+=("$work/status.json")
+fi
 sum=$(sha256sum "$work/root/small.bin" | cut -d' ' -f1)
 [[ $got == "$bytes" && $sum == "$(field "$work/writer.err" sha256)" ]] ||
   fail "$got of $bytes bytes arrived, or their sha256 differs"
