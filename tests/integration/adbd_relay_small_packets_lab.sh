@@ -17,8 +17,8 @@
 #
 # Checks: the file arrives whole, `adb shell` exits 0, and the relay used one guest
 # connection for the whole run (a reset would end the session and count a second one).
-# Reported: the packets the guest kernel built towards adbd-sim's port while it was stopped
-# (traced), and how many of them were of 600 bytes or less.
+# Reported: the packets the guest kernel built towards adbd-sim's port from the writer's
+# start to the end of the stop (traced), and how many of them were of 600 bytes or less.
 # usage (in the lab): adbd_relay_small_packets_lab.sh ADBD_RELAY ADBD_SIM
 set -euo pipefail
 relay=$1
@@ -67,7 +67,7 @@ pipeline=$!
 wait_until 60 grep -q 'stream [0-9]* (remote [^)]*): shell.*cat >small.bin' "$work/sim.log" ||
   fail "the shell stream never opened"
 
-# Trace the packets built towards adbd-sim's port while it is stopped.
+# Trace the packets built towards adbd-sim's port from the writer's start to the end of the stop.
 echo 0 >$T/tracing_on
 : >$T/trace
 echo 1 >"$ev/enable"
@@ -83,7 +83,7 @@ continued=$(now_ms)
 grep -o "> 1:$port len=[0-9]*" $T/trace | grep -o '[0-9]*$' >"$work/lens" || true
 echo 0 >"$ev/enable"
 read -r n small big < <(awk '$1 > 0 { n++; if ($1 <= 600) s++; if ($1 > b) b = $1 } END { printf "%d %d %d\n", n, s, b }' "$work/lens")
-echo "$mode: while adbd-sim was stopped 6 s the guest kernel built $n data packets towards it, $small of 600 bytes or less (largest $big)"
+echo "$mode: from the writer's start to the end of a 6 s stop of adbd-sim the guest kernel built $n data packets towards it, $small of 600 bytes or less (largest $big)"
 
 # A stream that stalls instead of failing: say where the bytes stopped.
 # (Slow by nature: a TCG guest moves a few hundred small messages a second.)
