@@ -20,7 +20,11 @@ make_work_dir
 echo "adb client: $(adb version | sed -n 's/^Version //p')"
 export ADB_SERVER_SOCKET=tcp:localhost:15037  # a private adb server, never the user's 5037
 export HOME=$work                               # adb keeps its keys in ~/.android
-logs=()
+# The adb server's own log (adb writes it to $TMPDIR/adb.UID.log): shown on failure, as
+# only the server knows why it closed a stream or dropped a device.
+adb_server_log=${TMPDIR:-/tmp}/adb.$(id -u).log
+rm -f "$adb_server_log"
+logs=("$adb_server_log")
 cleanup_hook() {
   [[ $(type -t lab_cleanup_hook) != function ]] || lab_cleanup_hook
   adb kill-server >/dev/null 2>&1 || true

@@ -821,6 +821,7 @@ void connection::handle_clse(const adb::message_header& h) {
   }
   auto s = std::move(it->second);
   streams_.erase(it);
+  cfg_.log->debug("{}: stream {} ({}): the host closed it", peer_, s->local_id(), s->service());
   s->on_remote_close();  // no CLSE back: the host has already forgotten the stream
 }
 

@@ -282,9 +282,16 @@ asio::awaitable<void> shell_v2_outputs(adb_stream& s, local_socket& out, local_s
             shell_v2_output(s, err, shell_packet::kStderr, err_ended));
 }
 
+// What became of the host's stdin packets, for the log line at the shell's end.
+struct stdin_record {
+  std::uint64_t given = 0;    // bytes written to the shell's stdin
+  std::uint64_t dropped = 0;  // bytes that came after the shell stopped reading
+  bool close_stdin = false;   // the host sent close-stdin
+};
+
 // The host's packets: stdin goes to the shell, close-stdin closes it, the rest (window
 // size, unknown ids) is read and dropped. Returns when the host closes the stream.
-asio::awaitable<void> shell_v2_input(adb_stream& s, local_socket& to_stdin) {
+asio::awaitable<void> shell_v2_input(adb_stream& s, local_socket& to_stdin, stdin_record& rec) {
   auto& log = s.connection().log();
   for (;;) {
     std::array<std::byte, shell_packet::kHeaderSize> h;
@@ -298,15 +305,22 @@ asio::awaitable<void> shell_v2_input(adb_stream& s, local_socket& to_stdin) {
       if (!co_await s.async_wait_readable()) co_return;
       auto a = s.available();
       const std::size_t n = std::min<std::size_t>(a.size(), left);
-      if (id == shell_packet::kStdin && to_stdin.is_open()) {
-        auto [ec, w] = co_await asio::async_write(to_stdin, asio::buffer(a.data(), n), use_tuple);
-        error_code ignored;
-        if (ec) to_stdin.close(ignored);  // the shell stopped reading: drop the rest
+      if (id == shell_packet::kStdin) {
+        std::size_t given = 0;
+        if (to_stdin.is_open()) {
+          auto [ec, w] = co_await asio::async_write(to_stdin, asio::buffer(a.data(), n), use_tuple);
+          given = w;
+          error_code ignored;
+          if (ec) to_stdin.close(ignored);  // the shell stopped reading: drop the rest
+        }
+        rec.given += given;
+        rec.dropped += n - given;
       }
       s.consume(n);
       left -= static_cast<std::uint32_t>(n);
     }
     if (id == shell_packet::kCloseStdin) {
+      rec.close_stdin = true;
       error_code ignored;
       to_stdin.close(ignored);  // the shell reads end of file
     }
@@ -395,7 +409,8 @@ asio::awaitable<void> run_shell_v2(adb_stream& s, const std::string& command,
   auto pidfd = open_pidfd(ex, child.pid());
 
   bool out_ended = false, err_ended = false;
-  co_await (shell_v2_outputs(s, out, err, out_ended, err_ended) || shell_v2_input(s, in));
+  stdin_record input;
+  co_await (shell_v2_outputs(s, out, err, out_ended, err_ended) || shell_v2_input(s, in, input));
   error_code ignored;
   in.close(ignored);
   out.close(ignored);
@@ -407,6 +422,11 @@ asio::awaitable<void> run_shell_v2(adb_stream& s, const std::string& command,
     co_await send_shell_packet(s, shell_packet::kExit, std::span<const std::byte>(&status, 1));
   }
   log_shell_end(s, "shell v2", command, child);
+  s.connection().log().debug(
+      "{}: shell v2 \"{}\": stdin {} bytes to the shell, {} dropped, {}; output {}",
+      s.connection().peer(), command, input.given, input.dropped,
+      input.close_stdin ? "closed by the host's close-stdin" : "never closed by the host",
+      output_ended ? "ended" : "cut off: the host closed the stream first");
 }
 
 }  // namespace adbd_sim::detail
