@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vsock-soak over loopback. usage: vsock_soak_test.sh VSOCK_SOAK MODE
 #   faults.unix, faults.tcp  ~25 s soak while the serve process is killed and restarted every
-#                            4 s (and connections dropped, a reader paused): zero lost or
+#                            4 s (and connections dropped, a reader paused, a small burst
+#                            behind a paused reader: --small-burst-every): zero lost or
 #                            corrupted bytes, every recovery measured and completed. The
 #                            bound is loose (5 s): this machine is shared, and speed is
 #                            measured by the lab soak, not asserted here.
@@ -62,7 +63,8 @@ case $mode in
     set +e
     "$soak" run --target "$addr" --streams 6 --sizes 1..65536 --duration 25s --seed 42 \
       --restart-cmd "bash $work/restart.sh" --restart-every 3s --drop-every 3s \
-      --pause-every 7s --pause-for 1s --recovery-bound 5s --progress lines \
+      --pause-every 7s --pause-for 1s --small-burst-every 4s --small-burst-for 1s \
+      --small-burst-window 512 --recovery-bound 5s --progress lines \
       --json "$work/r.json" >"$work/run.out" 2>"$work/run.log"
     rc=$?
     set -e
@@ -74,7 +76,9 @@ case $mode in
     breaks=$(json breaks)
     (( breaks >= 3 * 6 )) || fail "restarts should have broken every stream's connection, breaks=$breaks"
     (( $(json messages) > 1000 )) || fail "too little traffic: $(json messages) messages"
-    echo "ok: $restarts restarts, $breaks connections broken and resumed, nothing lost"
+    bursts=$(jq '[.faults[] | select(.kind == "small-burst")] | length' "$work/r.json")
+    (( bursts >= 2 )) || fail "expected at least 2 small bursts, got $bursts"
+    echo "ok: $restarts restarts, $breaks connections broken and resumed, $bursts small bursts, nothing lost"
     ;;
   corruption)
     start_serve --inject-corruption 1:100000

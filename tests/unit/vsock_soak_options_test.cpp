@@ -42,6 +42,10 @@ TEST(VsockSoakOptions, RunDefaults) {
   EXPECT_TRUE(r.restart.command.empty());
   EXPECT_EQ(r.restart.every, 0ms);
   EXPECT_EQ(r.pause_for, 2s);
+  EXPECT_EQ(r.small_burst_every, 0ms);
+  EXPECT_EQ(r.small_burst_for, 3s);
+  EXPECT_EQ(r.small_burst_window, 1024u);
+  EXPECT_EQ(r.small_burst_sizes.to_string(), "1..600");
   EXPECT_EQ(r.command_timeout, 60s);
   EXPECT_EQ(r.connect_timeout, 3s);
   EXPECT_EQ(r.recovery_bound, 2s);
@@ -84,6 +88,14 @@ TEST(VsockSoakOptions, EveryRunOption) {
                    "2m",
                    "--pause-for",
                    "1.5s",
+                   "--small-burst-every",
+                   "30s",
+                   "--small-burst-for",
+                   "4s",
+                   "--small-burst-window",
+                   "4096",
+                   "--small-burst-sizes",
+                   "1,2,3",
                    "--reconnect-hook",
                    "adb wait-for-device",
                    "--command-timeout",
@@ -133,6 +145,10 @@ TEST(VsockSoakOptions, EveryRunOption) {
   EXPECT_EQ(r.drop_every, 500ms);
   EXPECT_EQ(r.pause_every, 2min);
   EXPECT_EQ(r.pause_for, 1500ms);
+  EXPECT_EQ(r.small_burst_every, 30s);
+  EXPECT_EQ(r.small_burst_for, 4s);
+  EXPECT_EQ(r.small_burst_window, 4096u);
+  EXPECT_EQ(r.small_burst_sizes.list, (std::vector<std::uint32_t>{1, 2, 3}));
   EXPECT_EQ(r.reconnect_hook, "adb wait-for-device");
   EXPECT_EQ(r.command_timeout, 1h);
   EXPECT_EQ(r.connect_timeout, 250ms);
@@ -262,7 +278,7 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{{"run", "--target", "unix:/a", "--pause-for", "soon"},
                  "--pause-for: \"soon\" is not a duration (e.g. 90, 20s, 500ms, 10m, 1h)"},
         bad_case{{"run", "--target", "unix:/a", "--sizes", "200..100"},
-                 "--sizes \"200..100\": MIN is above MAX"},
+                 "--sizes: \"200..100\": MIN is above MAX"},
         bad_case{{"run", "--target", "unix:/a", "--progress", "loud"},
                  "--progress \"loud\": auto, tty, lines or quiet"},
         bad_case{
@@ -272,6 +288,12 @@ INSTANTIATE_TEST_SUITE_P(
                  "--restart-cmd and --restart-every go together"},
         bad_case{{"run", "--target", "unix:/a", "--flap-every", "1s"},
                  "--flap-cmd and --flap-every go together"},
+        bad_case{{"run", "--target", "unix:/a", "--small-burst-window", "4097"},
+                 "--small-burst-window needs a number in 1..4096, not \"4097\""},
+        bad_case{{"run", "--target", "unix:/a", "--small-burst-every", "3s"},
+                 "--small-burst-for must be shorter than --small-burst-every"},
+        bad_case{{"run", "--target", "unix:/a", "--small-burst-sizes", "0..600"},
+                 "--small-burst-sizes: \"0..600\": 0 is outside 1..1048576"},
         bad_case{{"serve", "--listen", "unix:/a", "--allow-cid", "-1"},
                  "--allow-cid needs a number in 0..4294967294, not \"-1\""},
         bad_case{{"serve", "--listen", "unix:/a", "--allow-uid", "4294967295"},

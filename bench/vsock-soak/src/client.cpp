@@ -102,6 +102,7 @@ asio::awaitable<void> soak_client::join_tasks(soak_client* c) {
   if (o.flap.every.count() > 0) tasks.spawn(command_fault_loop(c, "flap", o.flap));
   if (o.drop_every.count() > 0) tasks.spawn(drop_loop(c));
   if (o.pause_every.count() > 0) tasks.spawn(pause_loop(c));
+  if (o.small_burst_every.count() > 0) tasks.spawn(small_burst_loop(c));
   co_await tasks.join();
 }
 

@@ -4,7 +4,7 @@
 //   stream.cpp          one stream: connect (through its vsocklib::connector) + hello,
 //                       then the writer and the reader that verifies echoes
 //   reconnect_hook.cpp  --reconnect-hook: one run at a time, shared by waiting streams
-//   faults.cpp          the fault schedules: restart, flap, drop, pause
+//   faults.cpp          the fault schedules: restart, flap, drop, pause, small burst
 //   recovery.cpp        errors, losses, corruption, and the recovery clock (episodes)
 //   sampling.cpp        once a second: series, watched processes, watchdog, progress line
 #pragma once
@@ -62,6 +62,7 @@ struct stream_state {
   asio::steady_timer wake;    // event: the reader made room in the window / phase changed
   asio::steady_timer resume;  // event: a pause ended
   bool paused = false;
+  bool small_burst = false;  // the small-packets fault: small messages, a wider window
   bool after_break = false;  // the next attempt follows a break or a failed attempt
   bool stalled = false;      // the watchdog closed the connection
   bool dropped = false;      // a drop fault closed the connection
@@ -145,6 +146,7 @@ class soak_client {
   stream_state* pick_connected();
   static asio::awaitable<void> drop_loop(soak_client* c);
   static asio::awaitable<void> pause_loop(soak_client* c);
+  static asio::awaitable<void> small_burst_loop(soak_client* c);
 
   // sampling.cpp
   static std::string comm_of(pid_t p);

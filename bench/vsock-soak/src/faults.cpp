@@ -1,6 +1,7 @@
 // vsock-soak run, the faults on a schedule: --restart-cmd and --flap-cmd (a command, the
-// recovery clock starting when it returns), --drop-every (close one stream's connection)
-// and --pause-every (one stream stops reading for --pause-for).
+// recovery clock starting when it returns), --drop-every (close one stream's connection),
+// --pause-every (one stream stops reading for --pause-for) and --small-burst-every (one
+// stream stops reading while it sends many small messages).
 #include <spdlog/logger.h>
 
 #include <fmt/format.h>
@@ -97,6 +98,33 @@ asio::awaitable<void> soak_client::pause_loop(soak_client* c) {
     st->resume.cancel();
     if (c->phase_ == phase::running)
       c->open_episode(fmt::format("pause stream {}", st->id), clock::now());
+  }
+}
+
+// While the stream's reader is paused its writer sends messages of small_burst_sizes with
+// up to small_burst_window of them in flight; the window goes back to --window once the
+// reader takes the echoes again, so the burst drains by itself.
+asio::awaitable<void> soak_client::small_burst_loop(soak_client* c) {
+  const auto& o = c->opt_;
+  for (;;) {
+    if (!co_await c->sleep_while_running(o.small_burst_every)) co_return;
+    stream_state* st = c->pick_connected();
+    if (!st) continue;
+    c->add_fault({c->since_start(clock::now()), "small-burst",
+                  fmt::format("stream {} for {} ms, up to {} messages of {} bytes", st->id,
+                              o.small_burst_for.count(), o.small_burst_window,
+                              o.small_burst_sizes.to_string()),
+                  0});
+    st->paused = true;
+    st->small_burst = true;
+    st->wake.cancel();  // the writer sees the wider window now
+    co_await c->sleep_while_running(o.small_burst_for);
+    st->small_burst = false;
+    st->paused = false;
+    st->last_progress = clock::now();
+    st->resume.cancel();
+    if (c->phase_ == phase::running)
+      c->open_episode(fmt::format("small burst stream {}", st->id), clock::now());
   }
 }
 

@@ -39,11 +39,10 @@ std::uint32_t parse_size(std::string_view t, const std::string& whole) {
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (ec != std::errc() || end != t.data() + t.size() || t.empty()) {
-    throw std::invalid_argument("--sizes \"" + whole + "\": \"" + std::string(t) +
-                                "\" is not a number");
+    throw std::invalid_argument("\"" + whole + "\": \"" + std::string(t) + "\" is not a number");
   }
   if (v < 1 || v > kMaxLength) {
-    throw std::invalid_argument("--sizes \"" + whole + "\": " + std::string(t) + " is outside 1.." +
+    throw std::invalid_argument("\"" + whole + "\": " + std::string(t) + " is outside 1.." +
                                 std::to_string(kMaxLength));
   }
   return static_cast<std::uint32_t>(v);
@@ -115,7 +114,7 @@ size_mix size_mix::parse(const std::string& text) {
   if (auto dots = text.find(".."); dots != std::string::npos) {
     m.min = parse_size(std::string_view(text).substr(0, dots), text);
     m.max = parse_size(std::string_view(text).substr(dots + 2), text);
-    if (m.min > m.max) throw std::invalid_argument("--sizes \"" + text + "\": MIN is above MAX");
+    if (m.min > m.max) throw std::invalid_argument("\"" + text + "\": MIN is above MAX");
     return m;
   }
   std::string_view rest = text;

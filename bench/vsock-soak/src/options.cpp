@@ -32,6 +32,14 @@ run options
   --drop-every D            close one stream's connection from this side
   --pause-every D           stop reading one stream for --pause-for (default 2s)
   --pause-for D
+  --small-burst-every D     the small-packets fault: one stream stops reading its echoes
+                            for --small-burst-for (default 3s) while it keeps up to
+                            --small-burst-window messages (default 1024; at most 4096) of
+                            --small-burst-sizes (default 1..600) in flight, so the far
+                            side's echoes queue up as many small writes
+  --small-burst-for D
+  --small-burst-window N
+  --small-burst-sizes MIN..MAX|A,B,C
   --reconnect-hook CMD      run before reconnecting after a break (shared by all streams),
                             e.g. "adb -s SERIAL wait-for-device forward tcp:X tcp:Y"
   --command-timeout D       bound on each fault command and hook run (default 60s)
@@ -106,7 +114,7 @@ void parse_options(std::vector<std::string> args, command_line& cl) {
     } else if (for_run && a == "--window") {
       ro.window = in.number<unsigned>(1, 1024, kBase);
     } else if (for_run && a == "--sizes") {
-      ro.sizes = size_mix::parse(in.value());
+      ro.sizes = in.value_as(size_mix::parse);
     } else if (for_run && a == "--duration") {
       ro.duration = in.value_as(parse_duration);
     } else if (for_run && a == "--seed") {
@@ -125,6 +133,14 @@ void parse_options(std::vector<std::string> args, command_line& cl) {
       ro.pause_every = in.value_as(parse_duration);
     } else if (for_run && a == "--pause-for") {
       ro.pause_for = in.value_as(parse_duration);
+    } else if (for_run && a == "--small-burst-every") {
+      ro.small_burst_every = in.value_as(parse_duration);
+    } else if (for_run && a == "--small-burst-for") {
+      ro.small_burst_for = in.value_as(parse_duration);
+    } else if (for_run && a == "--small-burst-window") {
+      ro.small_burst_window = in.number<unsigned>(1, 4096, kBase);
+    } else if (for_run && a == "--small-burst-sizes") {
+      ro.small_burst_sizes = in.value_as(size_mix::parse);
     } else if (for_run && a == "--reconnect-hook") {
       ro.reconnect_hook = in.value();
     } else if (for_run && a == "--command-timeout") {
@@ -171,6 +187,9 @@ void parse_options(std::vector<std::string> args, command_line& cl) {
   }
   if ((ro.flap.every.count() > 0) != !ro.flap.command.empty()) {
     throw usage_error("--flap-cmd and --flap-every go together");
+  }
+  if (ro.small_burst_every.count() > 0 && ro.small_burst_for >= ro.small_burst_every) {
+    throw usage_error("--small-burst-for must be shorter than --small-burst-every");
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <span>
 #include <string>
@@ -54,12 +55,15 @@ asio::awaitable<void> soak_client::writer(soak_client* c, stream_state* st,
                                           vsocklib::stream_socket* s, bool* failed) {
   for (;;) {
     if (c->phase_ == phase::stopped) co_return;
-    if (st->inflight.size() >= c->opt_.window || st->next_send >= st->send_limit) {
+    const auto& o = c->opt_;
+    const unsigned window = st->small_burst ? std::max(o.window, o.small_burst_window) : o.window;
+    if (st->inflight.size() >= window || st->next_send >= st->send_limit) {
       co_await st->wake.async_wait(use_tuple);
       continue;
     }
     const std::uint64_t seq = st->next_send;
-    const std::uint32_t len = message_length(c->opt_.seed, st->id, seq, c->opt_.sizes);
+    const std::uint32_t len =
+        message_length(o.seed, st->id, seq, st->small_burst ? o.small_burst_sizes : o.sizes);
     st->out.resize(kHeaderSize + len);
     auto payload = std::span<std::byte>(st->out).subspan(kHeaderSize);
     fill_payload(c->opt_.seed, st->id, seq, payload);

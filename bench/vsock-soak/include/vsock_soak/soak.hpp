@@ -46,6 +46,15 @@ struct run_options {
   milliseconds drop_every{0};   ///< close one stream's connection from this side
   milliseconds pause_every{0};  ///< stop reading one stream for pause_for
   milliseconds pause_for{2000};
+  /// The small-packets fault: one stream stops reading its echoes for small_burst_for
+  /// while it keeps up to small_burst_window messages of small_burst_sizes in flight, so
+  /// the far side's echoes queue as many small writes behind a reader that paused (since
+  /// Linux 6.12.92 a vsock receiver resets a stream whose queued packets cost more than
+  /// its window).
+  milliseconds small_burst_every{0};
+  milliseconds small_burst_for{3000};
+  unsigned small_burst_window = 1024;
+  size_mix small_burst_sizes{1, 600, {}};
 
   /// Run before reconnecting after a break (one run at a time, shared by all streams),
   /// e.g. "adb -s SERIAL wait-for-device forward tcp:X tcp:Y".
