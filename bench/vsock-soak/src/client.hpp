@@ -145,6 +145,8 @@ class soak_client {
                                                   command_fault f);
   stream_state* pick_connected();
   static asio::awaitable<void> drop_loop(soak_client* c);
+  asio::awaitable<void> pause_stream(stream_state* st, clock::duration d, bool small_burst,
+                                     std::string cause);
   static asio::awaitable<void> pause_loop(soak_client* c);
   static asio::awaitable<void> small_burst_loop(soak_client* c);
 

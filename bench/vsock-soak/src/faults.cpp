@@ -84,6 +84,21 @@ asio::awaitable<void> soak_client::drop_loop(soak_client* c) {
   }
 }
 
+// Stops ST's reader for D (with SMALL_BURST, its writer meanwhile sends small messages with
+// the wider window); the recovery clock starts when it reads again.
+asio::awaitable<void> soak_client::pause_stream(stream_state* st, clock::duration d,
+                                                bool small_burst, std::string cause) {
+  st->paused = true;
+  st->small_burst = small_burst;
+  st->wake.cancel();  // a writer waiting for room sees the burst's window now
+  co_await sleep_while_running(d);
+  st->small_burst = false;
+  st->paused = false;
+  st->last_progress = clock::now();
+  st->resume.cancel();
+  if (phase_ == phase::running) open_episode(std::move(cause), clock::now());
+}
+
 asio::awaitable<void> soak_client::pause_loop(soak_client* c) {
   for (;;) {
     if (!co_await c->sleep_while_running(c->opt_.pause_every)) co_return;
@@ -91,13 +106,7 @@ asio::awaitable<void> soak_client::pause_loop(soak_client* c) {
     if (!st) continue;
     c->add_fault({c->since_start(clock::now()), "pause",
                   fmt::format("stream {} for {} ms", st->id, c->opt_.pause_for.count()), 0});
-    st->paused = true;
-    co_await c->sleep_while_running(c->opt_.pause_for);
-    st->paused = false;
-    st->last_progress = clock::now();
-    st->resume.cancel();
-    if (c->phase_ == phase::running)
-      c->open_episode(fmt::format("pause stream {}", st->id), clock::now());
+    co_await c->pause_stream(st, c->opt_.pause_for, false, fmt::format("pause stream {}", st->id));
   }
 }
 
@@ -115,16 +124,8 @@ asio::awaitable<void> soak_client::small_burst_loop(soak_client* c) {
                               o.small_burst_for.count(), o.small_burst_window,
                               o.small_burst_sizes.to_string()),
                   0});
-    st->paused = true;
-    st->small_burst = true;
-    st->wake.cancel();  // the writer sees the wider window now
-    co_await c->sleep_while_running(o.small_burst_for);
-    st->small_burst = false;
-    st->paused = false;
-    st->last_progress = clock::now();
-    st->resume.cancel();
-    if (c->phase_ == phase::running)
-      c->open_episode(fmt::format("small burst stream {}", st->id), clock::now());
+    co_await c->pause_stream(st, o.small_burst_for, true,
+                             fmt::format("small burst stream {}", st->id));
   }
 }
 
