@@ -190,8 +190,10 @@ void apply_host(const vsocklib::ini_document& doc, host_config& cfg) {
     }
     return true;
   });
-  for (auto [section, list] :
-       {std::pair{"to-guest", &cfg.to_guest}, std::pair{"to-lan", &cfg.to_lan}}) {
+  for (auto direction : {std::pair{"to-guest", &cfg.to_guest}, std::pair{"to-lan", &cfg.to_lan}}) {
+    // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+    const char* section = direction.first;
+    auto* list = direction.second;
     bool replaced_groups = false, replaced_ports = false;
     each(doc, section, [&](const std::string& k, const std::string& v) {
       // A direction's own list replaces what [host] gave for both directions.
