@@ -37,13 +37,11 @@ stop=${3:-4}
 writer=$(dirname "${BASH_SOURCE[0]}")/small_packets.py
 major=$(adb version | sed -n 's/^Version \([0-9]*\)\..*/\1/p')
 [[ -n $major ]] || fail "cannot read adb's version: $(adb version)"
-T=/sys/kernel/tracing
-ev=$T/events/vsock/virtio_transport_alloc_pkt
-[[ -d $ev ]] || fail "no $ev in the lab guest"
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/vsock_trace.sh"
+vsock_trace_require
 lab_cleanup_hook() {
   [[ -z ${sim_pid:-} ]] || kill -CONT "$sim_pid" 2>/dev/null || true
-  echo 0 >$T/tracing_on 2>/dev/null || true
-  echo 0 >"$ev/enable" 2>/dev/null || true
+  vsock_trace_off
 }
 
 port=$(free_port vsock) || fail "no free vsock port"
@@ -78,22 +76,19 @@ wait_until 60 grep -q 'stream [0-9]* (remote [^)]*): shell.*cat >small.bin' "$wo
   fail "the shell stream never opened"
 
 # Trace the packets built towards adbd-sim's port from the writer's start to the end of the stop.
-echo 0 >$T/tracing_on
-: >$T/trace
-echo 1 >"$ev/enable"
-echo 1 >$T/tracing_on
+vsock_trace_on
 touch "$work/go"
 # Stop adbd-sim once the stream carries data: the writer and adb take a while to start.
 wait_until 60 test -s "$work/root/small.bin" || fail "no data reached small.bin"
 kill -STOP "$sim_pid"
 sleep "$stop"
-echo 0 >$T/tracing_on
+vsock_trace_off
 kill -CONT "$sim_pid"
 continued=$(now_ms)
-grep -o "> 1:$port len=[0-9]*" $T/trace | grep -o '[0-9]*$' >"$work/lens" || true
-echo 0 >"$ev/enable"
-read -r n small big < <(awk '$1 > 0 { n++; if ($1 <= 600) s++; if ($1 > b) b = $1 } END { printf "%d %d %d\n", n, s, b }' "$work/lens")
+vsock_trace_lens --to "1:$port" >"$work/lens"
+read -r n small big < <(awk '{ n++; if ($1 <= 600) s++; if ($1 > b) b = $1 } END { printf "%d %d %d\n", n, s, b }' "$work/lens")
 echo "$mode: from the writer's start to the end of a $stop s stop of adbd-sim the guest kernel built $n data packets towards it, $small of 600 bytes or less (largest $big)"
+((n > 0)) || fail "no packet towards adbd-sim was traced while it was stopped: nothing was tested"
 
 # A stream that stalls instead of failing: say where the bytes stopped.
 # (Slow by nature: a TCG guest moves a few hundred small messages a second.)
@@ -119,7 +114,6 @@ if ((stop > 5)); then
   gave_up=$(client_gave_up)
   [[ -n $gave_up ]] ||
     fail "adb's log does not say its USB write timed out (adb shell exited $rc, $got of $bytes bytes arrived)"
-  ((n > 0)) || fail "no packet towards adbd-sim was traced while it was stopped: nothing was tested"
   errors=$(relay_field guest0 protocol_errors)
   ((errors == 0)) || fail "the relay counted $errors protocol errors: $(relay_field guest0 last_error)"
   wait_state "$serial" device 30 || fail "the device did not come back after adb dropped it: $(adb devices)"
@@ -151,5 +145,4 @@ conns=$(relay_field guest0 guest_connections)
 sessions=$(relay_field guest0 sessions)
 ((conns == 1 && sessions == 1)) ||
   fail "the relay used $conns guest connections in $sessions sessions (a reset?): $(relay_field guest0 last_error)"
-((n > 0)) || fail "no packet towards adbd-sim was traced while it was stopped: nothing was tested"
 echo "ok: $bytes bytes in $(field "$work/writer.err" writes) small writes arrived whole past a $stop s stop of adbd-sim, on one guest connection (no reset); the rest took $((($(now_ms) - continued) / 1000)) s after it continued"

@@ -16,17 +16,16 @@ pipe_bin=$1
 tool=$(dirname "$0")/small_packets.py
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "skip: needs the lab guest (vsock_loopback)"; exit 77; }
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/vsock_trace.sh"
 make_work_dir
 fail_hook() { show_logs --prefix 20 "$work"/*.log; }
 
-T=/sys/kernel/tracing
-ev=$T/events/vsock/virtio_transport_alloc_pkt
-[[ -d $ev ]] || fail "no $ev in the lab guest"
-trace_on() { echo 0 >$T/tracing_on; : >$T/trace; echo 1 >"$ev/enable"; echo 1 >$T/tracing_on; }
-trace_off() { echo 0 >$T/tracing_on; echo 0 >"$ev/enable"; }
-# packets: "N packets, M of 600 bytes or less" of the data packets traced (len > 0)
+vsock_trace_require
+cleanup_hook() { vsock_trace_off; }
+# packets: "N packets, M of 600 bytes or less" of the data packets traced
+# shellcheck disable=SC2119  # no --from/--to: every packet
 packets() {
-  grep -o 'len=[0-9]*' $T/trace | cut -d= -f2 | awk '$1 > 0 { n++; if ($1 <= 600) s++ } END { printf "%d packets, %d of 600 bytes or less", n, s }'
+  vsock_trace_lens | awk '{ n++; if ($1 <= 600) s++ } END { printf "%d packets, %d of 600 bytes or less", n, s }'
 }
 
 # run NAME PORT TO: one sender into a pausing reader on PORT; leaves NAME.send and NAME.recv
@@ -35,11 +34,11 @@ run() {
   python3 "$tool" recv --port "$port" --pause 6 >"$work/$name.recv" 2>"$work/$name-recv.log" &
   local rpid=$!
   wait_until 90 grep -q listening "$work/$name-recv.log" || fail "$name: the reader did not start"
-  trace_on
+  vsock_trace_on
   timeout 120 python3 "$tool" send --to "$to" --bytes 2097152 >"$work/$name.send" 2>"$work/$name-send.log" ||
     fail "$name: the sender failed"
   wait "$rpid" || fail "$name: the reader failed"
-  trace_off
+  vsock_trace_off
   echo "$name: $(packets) (${SECONDS} s into the test)"
 }
 field() { tr ' ' '\n' <"$1" | sed -n "s/^$2=//p"; }  # field FILE KEY: from "key=value ..."

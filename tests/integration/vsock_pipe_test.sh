@@ -12,6 +12,7 @@ set -euo pipefail
 pipe_bin=$1
 transport=$2
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/vsock_trace.sh"
 make_work_dir
 pids=()
 
@@ -38,29 +39,21 @@ case $transport in
   *) front=$(bound_address "$work/server.log") ;;
 esac
 
-# trace_packets on|off: the guest kernel's vsock packet allocations (lab guests only).
-T=/sys/kernel/tracing
-ev=$T/events/vsock/virtio_transport_alloc_pkt
+# The guest kernel's vsock packets are traced in lab guests only.
 trace=0
 if [[ $transport == vsock && ${VSOCK_LAB:-} == 1 ]]; then
-  [[ -d $ev ]] || { echo "FAIL: no $ev in the lab guest"; exit 1; }
+  vsock_trace_require
   trace=1
 fi
-trace_packets() {
-  if [[ $1 == on ]]; then
-    echo 0 >$T/tracing_on; : >$T/trace; echo 1 >"$ev/enable"; echo 1 >$T/tracing_on
-  else
-    echo 0 >$T/tracing_on; echo 0 >"$ev/enable"
-  fi
-}
-largest_packet() { grep -o 'len=[0-9]*' $T/trace | cut -d= -f2 | sort -n | tail -n1; }
+# shellcheck disable=SC2119  # no --from/--to: every packet
+largest_packet() { vsock_trace_lens | sort -n | tail -n1; }
 
 head -c 4194304 /dev/urandom >"$work/in"
-((trace)) && trace_packets on
+((trace)) && vsock_trace_on
 timeout 60 "$pipe_bin" "$front" - <"$work/in" >"$work/out" 2>"$work/client.log"
 wait "${pids[1]}"  # --once: the server exits after its one connection
 if ((trace)); then
-  trace_packets off
+  vsock_trace_off
   largest=$(largest_packet)
   [[ -n $largest ]] || { echo "FAIL: no vsock packets traced"; exit 1; }
   if ((largest > 4096)); then
@@ -71,10 +64,10 @@ if ((trace)); then
   cport=$(free_port vsock)
   socat -u -b 65536 "VSOCK-LISTEN:$cport" OPEN:/dev/null &
   pids+=($!)
-  trace_packets on
+  vsock_trace_on
   # until the listener is up (bounded)
   wait_until 30 socat -u -b 65536 OPEN:"$work/in" "VSOCK-CONNECT:1:$cport" 2>/dev/null || true
-  trace_packets off
+  vsock_trace_off
   control=$(largest_packet)
   ((${control:-0} > 4096)) || { echo "FAIL: the control (socat -b 65536) traced no packet above 4 KiB (largest ${control:-none})"; exit 1; }
   echo "ok: largest vsock packet $largest bytes through vsock-pipe (socat -b 65536: $control)"

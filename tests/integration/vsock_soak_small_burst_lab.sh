@@ -18,12 +18,11 @@ duration=${3:-60}
 [[ ${VSOCK_LAB:-} == 1 ]] || { echo "skip: needs the lab guest (vsock_loopback)"; exit 77; }
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/soak_lib.sh"
+source "$(dirname "$0")/../lib/vsock_trace.sh"
 make_work_dir
 fail_hook() { show_logs --prefix 40 "$work"/*.log; }
-T=/sys/kernel/tracing
-ev=$T/events/vsock/virtio_transport_alloc_pkt
-[[ -d $ev ]] || fail "no $ev in the lab guest"
-cleanup_hook() { echo 0 >$T/tracing_on 2>/dev/null || true; echo 0 >"$ev/enable" 2>/dev/null || true; }
+vsock_trace_require
+cleanup_hook() { vsock_trace_off; }
 
 port=$(free_port vsock) || fail "no free vsock port"
 echo "kernel $(uname -r)"
@@ -32,10 +31,7 @@ wait_until 60 grep -q 'listening on' "$work/serve.log" || fail "serve did not st
 "$pipe_bin" "listen:unix:$work/in.sock" "vsock:1:$port" 2>"$work/pipe.log" &
 wait_until 60 grep -q 'listening on' "$work/pipe.log" || fail "vsock-pipe did not start listening"
 
-echo 0 >$T/tracing_on
-: >$T/trace
-echo 1 >"$ev/enable"
-echo 1 >$T/tracing_on
+vsock_trace_on
 set +e
 "$soak" run --target "unix:$work/in.sock" --streams 2 --sizes 1..65536 --duration "${duration}s" \
   --small-burst-every 6s --small-burst-for 3s --small-burst-window 2048 --recovery-bound 10s \
@@ -43,10 +39,9 @@ set +e
   >"$work/run.out" 2>"$work/run.log"
 rc=$?
 set -e
-echo 0 >$T/tracing_on
+vsock_trace_off
 cat "$work/run.out"
-small=$(grep -o "1:$port -> [0-9]*:[0-9]* len=[0-9]*" $T/trace | grep -o '[0-9]*$' | awk '$1 > 0 && $1 <= 600' | wc -l) || true
-echo 0 >"$ev/enable"
+small=$(vsock_trace_lens --from "1:$port" | awk '$1 <= 600' | wc -l)
 ((rc == 0)) || fail "vsock-soak run exited $rc"
 why=$(soak_clean "$work/r.json") || fail "$why"
 breaks=$(soak_json "$work/r.json" breaks)

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # General helpers for the project's shell tests and bench scripts (sourced, after
 # `set -euo pipefail`; bash). More specific libraries build on it: adb_lab_lib.sh (adb lab
-# tests), soak_lib.sh (vsock-soak results), tests/lab/selftest/lib.sh (lab self-tests).
+# tests), soak_lib.sh (vsock-soak results), vsock_trace.sh (the lab guest's vsock packets,
+# traced), tests/lab/selftest/lib.sh (lab self-tests).
 #
 #   fail MSG...                 prints "FAIL: MSG" (on stdout, or on the fd in FAIL_FD), runs
 #                               the script's fail_hook if it defines one (to show its logs),
