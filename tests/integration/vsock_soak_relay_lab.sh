@@ -248,6 +248,7 @@ adb start-server >/dev/null 2>&1
 timeout 60 adb -s "$serial" wait-for-device || fail "adb never saw $serial: $(adb devices)"
 adb -s "$serial" forward "tcp:$fwd" "tcp:$serve" >/dev/null || fail "adb forward"
 echo "adb sees $serial; forward tcp:$fwd -> device tcp:$serve -> vsock-soak serve"
+echo "guest kernel $(uname -r); $(adb version | sed -n 's/^Version /adb /p')"
 
 # After adbd-sim restarts, the device re-enumerates and the adb server drops the forward:
 # the hook puts it back once the device is there again.
