@@ -3,8 +3,7 @@
 # vsock/virtio_transport_alloc_pkt, one line per packet, "SRC_CID:SRC_PORT -> DST_CID:DST_PORT
 # len=N ...". Sourced after tests/lib/common.sh (uses fail).
 #
-#   vsock_trace_available       true when this kernel has the event (lab guests do)
-#   vsock_trace_require         fail unless it has
+#   vsock_trace_require         fail unless this kernel has the event (lab guests do)
 #   vsock_trace_on              empties the trace buffer, enables the event, starts tracing
 #   vsock_trace_off             stops tracing and disables the event; the buffer is kept for
 #                               vsock_trace_lens. Never fails, so cleanup hooks can call it
@@ -15,8 +14,7 @@
 vsock_trace_dir=/sys/kernel/tracing
 vsock_trace_event=$vsock_trace_dir/events/vsock/virtio_transport_alloc_pkt
 
-vsock_trace_available() { [[ -d $vsock_trace_event ]]; }
-vsock_trace_require() { vsock_trace_available || fail "no $vsock_trace_event in this kernel"; }
+vsock_trace_require() { [[ -d $vsock_trace_event ]] || fail "no $vsock_trace_event in this kernel"; }
 
 vsock_trace_on() {
   echo 0 >"$vsock_trace_dir/tracing_on"
@@ -26,7 +24,8 @@ vsock_trace_on() {
 }
 
 vsock_trace_off() {
-  { echo 0 >"$vsock_trace_dir/tracing_on" && echo 0 >"$vsock_trace_event/enable"; } 2>/dev/null || true
+  echo 0 2>/dev/null >"$vsock_trace_dir/tracing_on" || true
+  echo 0 2>/dev/null >"$vsock_trace_event/enable" || true
 }
 
 vsock_trace_lens() {
