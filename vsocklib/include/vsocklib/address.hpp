@@ -10,6 +10,7 @@
 //   tcp:HOST:PORT              TCP; HOST may be a name, an IPv4 or a [bracketed] IPv6 address
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,10 @@ class address_error : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
+
+/// The largest write into a connection that needs_bounded_writes(): one page, so that the
+/// guest kernel builds every vsock packet from an order-0 allocation (docs/architecture.md).
+inline constexpr std::size_t kBoundedWrite = 4096;
 
 /// A parsed address. Plain value type.
 struct address {
@@ -52,6 +57,10 @@ struct address {
   /// pump_options::bounded_a). True for vsock, vsock-seqpacket and hvsock.
   bool needs_bounded_writes() const noexcept {
     return kind != transport::unix_socket && kind != transport::tcp;
+  }
+  /// kBoundedWrite where needs_bounded_writes(), else no limit.
+  std::size_t max_write() const noexcept {
+    return needs_bounded_writes() ? kBoundedWrite : SIZE_MAX;
   }
 
   /// The canonical text form; parse_address(a.to_string()) == a.

@@ -11,6 +11,8 @@
 // is at most chunk_size bytes. The 4 KiB bound exists for AF_VSOCK writes (the guest kernel
 // builds a packet per write, up to the write's size); reads and writes into unix or tcp
 // sockets need no such limit, and fewer, larger calls there are most of the pump's speed.
+// A read or write that the socket can do at once continues without a pass through the
+// event loop (io_now.hpp).
 //
 // Backpressure: a direction reads only into free ring space; space is freed as its bytes
 // are written. A slow writer therefore stops the reads on its source.
@@ -32,8 +34,10 @@
 #include <span>
 #include <string>
 
+#include "vsocklib/address.hpp"
 #include "vsocklib/asio.hpp"
 #include "vsocklib/error.hpp"
+#include "vsocklib/io_now.hpp"
 #include "vsocklib/stoppable.hpp"
 
 namespace vsocklib {
@@ -55,7 +59,7 @@ struct pump_options {
   /// Largest write into a bounded side, in bytes, and the unit of the rings. 4 KiB keeps
   /// every vsock packet an order-0 page allocation in the kernel (see
   /// docs/architecture.md).
-  std::size_t chunk_size = 4096;
+  std::size_t chunk_size = kBoundedWrite;
   /// Ring size per direction, in chunks. At least 2 lets one chunk be written while the
   /// next is read; 16 (64 KiB) lets reads and unbounded writes move up to 64 KiB per call,
   /// about twice the throughput of 2 between unix sockets (docs/benchmarks.md).
@@ -181,7 +185,8 @@ asio::awaitable<void> pump_reader(Src& src, pump_direction& d, pump_direction& o
       co_await d.reader_wake.async_wait(unslotted());
     }
     if (sh.stopping) co_return;
-    auto [ec, n] = co_await src.async_read_some(d.free_space(), unslotted());
+    const auto space = d.free_space();
+    auto [ec, n] = co_await async_read_now(src, space);
     if (sh.stopping) co_return;
     if (ec == asio::error::eof) {
       d.source_ended = true;
@@ -245,7 +250,9 @@ asio::awaitable<void> pump_writer(Dst& dst, pump_direction& d, pump_direction& o
       }
       co_return;
     }
-    auto [ec, n] = co_await dst.async_write_some(d.next_write(), unslotted());
+    const auto w = d.next_write();
+    const std::array<asio::const_buffer, 2> pieces{w[0], w[1]};
+    auto [ec, n] = co_await async_write_now(dst, pieces);
     if (sh.stopping) co_return;
     if (ec) {
       pump_fail(sh, d, other, dst_failed, ec, a, b);
