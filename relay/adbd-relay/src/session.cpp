@@ -8,6 +8,7 @@
 #include <spdlog/logger.h>
 
 #include "adb_protocol/protocol.hpp"
+#include "vsocklib/io_now.hpp"
 #include "vsocklib/stoppable.hpp"
 
 namespace adbd_relay {
@@ -74,7 +75,8 @@ asio::awaitable<std::tuple<error_code, std::size_t>> stream_read(shared_state& s
                                                                  asio::mutable_buffer buf) {
   std::size_t got = 0;
   while (got < buf.size()) {
-    auto [ec, n] = co_await st.stream.async_read_some(buf + got, vsocklib::unslotted());
+    const asio::mutable_buffer rest = buf + got;
+    auto [ec, n] = co_await vsocklib::async_read_now(st.stream, {&rest, 1});
     got += n;
     if (ec) co_return std::tuple{ec, got};
     if (st.ended) co_return std::tuple{error_code(asio::error::operation_aborted), got};
@@ -90,7 +92,7 @@ asio::awaitable<std::tuple<error_code, std::size_t>> stream_write(shared_state& 
   std::size_t total = 0;
   while (a.size() + b.size() > 0) {
     const std::array<asio::const_buffer, 2> pieces{a, b};
-    auto [ec, n] = co_await st.stream.async_write_some(pieces, vsocklib::unslotted());
+    auto [ec, n] = co_await vsocklib::async_write_now(st.stream, pieces);
     total += n;
     const std::size_t from_a = std::min(n, a.size());
     a += from_a;
