@@ -9,7 +9,9 @@
 #
 # The device has no SOCK_SEQPACKET (docs/vsocklib.md), so records travel on the stream
 # transport. Asserted: LAN -> guest datagrams arrive with TTL 1, TOS 0x28 and the LAN
-# sender's address and port; guest -> LAN the same with the guest's.
+# sender's address and port; guest -> LAN the same with the guest's. Then a burst of
+# 1400-byte datagrams from the guest, which the guest endpoint sends as batches of records:
+# every vsock packet its writes build (traced in the guest) must be at most 4 KiB.
 # Runs on the host (a HOST lab test); the guest half is this script with --guest.
 # usage: vsock_mcast_device_lab.sh VSOCK_MCAST MCAST_PROBE
 #        vsock_mcast_device_lab.sh --guest DIR VSOCK_MCAST MCAST_PROBE   (inside the lab guest)
@@ -43,6 +45,17 @@ if [[ ${1:-} == --guest ]]; then
   for _ in $(seq 600); do [[ -e $dir/lan-ready ]] && break; sleep 0.1; done
   "$probe" send --group "$G:$PORT" --interface tun0 --ttl 1 --tos 0x28 --port-from 5003 \
     --count 40 --rate 20 2>>"$dir/send-guest.log" || true
+  # The burst, traced: "PACKETS LARGEST" of the data packets towards the host's port.
+  source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+  source "$(dirname "${BASH_SOURCE[0]}")/../lib/vsock_trace.sh"
+  vsock_trace_require
+  vsock_trace_on
+  "$probe" send --group "$G:$PORT" --interface tun0 --ttl 1 --port-from 5004 --count 300 \
+    --size 1400 2>>"$dir/send-guest.log" || true
+  sleep 2  # the endpoint's queue drains
+  vsock_trace_off
+  vsock_trace_lens --to "2:$PORT" | awk '{ n++; if ($1 > m) m = $1 } END { print n + 0, m + 0 }' \
+    >"$dir/trace-guest.tmp" && mv "$dir/trace-guest.tmp" "$dir/trace-guest.txt"
   touch "$dir/guest-sent"
   for _ in $(seq 600); do [[ -e $dir/host-done ]] && break; sleep 0.1; done
   exit 0
@@ -95,6 +108,14 @@ rc=0
 wait "$recv_lan" || rc=$?
 ((rc == 0)) || fail "guest -> LAN: $(grep -h FAIL "$dir/recv-lan.log" | head -2)"
 echo "guest -> LAN across the device: $(grep -m1 received "$dir/recv-lan.log")"
+wait_file "$dir/trace-guest.txt" 120 || fail "the guest's traced burst did not finish"
+read -r packets largest <"$dir/trace-guest.txt"
+((largest <= 4096)) || fail "guest burst: the guest endpoint's writes built a $largest-byte" \
+  "vsock packet (limit 4096; $packets packets)"
+# 300 x 1432-byte records fill 105 packets of 4 KiB; the endpoint may drop some when its
+# queue is full, but most must have been traced.
+((packets >= 50)) || fail "guest burst: only $packets vsock packets traced towards the host"
+echo "guest burst of 300 x 1400 B: $packets vsock packets, largest $largest bytes"
 touch "$dir/host-done"
 wait "$lab_pid" || fail "the lab run failed"
 lab_pid=

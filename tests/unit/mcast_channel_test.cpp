@@ -3,6 +3,8 @@
 // off, and the send queue is bounded.
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "mcast_test_packets.hpp"
@@ -29,8 +31,8 @@ pair_of_channels make(asio::io_context& io, bool seq, queue_limits limits = {}) 
     p.a = std::make_unique<channel>(
         seqpacket::socket(io, seqpacket(AF_UNIX, SOCK_SEQPACKET), fds[0]), limits);
   } else {
-    p.a =
-        std::make_unique<channel>(stream::socket(io, stream(AF_UNIX, SOCK_STREAM), fds[0]), limits);
+    p.a = std::make_unique<channel>(stream::socket(io, stream(AF_UNIX, SOCK_STREAM), fds[0]),
+                                    limits, SIZE_MAX);
   }
   p.raw_b = fds[1];
   return p;
@@ -126,6 +128,47 @@ TEST_P(McastChannel, WriterSendsQueuedRecordsInOrder) {
   p.a->close();
   io.run_for(std::chrono::milliseconds(50));
   ::close(p.raw_b);
+}
+
+// A stream channel into vsock writes at most max_write bytes per call, records spanning
+// writes where they must. The channel's socket is a SOCK_SEQPACKET socketpair treated as a
+// stream, so that each write arrives as one message whose size the test can see.
+TEST(McastChannelStream, EveryWriteIsAtMostMaxWriteAndRecordsStayWhole) {
+  asio::io_context io;
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  constexpr std::size_t kMaxWrite = 4096;
+  channel ch(stream::socket(io, stream(AF_UNIX, SOCK_STREAM), fds[0]), {}, kMaxWrite);
+  // 1500-byte datagrams and JOINs mixed: records straddle the 4 KiB boundaries.
+  bytes expected;
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    const auto fill = static_cast<std::uint8_t>(i);
+    const shared_record framed =
+        i % 3 == 0
+            ? std::make_shared<bytes>(join(0xEFFF0000 + i))
+            : data_record(test::udp_packet(0x0A000001, 0xEFFF0001, 1000, 5000, bytes(1472, fill)));
+    expected.insert(expected.end(), framed->begin(), framed->end());
+    ASSERT_TRUE(ch.send(framed));
+  }
+  asio::co_spawn(io, write_then_close(ch), asio::detached);
+  io.run_for(std::chrono::milliseconds(200));
+  bytes all;
+  std::size_t writes = 0, largest = 0;
+  bytes msg(65536);
+  for (;;) {
+    auto n = ::recv(fds[1], msg.data(), msg.size(), MSG_DONTWAIT);
+    if (n <= 0) break;
+    ++writes;
+    largest = std::max(largest, static_cast<std::size_t>(n));
+    all.insert(all.end(), msg.begin(), msg.begin() + n);
+  }
+  EXPECT_EQ(all, expected);  // every byte, in order
+  EXPECT_LE(largest, kMaxWrite);
+  EXPECT_EQ(largest, kMaxWrite);  // batches were gathered up to the bound, not one per record
+  EXPECT_LT(writes, 40u);
+  ch.close();
+  io.run_for(std::chrono::milliseconds(50));
+  ::close(fds[1]);
 }
 
 TEST_P(McastChannel, QueueIsBoundedInRecordsAndBytes) {

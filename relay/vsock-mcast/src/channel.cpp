@@ -1,6 +1,10 @@
 #include "vsock_mcast/channel.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
+
+#include "vsocklib/io_now.hpp"
 
 namespace vsock_mcast {
 
@@ -16,11 +20,15 @@ channel::channel(vsocklib::seqpacket_socket s, queue_limits limits)
       in_(kMaxRecord + 1),
       wake_(std::get<0>(socket_).get_executor(), asio::steady_timer::time_point::max()) {}
 
-channel::channel(vsocklib::stream_socket s, queue_limits limits)
+channel::channel(vsocklib::stream_socket s, queue_limits limits, std::size_t max_write)
     : socket_(std::move(s)),
       limits_(limits),
+      max_write_(std::max<std::size_t>(max_write, 1)),
       in_(kStreamBuffer),
-      wake_(std::get<1>(socket_).get_executor(), asio::steady_timer::time_point::max()) {}
+      wake_(std::get<1>(socket_).get_executor(), asio::steady_timer::time_point::max()) {
+  batch_.reserve(kWriteBatch);
+  pieces_.reserve(kWriteBatch);
+}
 
 asio::awaitable<channel::read_result> channel::read() {
   read_result r;
@@ -80,8 +88,8 @@ asio::awaitable<void> channel::read_stream(read_result& r) {
       begin_ = 0;
       end_ = have;
     }
-    auto [ec, n] = co_await s.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
-                                              vsocklib::use_tuple);
+    const asio::mutable_buffer space(in_.data() + end_, in_.size() - end_);
+    auto [ec, n] = co_await vsocklib::async_read_now(s, {&space, 1});
     if (ec) {
       r.ec = ec;
       co_return;
@@ -101,9 +109,29 @@ bool channel::send(shared_record rec) {
   return true;
 }
 
+// RECORDS in order, in gathered writes of at most max_write_ bytes.
+asio::awaitable<error_code> channel::write_stream(std::span<const asio::const_buffer> records) {
+  auto& s = std::get<vsocklib::stream_socket>(socket_);
+  std::size_t next = 0;  // the first record not wholly written
+  std::size_t done = 0;  // bytes of it already written
+  while (next < records.size()) {
+    pieces_.clear();
+    std::size_t room = max_write_;
+    for (std::size_t k = next; k < records.size() && room > 0; ++k) {
+      const asio::const_buffer rest = records[k] + (k == next ? done : 0);
+      pieces_.push_back(asio::buffer(rest, room));
+      room -= pieces_.back().size();
+    }
+    auto [ec, n] = co_await vsocklib::async_write_now(s, pieces_);
+    if (ec) co_return ec;
+    for (done += n; next < records.size() && done >= records[next].size(); ++next) {
+      done -= records[next].size();
+    }
+  }
+  co_return error_code();
+}
+
 asio::awaitable<error_code> channel::run_writer() {
-  std::vector<asio::const_buffer> buffers;
-  buffers.reserve(kWriteBatch);
   while (open_) {
     if (queue_.empty()) {
       wake_.expires_at(asio::steady_timer::time_point::max());
@@ -127,12 +155,10 @@ asio::awaitable<error_code> channel::run_writer() {
         if (ec) break;
       }
     } else {
-      // On a stream, a batch of records is one write: fewer system calls under load.
-      buffers.clear();
-      for (const auto& rec : in_flight_) buffers.push_back(asio::buffer(*rec));
-      auto& s = std::get<vsocklib::stream_socket>(socket_);
-      auto [sec, n] = co_await asio::async_write(s, buffers, vsocklib::use_tuple);
-      ec = sec;
+      // On a stream a batch needs few writes: fewer system calls under load.
+      batch_.clear();
+      for (const auto& rec : in_flight_) batch_.push_back(asio::buffer(*rec));
+      ec = co_await write_stream(batch_);
     }
     in_flight_.clear();
     if (open_) queued_bytes_ -= bytes;

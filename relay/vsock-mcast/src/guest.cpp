@@ -130,7 +130,11 @@ template <typename Connect>
 asio::awaitable<std::shared_ptr<channel>> guest_endpoint::open_channel(Connect connect) {
   auto [ec, s] = co_await std::move(connect);
   if (ec) co_return nullptr;
-  co_return std::make_shared<channel>(std::move(s), cfg_.queue);
+  if constexpr (std::is_same_v<decltype(s), vsocklib::stream_socket>) {
+    co_return std::make_shared<channel>(std::move(s), cfg_.queue, cfg_.connect->max_write());
+  } else {
+    co_return std::make_shared<channel>(std::move(s), cfg_.queue);
+  }
 }
 
 asio::awaitable<void> guest_endpoint::run_session(std::shared_ptr<channel> ch) {

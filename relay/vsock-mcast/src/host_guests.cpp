@@ -43,16 +43,21 @@ asio::awaitable<void> host_endpoint::accept_loop(Listener& l, vsocklib::task_gro
       log_->warn("accept on {}: {}", l.local_address().to_string(), ec.message());
       continue;
     }
-    add_guest(std::move(s), peer.description, sessions);
+    add_guest(std::move(s), peer.description, l.local_address().max_write(), sessions);
   }
 }
 
 template <typename Socket>
-void host_endpoint::add_guest(Socket s, std::string peer, vsocklib::task_group& sessions) {
+void host_endpoint::add_guest(Socket s, std::string peer, std::size_t max_write,
+                              vsocklib::task_group& sessions) {
   auto g = std::make_shared<guest>();
   g->id = next_id_++;
   g->peer = std::move(peer);
-  g->ch = std::make_shared<channel>(std::move(s), cfg_.queue);
+  if constexpr (std::is_same_v<Socket, vsocklib::stream_socket>) {
+    g->ch = std::make_shared<channel>(std::move(s), cfg_.queue, max_write);
+  } else {
+    g->ch = std::make_shared<channel>(std::move(s), cfg_.queue);
+  }
   g->from_guest = rate_limiter(cfg_.rate_limit);
   g->to_guest = rate_limiter(cfg_.rate_limit);
   g->hello_timer = std::make_unique<asio::steady_timer>(io_, kHelloTimeout);

@@ -34,13 +34,16 @@ inline constexpr unsigned kMaxConsecutiveMalformed = 8;
 /// at least one largest record.
 inline constexpr std::size_t kStreamBuffer = 2 * kMaxRecord;
 
-/// Records taken from the queue per write (one gathered write on a stream).
+/// Records taken from the queue per batch. On a stream a batch goes out in gathered writes
+/// of up to the channel's max_write bytes each (a record may span two writes).
 inline constexpr std::size_t kWriteBatch = 64;
 
 class channel {
  public:
   channel(vsocklib::seqpacket_socket s, queue_limits limits);
-  channel(vsocklib::stream_socket s, queue_limits limits);
+  /// MAX_WRITE: the largest write into S (vsocklib::address::max_write() of its address:
+  /// one page into vsock, no limit into unix and tcp).
+  channel(vsocklib::stream_socket s, queue_limits limits, std::size_t max_write);
 
   struct read_result {
     /// Transport failure or end of stream (eof): the channel is done.
@@ -73,7 +76,9 @@ class channel {
  private:
   std::variant<vsocklib::seqpacket_socket, vsocklib::stream_socket> socket_;
   queue_limits limits_;
+  std::size_t max_write_ = SIZE_MAX;
   asio::awaitable<void> read_stream(read_result& r);
+  asio::awaitable<error_code> write_stream(std::span<const asio::const_buffer> records);
 
   // seqpacket: one record (+1 byte to see oversize messages); stream: kStreamBuffer, with
   // the unread bytes in [begin_, end_).
@@ -81,6 +86,7 @@ class channel {
   std::size_t begin_ = 0, end_ = 0;
   std::deque<shared_record> queue_;
   std::vector<shared_record> in_flight_;
+  std::vector<asio::const_buffer> batch_, pieces_;  // stream writes; reserved once
   std::size_t queued_bytes_ = 0;
   asio::steady_timer wake_;
   unsigned malformed_in_row_ = 0;

@@ -84,7 +84,7 @@ class host_endpoint {
   template <typename Listener>
   asio::awaitable<void> accept_loop(Listener& l, vsocklib::task_group& sessions);
   template <typename Socket>
-  void add_guest(Socket s, std::string peer, vsocklib::task_group& sessions);
+  void add_guest(Socket s, std::string peer, std::size_t max_write, vsocklib::task_group& sessions);
   asio::awaitable<void> serve_guest(guest_ptr g);
   asio::awaitable<void> run_guest(guest_ptr g);
   asio::awaitable<void> run_writer(guest_ptr g);
