@@ -12,11 +12,13 @@ mb = (int(sys.argv[2]) << 20) / 1e6
 med = {k: statistics.median(v) for k, v in rows.items()}
 names = {"relay": "adbd-relay (USB gadget -> vsock)",
          "relay4k": "adbd-relay, 4 KiB USB transfers",
+         "baseline": "adbd-relay (baseline binary)",
          "vsock": "adb connect vsock:1:5555 (direct)",
          "tcp": "adb connect 127.0.0.1 (direct, tcp)"}
+paths = [p for p in ("relay", "relay4k", "baseline", "vsock", "tcp") if (p, "push") in med]
 print("\n| path | push | MB/s | / vsock | pull | MB/s | / vsock |")
 print("|---|---|---|---|---|---|---|")
-for p in ("relay", "relay4k", "vsock", "tcp"):
+for p in paths:
     cells = []
     for op in ("push", "pull"):
         s = med[(p, op)]
@@ -31,8 +33,8 @@ for line in open(sys.argv[3]):
     cpu.setdefault((p, op), []).append([int(x) for x in ms])
 print("\n| path | op | wall | relay CPU | adb server CPU | adbd-sim CPU |")
 print("|---|---|---|---|---|---|")
-for p in ("relay", "relay4k", "vsock", "tcp"):
+for p in paths:
     for op in ("push", "pull"):
         m = [statistics.median(col) for col in zip(*cpu[(p, op)])]
-        relay_cell = f"{m[0]:.0f} ms" if p.startswith("relay") else "-"
+        relay_cell = f"{m[0]:.0f} ms" if p in ("relay", "relay4k", "baseline") else "-"
         print(f"| {names[p]} | {op} | {med[(p, op)] * 1000:.0f} ms | {relay_cell} | {m[1]:.0f} ms | {m[2]:.0f} ms |")

@@ -148,7 +148,8 @@ def summary(path, order, mib, count, size):
         t, v, m, x = line.split()
         rows.setdefault((t, v, m), []).append(float(x))
     med = {k: statistics.median(x) for k, x in rows.items()}
-    names = {"vsock-pipe": "vsock-pipe", "socat-4k": "socat -b 4096",
+    names = {"vsock-pipe": "vsock-pipe", "baseline": "vsock-pipe (baseline)",
+             "socat-4k": "socat -b 4096",
              "socat": "socat (default -b 8192)", "direct": "direct (no relay)"}
     what = {"unix": "relay back side: unix", "tcp": "relay back side: tcp",
             "vsock": "relay back side: unix",
@@ -160,7 +161,9 @@ def summary(path, order, mib, count, size):
         print(f"\n{t} ({what[t]}; {mib} MiB streams, {count} x {size} B ping-pong)\n")
         print("| path | throughput | / direct | RTT | / direct | syscalls / MiB |")
         print("|---|---|---|---|---|---|")
-        for v in ("vsock-pipe", "socat-4k", "socat", "direct"):
+        for v in ("vsock-pipe", "baseline", "socat-4k", "socat", "direct"):
+            if (t, v, "mbps") not in med:
+                continue  # baseline: only with --baseline
             tp, rt = med[(t, v, "mbps")], med[(t, v, "rtt")]
             tps = f"{tp:.0f}" if tp >= 10 else f"{tp:.1f}"
             sc = med.get((t, v, "syscalls"))
