@@ -88,8 +88,11 @@ asio::awaitable<void> channel::read_stream(read_result& r) {
       begin_ = 0;
       end_ = have;
     }
-    const asio::mutable_buffer space(in_.data() + end_, in_.size() - end_);
-    auto [ec, n] = co_await vsocklib::async_read_now(s, {&space, 1});
+    // Asio's own read, whose completion passes through the event loop: a refill takes up to
+    // kStreamBuffer bytes of records, and a guest flooded by its host must still serve its
+    // TUN, its writer and its control socket between refills.
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
+                                              vsocklib::use_tuple);
     if (ec) {
       r.ec = ec;
       co_return;
