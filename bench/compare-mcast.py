@@ -10,9 +10,10 @@ for line in open(path):
     p, size, sent, got, rx = line.split()
     rows.setdefault((p, int(size)), []).append((float(sent), int(got), float(rx)))
 names = {"vsock-mcast": "vsock-mcast (unix tunnel, TUN)",
+         "vsock-mcast-baseline": "vsock-mcast baseline binary (unix tunnel, TUN)",
          "vsock-mcast-seqpacket": "vsock-mcast (vsock seqpacket tunnel, TUN)", "socat": "socat pipeline (unix stream)",
          "smcroute": "kernel forwarding (smcroute), TTL 2"}
-keeps = {"vsock-mcast": "yes", "vsock-mcast-seqpacket": "yes", "socat": "no (127.0.0.1, TTL 1)", "smcroute": "source yes, TTL - 1"}
+keeps = {"vsock-mcast": "yes", "vsock-mcast-seqpacket": "yes", "vsock-mcast-baseline": "yes", "socat": "no (127.0.0.1, TTL 1)", "smcroute": "source yes, TTL - 1"}
 for size in sorted({s for _, s in rows}):
     base = rows.get(("smcroute", size))
     base_rx = statistics.median(x[2] for x in base) if base else None
