@@ -17,8 +17,8 @@
 //    payload of whole packets in the host role; those bytes are a prefix of what the stream
 //    peer wrote (nothing invented, dropped or reordered);
 //  - what reaches the stream peer parses as valid ADB messages (adb_protocol::framer,
-//    no STLS), in writes of at most chunk_size bytes, a previous session's CNXN first, and
-//    no more bytes than the USB peer sent;
+//    no STLS), in writes (each sendmsg) of at most chunk_size bytes, a previous session's CNXN
+//    first, and no more bytes than the USB peer sent;
 //  - every USB transfer is at most usb_transfer_size (rounded to packets), and the session's
 //    byte counters match what the peers received (but for the last write: one that
 //    completes as the other direction ends the session is not counted).
@@ -50,6 +50,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,6 +74,24 @@
 #include "adb_protocol/protocol.hpp"
 #include "adbd_relay/session.hpp"
 #include "fuzz_check.hpp"
+
+namespace {
+// The relay's writes into the stream peer, checked one system call at a time: a stream
+// joins writes, and one handler may make several (vsocklib's io_now goes on at once when
+// a write moved bytes), so the peer's reads cannot tell their sizes. io_now and Asio write
+// with sendmsg, which this program defines over the system call.
+int g_stream_fd = -1;          // the relay's end of the socketpair; -1 between sessions
+std::size_t g_stream_max = 0;  // the largest write allowed there: the chunk
+}  // namespace
+
+extern "C" ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
+  if (fd == g_stream_fd) {
+    std::size_t len = 0;
+    for (std::size_t i = 0; i < msg->msg_iovlen; ++i) len += msg->msg_iov[i].iov_len;
+    FUZZ_CHECK(len <= g_stream_max);  // never above the chunk, header included
+  }
+  return ::syscall(SYS_sendmsg, fd, msg, flags);
+}
 
 namespace {
 
@@ -231,6 +250,8 @@ class harness {
     // The relay's sizes, as run_session computes them.
     transfer_ = std::max(mps, opt.usb_transfer_size / mps * mps);
     chunk_ = std::max<std::size_t>(opt.chunk_size, 2 * adb::kHeaderSize);
+    g_stream_fd = fds[1];
+    g_stream_max = chunk_;
     asio::co_spawn(io_, relay(usb_, *relay_stream_, role, opt, stats_, std::move(first)),
                    [this](std::exception_ptr e) {
                      FUZZ_CHECK(!e);
@@ -238,6 +259,7 @@ class harness {
                    });
   }
   ~harness() {
+    g_stream_fd = -1;  // the number is reused once the relay's socket is closed
     if (guest_ >= 0) ::close(guest_);
   }
 
@@ -312,7 +334,6 @@ class harness {
         break;
       case 2:  // stops reading for now: the relay's writes back up, then a close resets
         reading_ = false;
-        unchecked_ = true;
         break;
     }
   }
@@ -370,15 +391,11 @@ class harness {
 
   void drain() {
     if (guest_ < 0 || !reading_) return;
-    std::size_t got = 0;
     for (;;) {
       const auto n = ::recv(guest_, buf_.data(), buf_.size(), MSG_DONTWAIT);
       if (n <= 0) break;
       stream_received_.insert(stream_received_.end(), buf_.begin(), buf_.begin() + n);
-      got += static_cast<std::size_t>(n);
     }
-    // One handler makes at most one write: never above the chunk, header included.
-    if (!unchecked_) FUZZ_CHECK(got <= chunk_);
   }
 
   void close_guest() {
@@ -505,7 +522,6 @@ class harness {
   // Set once the stream peer has stopped reading: then the relay's writes may have backed
   // up, and a blocked write's rest and the next write can land in one handler, so a drain
   // no longer tells writes apart.
-  bool unchecked_ = false;
   std::size_t transfer_ = 0, chunk_ = 0;
   adbd_relay::session_stats stats_;
   bool done_ = false;
