@@ -519,9 +519,6 @@ class harness {
   int guest_ = -1;
   bool guest_shut_ = false;
   bool reading_ = true;
-  // Set once the stream peer has stopped reading: then the relay's writes may have backed
-  // up, and a blocked write's rest and the next write can land in one handler, so a drain
-  // no longer tells writes apart.
   std::size_t transfer_ = 0, chunk_ = 0;
   adbd_relay::session_stats stats_;
   bool done_ = false;

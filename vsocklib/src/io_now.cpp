@@ -25,24 +25,12 @@ msghdr to_msghdr(std::span<const Buffer> pieces, std::array<iovec, kMaxPieces>& 
   return msg;
 }
 
-template <typename Buffer>
-std::size_t sum(std::span<const Buffer> pieces) noexcept {
-  std::size_t n = 0;
-  for (const auto& p : pieces) n += p.size();
-  return n;
-}
-
 error_code from_errno(int e) {
   if (e == EAGAIN || e == EWOULDBLOCK) return asio::error::would_block;
   return {e, asio::error::get_system_category()};
 }
 
 }  // namespace
-
-std::size_t total_size(std::span<const asio::const_buffer> pieces) noexcept { return sum(pieces); }
-std::size_t total_size(std::span<const asio::mutable_buffer> pieces) noexcept {
-  return sum(pieces);
-}
 
 std::size_t send_now(int fd, std::span<const asio::const_buffer> pieces, error_code& ec) {
   std::array<iovec, kMaxPieces> iov;

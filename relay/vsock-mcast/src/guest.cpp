@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <boost/json/value.hpp>
 #include <cstring>
+#include <type_traits>
 #include "vsock_mcast/igmp.hpp"
 #include "vsock_mcast/os.hpp"
 #include "vsock_mcast/packet.hpp"

@@ -2,6 +2,8 @@
 // LEAVE, and going away.
 #include <unistd.h>
 
+#include <type_traits>
+
 #include <spdlog/spdlog.h>
 
 #include "vsock_mcast/host.hpp"

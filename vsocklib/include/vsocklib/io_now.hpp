@@ -29,13 +29,11 @@ inline constexpr std::size_t kMaxPieces = 128;
 // eof when a read found the end of the stream.
 std::size_t send_now(int fd, std::span<const asio::const_buffer> pieces, error_code& ec);
 std::size_t receive_now(int fd, std::span<const asio::mutable_buffer> pieces, error_code& ec);
-std::size_t total_size(std::span<const asio::const_buffer> pieces) noexcept;
-std::size_t total_size(std::span<const asio::mutable_buffer> pieces) noexcept;
 
 template <typename Socket, typename Buffer, typename Call>
 asio::awaitable<std::tuple<error_code, std::size_t>> now_or_when_ready(
     Socket& s, std::span<const Buffer> pieces, asio::socket_base::wait_type wait, Call call) {
-  if (total_size(pieces) == 0) co_return std::tuple{error_code(), std::size_t{0}};
+  if (asio::buffer_size(pieces) == 0) co_return std::tuple{error_code(), std::size_t{0}};
   for (;;) {
     error_code ec;
     const std::size_t n = call(s.native_handle(), pieces, ec);
