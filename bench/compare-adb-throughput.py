@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The summary of bench/compare-adb-throughput (see its header).
 
-  compare-adb-throughput.py SAMPLES MIB CPU   the Markdown tables from the samples and CPU files
+  compare-adb-throughput.py SAMPLES MIB CPU SYSCALLS SECOND_LABEL
+      the Markdown tables from the samples, CPU and system-call files; SECOND_LABEL names
+      the second relay's row
 """
 import statistics, sys
 rows = {}
@@ -11,11 +13,11 @@ for line in open(sys.argv[1]):
 mb = (int(sys.argv[2]) << 20) / 1e6
 med = {k: statistics.median(v) for k, v in rows.items()}
 names = {"relay": "adbd-relay (USB gadget -> vsock)",
-         "relay4k": "adbd-relay, 4 KiB USB transfers",
-         "baseline": "adbd-relay (baseline binary)",
+         "second": sys.argv[5],
          "vsock": "adb connect vsock:1:5555 (direct)",
          "tcp": "adb connect 127.0.0.1 (direct, tcp)"}
-paths = [p for p in ("relay", "relay4k", "baseline", "vsock", "tcp") if (p, "push") in med]
+paths = [p for p in ("relay", "second", "vsock", "tcp") if (p, "push") in med]
+relays = ("relay", "second")
 print("\n| path | push | MB/s | / vsock | pull | MB/s | / vsock |")
 print("|---|---|---|---|---|---|---|")
 for p in paths:
@@ -26,15 +28,20 @@ for p in paths:
     print(f"| {names[p]} | " + " | ".join(cells) + " |")
 # Where the time goes: CPU ms used per command by the relay, the PC's adb server and
 # adbd-sim (medians), next to the wall time. Two vCPUs: what nobody's CPU explains is
-# waiting (dummy_hcd's frame timer, wakeups, the adb client).
+# waiting (dummy_hcd's frame timer, wakeups, the adb client). Then the relay's system calls
+# per MiB, counted in one more (untimed) command under strace.
 cpu = {}
 for line in open(sys.argv[3]):
     p, op, *ms = line.split()
     cpu.setdefault((p, op), []).append([int(x) for x in ms])
-print("\n| path | op | wall | relay CPU | adb server CPU | adbd-sim CPU |")
-print("|---|---|---|---|---|---|")
+calls = {}
+for line in open(sys.argv[4]):
+    p, op, n = line.split()
+    calls[(p, op)] = n
+print("\n| path | op | wall | relay CPU | relay syscalls/MiB | adb server CPU | adbd-sim CPU |")
+print("|---|---|---|---|---|---|---|")
 for p in paths:
     for op in ("push", "pull"):
         m = [statistics.median(col) for col in zip(*cpu[(p, op)])]
-        relay_cell = f"{m[0]:.0f} ms" if p in ("relay", "relay4k", "baseline") else "-"
-        print(f"| {names[p]} | {op} | {med[(p, op)] * 1000:.0f} ms | {relay_cell} | {m[1]:.0f} ms | {m[2]:.0f} ms |")
+        relay_cells = f"{m[0]:.0f} ms | {calls[(p, op)]}" if p in relays else "- | -"
+        print(f"| {names[p]} | {op} | {med[(p, op)] * 1000:.0f} ms | {relay_cells} | {m[1]:.0f} ms | {m[2]:.0f} ms |")
