@@ -1,6 +1,8 @@
 // vsock-mcast's guards: allowlists, duplicate filter, rate limiter, and the packet helpers.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "mcast_test_packets.hpp"
 #include "vsock_mcast/filters.hpp"
 #include "vsock_mcast/packet.hpp"
@@ -59,6 +61,16 @@ TEST(McastAllowlist, ParseErrorsSayWhat) {
   EXPECT_NE(msg([] { parse_port_range("5-"); }).find("is not N or N-M"), std::string::npos);
   EXPECT_EQ(parse_cidr("0.0.0.0/0").prefix, 0u);
   EXPECT_TRUE(parse_cidr("0.0.0.0/0").contains(0xEFFF0001));
+}
+
+TEST(McastFilterClock, CoarseClockFollowsTheMonotonicClock) {
+  // Never backwards, and 30 ms of sleep show as at least 30 ms less a tick at each end
+  // (ticks are 1 to 10 ms).
+  const auto a = clock::now();
+  std::this_thread::sleep_for(30ms);
+  const auto b = clock::now();
+  EXPECT_GE(b - a, 10ms);
+  EXPECT_GE(clock::now(), b);
 }
 
 TEST(McastDupFilter, SecondCopyWithinWindowIsADuplicate) {
@@ -148,6 +160,23 @@ TEST(McastPacket, FingerprintIgnoresTtlTosAndChecksum) {
   EXPECT_NE(fingerprint(a), fingerprint(c));
   auto d = test::udp_packet(1, 0xEFFF0001, 1, 2, {5, 6}, 0x1111, 1, 0, 10);  // another IP id
   EXPECT_NE(fingerprint(a), fingerprint(d));
+}
+
+TEST(McastPacket, FingerprintSeesEveryPayloadByte) {
+  // 1200 bytes, as a large discovery datagram: a change in any one byte, in the eight-byte
+  // steps and in the tail, gives another fingerprint; so does one more zero byte.
+  std::vector<std::uint8_t> payload(1203);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7);
+  const auto base = fingerprint(test::udp_packet(1, 0xEFFF0001, 1, 2, payload, 0x1111));
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    auto changed = payload;
+    changed[i] ^= 0x01;
+    ASSERT_NE(fingerprint(test::udp_packet(1, 0xEFFF0001, 1, 2, changed, 0x1111)), base)
+        << "byte " << i;
+  }
+  auto longer = payload;
+  longer.push_back(0);
+  EXPECT_NE(fingerprint(test::udp_packet(1, 0xEFFF0001, 1, 2, longer, 0x1111)), base);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "vsock_mcast/filters.hpp"
 
+#include <time.h>
+
 #include "vsocklib/number.hpp"
 
 #include "vsock_mcast/record.hpp"
@@ -19,6 +21,12 @@ unsigned long number(std::string_view text, std::string_view what, unsigned long
 }
 
 }  // namespace
+
+coarse_clock::time_point coarse_clock::now() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 cidr parse_cidr(std::string_view text) {
   cidr c;

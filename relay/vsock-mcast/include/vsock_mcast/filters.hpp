@@ -13,7 +13,20 @@
 
 namespace vsock_mcast {
 
-using clock = std::chrono::steady_clock;
+/// The filters' clock, read once or twice per datagram: CLOCK_MONOTONIC_COARSE, the time
+/// of the last timer tick (1 to 4 ms old). The duplicate window and the rate limiter need
+/// no finer time, and this read is a memory read in the vDSO on every clocksource, where a
+/// precise one can be a system call: with the lab guest's HPET about 1 us, a fifth of the
+/// host endpoint's CPU per datagram (docs/benchmarks.md).
+struct coarse_clock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<coarse_clock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept;
+};
+using clock = coarse_clock;
 
 /// An IPv4 prefix, host byte order.
 struct cidr {
