@@ -1,5 +1,8 @@
 #include "vsock_mcast/igmp.hpp"
 
+#include <bit>
+#include <cstring>
+
 namespace vsock_mcast {
 namespace {
 
@@ -43,12 +46,30 @@ const char* to_string(igmp_error e) noexcept {
 }
 
 std::uint16_t internet_checksum(std::span<const std::uint8_t> data) noexcept {
-  std::uint32_t sum = 0;
+  // The one's-complement sum does not depend on byte order (RFC 1071, 2.B): words are
+  // loaded four bytes at a time in the machine's order and summed in 64 bits, and the
+  // folded sum is put into network order once at the end. Four times fewer steps than
+  // 16-bit words (bench/mcast_bench: the host repairs a UDP checksum per LAN datagram).
+  std::uint64_t sum = 0;
   std::size_t i = 0;
-  for (; i + 1 < data.size(); i += 2) sum += get16(data.data() + i);
-  if (i < data.size()) sum += std::uint32_t{data[i]} << 8;
+  for (; i + 4 <= data.size(); i += 4) {
+    std::uint32_t w;
+    std::memcpy(&w, data.data() + i, 4);
+    sum += w;
+  }
+  for (; i < data.size(); i += 2) {
+    // The last one to three bytes; an odd last byte is padded with a zero after it.
+    const std::uint8_t pair[2] = {data[i], i + 1 < data.size() ? data[i + 1] : std::uint8_t{0}};
+    std::uint16_t w;
+    std::memcpy(&w, pair, 2);
+    sum += w;
+  }
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
+  auto folded = static_cast<std::uint16_t>(sum);
+  if constexpr (std::endian::native == std::endian::little) {
+    folded = static_cast<std::uint16_t>((folded << 8) | (folded >> 8));
+  }
+  return static_cast<std::uint16_t>(~folded);
 }
 
 igmp_result parse_igmp(std::span<const std::uint8_t> p) {
