@@ -17,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "mcast_test_packets.hpp"
 #include "vsock_mcast/channel.hpp"
 #include "vsock_mcast/filters.hpp"
 #include "vsock_mcast/packet.hpp"
@@ -25,24 +26,12 @@ namespace {
 
 using namespace vsock_mcast;
 
-// An IPv4 UDP datagram to 239.255.0.5:7400 with PAYLOAD bytes of payload.
+// An IPv4 UDP datagram from 10.77.0.1:7400 to 239.255.0.5:7400 with PAYLOAD bytes of
+// payload (the unit tests' builder).
 std::vector<std::uint8_t> datagram(std::size_t payload) {
-  std::vector<std::uint8_t> p(20 + 8 + payload);
-  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>(i * 13);
-  const auto total = p.size(), udp = 8 + payload;
-  p[0] = 0x45;
-  p[2] = static_cast<std::uint8_t>(total >> 8);
-  p[3] = static_cast<std::uint8_t>(total);
-  p[6] = p[7] = 0;  // not fragmented
-  p[8] = 2;
-  p[9] = 17;
-  p[12] = 10, p[13] = 77, p[14] = 0, p[15] = 1;
-  p[16] = 239, p[17] = 255, p[18] = 0, p[19] = 5;
-  p[22] = 0x1c, p[23] = 0xe8;
-  p[24] = static_cast<std::uint8_t>(udp >> 8);
-  p[25] = static_cast<std::uint8_t>(udp);
-  p[26] = 0x12, p[27] = 0x34;
-  return p;
+  std::vector<std::uint8_t> data(payload);
+  for (std::size_t i = 0; i < payload; ++i) data[i] = static_cast<std::uint8_t>(i * 13);
+  return test::udp_packet(0x0A4D0001, 0xEFFF0005, 7400, 7400, data);
 }
 
 std::uint64_t fnv1a(std::uint64_t h, std::span<const std::uint8_t> bytes) {

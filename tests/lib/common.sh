@@ -24,6 +24,12 @@
 #                               vsock-pipe, adbd-sim and vsock-soak log once they listen, with
 #                               a port 0 replaced by the port the kernel picked
 #   free_port [tcp|vsock] [N]   N (default 1) distinct ports free right now, one a line
+#   syscalls_during PID OUT CMD...
+#                               runs CMD (its stdout discarded) with strace -c attached to
+#                               PID and its threads, and prints how many system calls PID
+#                               made meanwhile; OUT is strace's summary (OUT.err its
+#                               messages). Fails with CMD's status, or when strace cannot
+#                               attach or leaves no summary
 #
 # adb: in a lab guest booted with tests/lab/run --newer-adb, "adb" is that newer client
 # for every command of the script (functions, exec, timeout, sh -c alike): its directory
@@ -107,4 +113,23 @@ for _ in range(n):
         s.bind(("127.0.0.1", 0))
     held.append(s)
 print("\n".join(str(s.getsockname()[1]) for s in held))' "$family" "$n"
+}
+
+syscalls_during() {
+  local pid=$1 out=$2 sp calls rc=0
+  shift 2
+  strace -f -c -U calls,name -o "$out" -p "$pid" 2>"$out.err" &
+  sp=$!
+  if ! wait_until 10 grep -qs attached "$out.err"; then
+    kill "$sp" 2>/dev/null || true
+    echo "strace could not attach to $pid: $(cat "$out.err")" >&2
+    return 1
+  fi
+  "$@" >/dev/null || rc=$?
+  kill -INT "$sp"
+  wait "$sp" || true
+  ((rc == 0)) || return "$rc"
+  calls=$(awk '$2 == "total" { print $1 }' "$out")
+  [[ -n $calls ]] || { echo "no strace summary for $pid: $(cat "$out" "$out.err")" >&2; return 1; }
+  echo "$calls"
 }

@@ -125,8 +125,8 @@ TEST(McastChecksum, MatchesRfc1071) {
   // RFC 1071 section 3's example: the sum of 00 01 f2 03 f4 f5 f6 f7 is ddf2.
   const std::vector<std::uint8_t> example{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
   EXPECT_EQ(internet_checksum(example), 0xffff - 0xddf2);
-  // Every length from 0 to 70 and a 1200-byte datagram (odd tails, one to three bytes past
-  // the last four-byte word), with byte values that make the sum carry often.
+  // Lengths from 0 to 1203 with every tail (zero to three bytes past the last four-byte
+  // word), with byte values that make the sum carry often.
   for (std::size_t n :
        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 33, 63, 64, 65, 66, 67, 70, 1200, 1201, 1202, 1203}) {
     std::vector<std::uint8_t> d(n);
